@@ -1,0 +1,22 @@
+// What the geofence engine knows of a geofence: its id, name, geometry and jitter settings.
+
+/** A GeoJSON position: [longitude, latitude] in WGS 84 degrees. */
+export type Position = readonly [number, number];
+/** A closed linear ring (first position equals the last). */
+export type Ring = readonly Position[];
+/** A polygon: its exterior ring, then its holes. */
+export type PolygonCoords = readonly Ring[];
+/** Every geofence is held as a MultiPolygon; a Polygon is a MultiPolygon of one. */
+export type MultiPolygonCoords = readonly PolygonCoords[];
+
+export interface Fence {
+  id: string;
+  name: string;
+  polygons: MultiPolygonCoords;
+  /** Once inside, a vehicle exits only when more than this many metres outside. 0 or absent: off. */
+  hysteresis_m?: number;
+  /** A fix whose accuracy is worse than this changes no membership of this fence. Absent: the global default. */
+  max_accuracy_m?: number;
+  /** One `dwell` event once a vehicle has been inside continuously this long (seconds). Absent: off. */
+  dwell_s?: number;
+}
