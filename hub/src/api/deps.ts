@@ -1,0 +1,33 @@
+// What the REST API needs from the rest of the hub, so it can be built and tested on its own.
+
+import type { Registry } from "prom-client";
+import type { GeofenceRecord, Store } from "../store/store.ts";
+
+/** Keeps the live geofence engine in step with the stored geofences. */
+export interface FenceRegistry {
+  /** Called after a geofence was stored (created or replaced). */
+  upsert(record: GeofenceRecord): void | Promise<void>;
+  /** Called after a geofence was deleted. */
+  remove(id: string): void | Promise<void>;
+  /** Whether the engine knows this geofence (memberships of deleted ones are not shown). */
+  has(id: string): boolean;
+}
+
+export interface HealthReport {
+  ok: boolean;
+  /** One entry per dependency: "ok", or what is wrong. */
+  checks: Record<string, string>;
+}
+
+export interface ApiDeps {
+  store: Store;
+  fences: FenceRegistry;
+  /** The bearer token every /api/v1 route but health, and /metrics, require. */
+  token: string;
+  metrics: Registry;
+  health(): Promise<HealthReport>;
+  /** Request bodies over this many bytes get 413. */
+  bodyLimitBytes: number;
+  /** Vertex cap per geofence (CONTRACT §5: 100,000). */
+  maxVertices: number;
+}

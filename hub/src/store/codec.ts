@@ -1,0 +1,57 @@
+// How vehicle state and fixes are written into a store's text columns; shared by every store.
+
+import type { Fix } from "@locus/protocol";
+import type { Membership, VehicleState } from "../geofence/membership.ts";
+
+type StoredMembership = [fenceId: string, enteredAt: number, dwellEmitted: 0 | 1];
+
+export function encodeState(state: VehicleState): string {
+  const inside: StoredMembership[] = [];
+  for (const [id, m] of state.inside) inside.push([id, m.entered_at, m.dwell_emitted ? 1 : 0]);
+  return JSON.stringify({ last_ts: state.last_ts, inside });
+}
+
+export function decodeState(text: string): VehicleState {
+  const raw = JSON.parse(text) as { last_ts: number | null; inside: StoredMembership[] };
+  const inside = new Map<string, Membership>();
+  for (const [id, enteredAt, dwell] of raw.inside) {
+    inside.set(id, { entered_at: enteredAt, dwell_emitted: dwell === 1 });
+  }
+  return { last_ts: raw.last_ts, inside };
+}
+
+export function encodeFix(fix: Fix): string {
+  return JSON.stringify(fix);
+}
+
+export function decodeFix(text: string): Fix {
+  return JSON.parse(text) as Fix;
+}
+
+/** Drops the optional fields a row holds as NULL, so stored fixes compare equal to decoded ones. */
+export function fixFromColumns(row: {
+  vehicle_id: string;
+  ts: number;
+  seq: number | null;
+  ts_given: boolean;
+  latitude: number;
+  longitude: number;
+  speed: number | null;
+  heading: number | null;
+  accuracy: number | null;
+  altitude: number | null;
+}): Fix {
+  const fix: Fix = {
+    vehicle_id: row.vehicle_id,
+    latitude: row.latitude,
+    longitude: row.longitude,
+    ts: row.ts,
+    ts_given: row.ts_given,
+  };
+  if (row.seq !== null) fix.seq = row.seq;
+  if (row.speed !== null) fix.speed = row.speed;
+  if (row.heading !== null) fix.heading = row.heading;
+  if (row.accuracy !== null) fix.accuracy = row.accuracy;
+  if (row.altitude !== null) fix.altitude = row.altitude;
+  return fix;
+}

@@ -1,0 +1,85 @@
+// The SQLite schema, as numbered migrations tracked in PRAGMA user_version.
+
+import type Database from "better-sqlite3";
+
+/** Each entry moves the schema up one version. Never edit a released entry; append a new one. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE geofences (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    geometry_type TEXT NOT NULL,
+    polygons TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    hysteresis_m REAL,
+    max_accuracy_m REAL,
+    dwell_s REAL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- The key is the fix's identity: vehicle, ts and seq (-1 when absent). A fix without ts gets a
+  -- random nonce, so it never collides; a fix with ts has nonce 0, so a redelivery collides.
+  -- The same key serves history reads by (vehicle_id, ts).
+  CREATE TABLE fixes (
+    vehicle_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    seq_key INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    speed REAL,
+    heading REAL,
+    accuracy REAL,
+    altitude REAL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (vehicle_id, ts, seq_key, nonce)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE vehicles (
+    id TEXT PRIMARY KEY,
+    last_fix TEXT,
+    state TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'unknown',
+    status_at INTEGER
+  ) WITHOUT ROWID;
+
+  -- Events are the outbox too: seqno is publication order, delivered flips once published.
+  CREATE TABLE events (
+    seqno INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    geofence_id TEXT NOT NULL,
+    geofence_name TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    detected_at INTEGER NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX events_undelivered ON events (seqno) WHERE delivered = 0;
+  CREATE INDEX events_ts ON events (ts, seqno);
+  CREATE INDEX events_vehicle_ts ON events (vehicle_id, ts, seqno);
+  CREATE INDEX events_geofence_ts ON events (geofence_id, ts, seqno);
+  `,
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database up to SCHEMA_VERSION; refuses a database made by a newer build. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `the database has schema version ${current}, newer than this hub knows (${SCHEMA_VERSION}); run a newer Locus hub or point LOCUS_DATA_DIR elsewhere`,
+    );
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,369 @@
+// The embedded hub's store: one SQLite file in WAL mode, written by this process alone.
+
+import { randomInt } from "node:crypto";
+import { type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
+import Database from "better-sqlite3";
+import type { VehicleState } from "../geofence/membership.ts";
+import { decodeFix, decodeState, encodeFix, encodeState, fixFromColumns } from "./codec.ts";
+import { idGenerator } from "./ids.ts";
+import { migrate } from "./sqlite-schema.ts";
+import type {
+  Decide,
+  EventFilter,
+  GeofenceInput,
+  GeofenceRecord,
+  IngestResult,
+  OutboxEvent,
+  Page,
+  Store,
+  TimeRange,
+  VehicleRecord,
+} from "./store.ts";
+
+export interface SqliteStoreOptions {
+  /** "full" (default) fsyncs the WAL at every commit, so an acknowledged fix survives power loss. */
+  synchronous?: "full" | "normal";
+}
+
+interface GeofenceRow {
+  id: string;
+  name: string;
+  geometry_type: "Polygon" | "MultiPolygon";
+  polygons: string;
+  properties: string;
+  hysteresis_m: number | null;
+  max_accuracy_m: number | null;
+  dwell_s: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface FixRow {
+  vehicle_id: string;
+  ts: number;
+  seq_key: number;
+  nonce: number;
+  latitude: number;
+  longitude: number;
+  speed: number | null;
+  heading: number | null;
+  accuracy: number | null;
+  altitude: number | null;
+}
+
+interface EventRow {
+  seqno: number;
+  id: string;
+  type: string;
+  vehicle_id: string;
+  geofence_id: string;
+  geofence_name: string;
+  ts: number;
+  latitude: number;
+  longitude: number;
+  detected_at: number;
+}
+
+interface VehicleRow {
+  id: string;
+  last_fix: string | null;
+  state: string;
+  status: "online" | "offline" | "unknown";
+}
+
+const EMPTY_STATE = JSON.stringify({ last_ts: null, inside: [] });
+
+function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    geometry_type: row.geometry_type,
+    polygons: JSON.parse(row.polygons),
+    properties: JSON.parse(row.properties),
+    hysteresis_m: row.hysteresis_m,
+    max_accuracy_m: row.max_accuracy_m,
+    dwell_s: row.dwell_s,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function fixFromRow(row: FixRow): Fix {
+  return fixFromColumns({
+    ...row,
+    seq: row.seq_key < 0 ? null : row.seq_key,
+    ts_given: row.nonce === 0,
+  });
+}
+
+function eventFromRow(row: EventRow): GeofenceEvent {
+  return {
+    id: row.id,
+    type: row.type as GeofenceEvent["type"],
+    vehicle_id: row.vehicle_id,
+    geofence_id: row.geofence_id,
+    geofence_name: row.geofence_name,
+    ts: formatTs(row.ts),
+    latitude: row.latitude,
+    longitude: row.longitude,
+    detected_at: formatTs(row.detected_at),
+  };
+}
+
+function vehicleFromRow(row: VehicleRow): VehicleRecord {
+  return {
+    id: row.id,
+    last_fix: row.last_fix === null ? null : decodeFix(row.last_fix),
+    state: decodeState(row.state),
+    status: row.status,
+  };
+}
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  readonly #db: Database.Database;
+  readonly #newId = idGenerator();
+  readonly #stmt;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    const db = new Database(path);
+    this.#db = db;
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      db.pragma("busy_timeout = 5000");
+      migrate(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.#stmt = {
+      insertGeofence: db.prepare(
+        `INSERT INTO geofences (id, name, geometry_type, polygons, properties, hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at)
+         VALUES (@id, @name, @geometry_type, @polygons, @properties, @hysteresis_m, @max_accuracy_m, @dwell_s, @created_at, @updated_at)`,
+      ),
+      replaceGeofence: db.prepare(
+        `UPDATE geofences SET name = @name, geometry_type = @geometry_type, polygons = @polygons,
+           properties = @properties, hysteresis_m = @hysteresis_m, max_accuracy_m = @max_accuracy_m,
+           dwell_s = @dwell_s, updated_at = @updated_at
+         WHERE id = @id`,
+      ),
+      deleteGeofence: db.prepare("DELETE FROM geofences WHERE id = ?"),
+      getGeofence: db.prepare("SELECT * FROM geofences WHERE id = ?"),
+      listGeofences: db.prepare("SELECT * FROM geofences WHERE id > ? ORDER BY id LIMIT ?"),
+      allGeofences: db.prepare("SELECT * FROM geofences ORDER BY id"),
+      insertFix: db.prepare(
+        `INSERT OR IGNORE INTO fixes (vehicle_id, ts, seq_key, nonce, latitude, longitude, speed, heading, accuracy, altitude, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertVehicle: db.prepare(
+        `INSERT INTO vehicles (id, last_fix, state) VALUES (?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state`,
+      ),
+      setStatus: db.prepare(
+        `INSERT INTO vehicles (id, state, status, status_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at`,
+      ),
+      vehicleStates: db.prepare("SELECT id, state FROM vehicles"),
+      listVehicles: db.prepare("SELECT * FROM vehicles WHERE id > ? ORDER BY id LIMIT ?"),
+      getVehicle: db.prepare("SELECT * FROM vehicles WHERE id = ?"),
+      locations: db.prepare(
+        `SELECT * FROM fixes WHERE vehicle_id = ? AND ts >= ? AND ts <= ?
+         ORDER BY ts, seq_key, nonce LIMIT ?`,
+      ),
+      insertEvent: db.prepare(
+        `INSERT OR IGNORE INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      undelivered: db.prepare(
+        "SELECT * FROM events WHERE delivered = 0 ORDER BY seqno LIMIT ?",
+      ),
+      markDelivered: db.prepare("UPDATE events SET delivered = 1 WHERE seqno = ?"),
+      outboxDepth: db.prepare("SELECT count(*) AS n FROM events WHERE delivered = 0"),
+      ping: db.prepare("SELECT 1"),
+    };
+  }
+
+  async createGeofence(input: GeofenceInput, now: number): Promise<GeofenceRecord> {
+    const record: GeofenceRecord = { ...input, id: this.#newId(now), created_at: now, updated_at: now };
+    this.#stmt.insertGeofence.run(this.#geofenceParams(record));
+    return record;
+  }
+
+  async replaceGeofence(id: string, input: GeofenceInput, now: number) {
+    const existing = this.#stmt.getGeofence.get(id) as GeofenceRow | undefined;
+    if (!existing) return null;
+    const record: GeofenceRecord = {
+      ...input,
+      id,
+      created_at: existing.created_at,
+      updated_at: now,
+    };
+    this.#stmt.replaceGeofence.run(this.#geofenceParams(record));
+    return record;
+  }
+
+  async deleteGeofence(id: string) {
+    return this.#stmt.deleteGeofence.run(id).changes > 0;
+  }
+
+  async getGeofence(id: string) {
+    const row = this.#stmt.getGeofence.get(id) as GeofenceRow | undefined;
+    return row ? geofenceFromRow(row) : null;
+  }
+
+  async listGeofences(page: Page) {
+    const rows = this.#stmt.listGeofences.all(page.after ?? "", page.limit) as GeofenceRow[];
+    return rows.map(geofenceFromRow);
+  }
+
+  async allGeofences() {
+    return (this.#stmt.allGeofences.all() as GeofenceRow[]).map(geofenceFromRow);
+  }
+
+  async ingest(fixes: readonly Fix[], decide: Decide): Promise<IngestResult> {
+    const receivedAt = Date.now();
+    const run = this.#db.transaction(() => {
+      const fresh: Fix[] = [];
+      for (const fix of fixes) {
+        const inserted = this.#stmt.insertFix.run(
+          fix.vehicle_id,
+          fix.ts,
+          fix.seq ?? -1,
+          fix.ts_given ? 0 : randomInt(1, 2 ** 47),
+          fix.latitude,
+          fix.longitude,
+          fix.speed ?? null,
+          fix.heading ?? null,
+          fix.accuracy ?? null,
+          fix.altitude ?? null,
+          receivedAt,
+        );
+        if (inserted.changes > 0) fresh.push(fix);
+      }
+      const decision = decide(fresh);
+      for (const v of decision.vehicles) {
+        this.#stmt.upsertVehicle.run(v.vehicle_id, encodeFix(v.last_fix), encodeState(v.state));
+      }
+      const events: OutboxEvent[] = [];
+      for (const e of decision.events) {
+        const result = this.#stmt.insertEvent.run(
+          e.id,
+          e.type,
+          e.vehicle_id,
+          e.geofence_id,
+          e.geofence_name,
+          Date.parse(e.ts),
+          e.latitude,
+          e.longitude,
+          Date.parse(e.detected_at),
+        );
+        if (result.changes > 0) events.push({ seqno: Number(result.lastInsertRowid), event: e });
+      }
+      return { stored: fresh.length, duplicates: fixes.length - fresh.length, events };
+    });
+    return run.immediate();
+  }
+
+  async vehicleStates() {
+    const states = new Map<string, VehicleState>();
+    for (const row of this.#stmt.vehicleStates.iterate() as Iterable<{
+      id: string;
+      state: string;
+    }>) {
+      states.set(row.id, decodeState(row.state));
+    }
+    return states;
+  }
+
+  async setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number) {
+    this.#stmt.setStatus.run(vehicleId, EMPTY_STATE, status, at);
+  }
+
+  async listVehicles(page: Page) {
+    const rows = this.#stmt.listVehicles.all(page.after ?? "", page.limit) as VehicleRow[];
+    return rows.map(vehicleFromRow);
+  }
+
+  async getVehicle(id: string) {
+    const row = this.#stmt.getVehicle.get(id) as VehicleRow | undefined;
+    return row ? vehicleFromRow(row) : null;
+  }
+
+  async locations(vehicleId: string, range: TimeRange) {
+    const rows = this.#stmt.locations.all(
+      vehicleId,
+      range.from ?? Number.MIN_SAFE_INTEGER,
+      range.to ?? Number.MAX_SAFE_INTEGER,
+      range.limit,
+    ) as FixRow[];
+    return rows.map(fixFromRow);
+  }
+
+  async events(filter: EventFilter) {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.vehicle_id !== undefined) {
+      where.push("vehicle_id = ?");
+      params.push(filter.vehicle_id);
+    }
+    if (filter.geofence_id !== undefined) {
+      where.push("geofence_id = ?");
+      params.push(filter.geofence_id);
+    }
+    if (filter.type !== undefined) {
+      where.push("type = ?");
+      params.push(filter.type);
+    }
+    if (filter.from !== undefined) {
+      where.push("ts >= ?");
+      params.push(filter.from);
+    }
+    if (filter.to !== undefined) {
+      where.push("ts <= ?");
+      params.push(filter.to);
+    }
+    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY ts, seqno LIMIT ?`;
+    const rows = this.#db.prepare(sql).all(...params, filter.limit) as EventRow[];
+    return rows.map(eventFromRow);
+  }
+
+  async undelivered(limit: number) {
+    const rows = this.#stmt.undelivered.all(limit) as EventRow[];
+    return rows.map((row) => ({ seqno: row.seqno, event: eventFromRow(row) }));
+  }
+
+  async markDelivered(seqnos: readonly number[]) {
+    this.#db.transaction(() => {
+      for (const seqno of seqnos) this.#stmt.markDelivered.run(seqno);
+    })();
+  }
+
+  async outboxDepth() {
+    return (this.#stmt.outboxDepth.get() as { n: number }).n;
+  }
+
+  async ping() {
+    this.#stmt.ping.get();
+  }
+
+  async close() {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #geofenceParams(record: GeofenceRecord) {
+    return {
+      id: record.id,
+      name: record.name,
+      geometry_type: record.geometry_type,
+      polygons: JSON.stringify(record.polygons),
+      properties: JSON.stringify(record.properties),
+      hysteresis_m: record.hysteresis_m,
+      max_accuracy_m: record.max_accuracy_m,
+      dwell_s: record.dwell_s,
+      created_at: record.created_at,
+      updated_at: record.updated_at,
+    };
+  }
+}
