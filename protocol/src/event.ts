@@ -1,0 +1,166 @@
+// Geofence events as published on `locus/geofence/events` and returned by the REST API: schema,
+// deterministic ids, and building / encoding / reading the exact §3 payload.
+import { createHash } from "node:crypto";
+import type { Static } from "typebox";
+import Type from "typebox";
+import type { Fix } from "./fix.ts";
+import { formatTs, parseTs } from "./time.ts";
+import { VEHICLE_ID_PATTERN } from "./topics.ts";
+
+/** Event types the hub emits. Consumers must ignore types they do not know. */
+export const EVENT_TYPES = ["enter", "exit", "dwell"] as const;
+
+export const EventTypeSchema = Type.Union(
+  [Type.Literal("enter"), Type.Literal("exit"), Type.Literal("dwell")],
+  { description: "enter: outside to inside; exit: inside to outside; dwell: inside long enough" },
+);
+export type EventType = Static<typeof EventTypeSchema>;
+
+export const GeofenceEventSchema = Type.Object(
+  {
+    id: Type.String({
+      description: "Deterministic id: the same transition always carries the same id",
+    }),
+    type: EventTypeSchema,
+    vehicle_id: Type.String({ pattern: VEHICLE_ID_PATTERN.source, description: "Vehicle id" }),
+    geofence_id: Type.String({ description: "Geofence id" }),
+    geofence_name: Type.String({ description: "Geofence name when the event was detected" }),
+    ts: Type.String({
+      format: "date-time",
+      description: "Time of the fix that caused the event, RFC 3339 UTC",
+    }),
+    latitude: Type.Number({ minimum: -90, maximum: 90, description: "Latitude of that fix" }),
+    longitude: Type.Number({ minimum: -180, maximum: 180, description: "Longitude of that fix" }),
+    detected_at: Type.String({
+      format: "date-time",
+      description: "When the hub decided the event, RFC 3339 UTC",
+    }),
+  },
+  { description: "A geofence event" },
+);
+export type GeofenceEvent = Static<typeof GeofenceEventSchema>;
+
+/** What identifies a transition: vehicle, fence, type and the triggering fix's ts and seq. */
+export interface TransitionKey {
+  vehicle_id: string;
+  geofence_id: string;
+  type: string;
+  /** Epoch ms of the triggering fix. */
+  ts: number;
+  seq?: number;
+}
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * The id of the event a transition produces: a UUID-shaped string (version 8, RFC 9562 custom)
+ * made from the SHA-256 of the transition's key, so a redelivered or recomputed event keeps its id.
+ */
+export function eventId(t: TransitionKey): string {
+  // A JSON array is an unambiguous encoding: no choice of ids can make two keys collide.
+  const key = JSON.stringify([
+    "locus-event-1",
+    t.vehicle_id,
+    t.geofence_id,
+    t.type,
+    t.ts,
+    t.seq ?? null,
+  ]);
+  const b = createHash("sha256").update(key).digest();
+  const h = (i: number): string => HEX[b[i] as number] as string;
+  const version = HEX[((b[6] as number) & 0x0f) | 0x80] as string;
+  const variant = HEX[((b[8] as number) & 0x3f) | 0x80] as string;
+  return (
+    `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${version}${h(7)}-${variant}${h(9)}-` +
+    `${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`
+  );
+}
+
+/** The fields of the triggering fix an event needs. */
+export type EventFix = Pick<Fix, "vehicle_id" | "ts" | "seq" | "latitude" | "longitude">;
+
+/** The §3 event for a transition caused by `fix` and decided at `detectedAt` (epoch ms). */
+export function buildEvent(
+  transition: { type: EventType; geofence_id: string },
+  fix: EventFix,
+  geofenceName: string,
+  detectedAt: number,
+): GeofenceEvent {
+  return {
+    id: eventId({
+      vehicle_id: fix.vehicle_id,
+      geofence_id: transition.geofence_id,
+      type: transition.type,
+      ts: fix.ts,
+      seq: fix.seq,
+    }),
+    type: transition.type,
+    vehicle_id: fix.vehicle_id,
+    geofence_id: transition.geofence_id,
+    geofence_name: geofenceName,
+    ts: formatTs(fix.ts),
+    latitude: fix.latitude,
+    longitude: fix.longitude,
+    detected_at: formatTs(detectedAt),
+  };
+}
+
+/** The MQTT payload of an event: exactly the §3 fields, in the §3 order, nothing else. */
+export function encodeEvent(event: GeofenceEvent): string {
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    vehicle_id: event.vehicle_id,
+    geofence_id: event.geofence_id,
+    geofence_name: event.geofence_name,
+    ts: event.ts,
+    latitude: event.latitude,
+    longitude: event.longitude,
+    detected_at: event.detected_at,
+  });
+}
+
+function isEventType(v: unknown): v is EventType {
+  return v === "enter" || v === "exit" || v === "dwell";
+}
+
+/**
+ * Reads an event payload from the events topic; null when it is not a well-formed event or has
+ * a type this version does not know (consumers ignore those). Never throws.
+ */
+export function decodeEvent(payload: Uint8Array | string): GeofenceEvent | null {
+  let o: unknown;
+  try {
+    o = JSON.parse(typeof payload === "string" ? payload : Buffer.from(payload).toString("utf8"));
+  } catch {
+    return null;
+  }
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return null;
+  const e = o as Record<string, unknown>;
+  if (
+    typeof e.id !== "string" ||
+    !isEventType(e.type) ||
+    typeof e.vehicle_id !== "string" ||
+    typeof e.geofence_id !== "string" ||
+    typeof e.geofence_name !== "string" ||
+    typeof e.ts !== "string" ||
+    parseTs(e.ts) === null ||
+    typeof e.latitude !== "number" ||
+    typeof e.longitude !== "number" ||
+    typeof e.detected_at !== "string" ||
+    parseTs(e.detected_at) === null
+  ) {
+    return null;
+  }
+  return {
+    id: e.id,
+    type: e.type,
+    vehicle_id: e.vehicle_id,
+    geofence_id: e.geofence_id,
+    geofence_name: e.geofence_name,
+    ts: e.ts,
+    latitude: e.latitude,
+    longitude: e.longitude,
+    detected_at: e.detected_at,
+  };
+}
