@@ -176,7 +176,7 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       undelivered: db.prepare(
-        "SELECT * FROM events WHERE delivered = 0 ORDER BY seqno LIMIT ?",
+        "SELECT * FROM events WHERE delivered = 0 AND seqno > ? ORDER BY seqno LIMIT ?",
       ),
       markDelivered: db.prepare("UPDATE events SET delivered = 1 WHERE seqno = ?"),
       outboxDepth: db.prepare("SELECT count(*) AS n FROM events WHERE delivered = 0"),
@@ -185,7 +185,12 @@ export class SqliteStore implements Store {
   }
 
   async createGeofence(input: GeofenceInput, now: number): Promise<GeofenceRecord> {
-    const record: GeofenceRecord = { ...input, id: this.#newId(now), created_at: now, updated_at: now };
+    const record: GeofenceRecord = {
+      ...input,
+      id: this.#newId(now),
+      created_at: now,
+      updated_at: now,
+    };
     this.#stmt.insertGeofence.run(this.#geofenceParams(record));
     return record;
   }
@@ -329,8 +334,8 @@ export class SqliteStore implements Store {
     return rows.map(eventFromRow);
   }
 
-  async undelivered(limit: number) {
-    const rows = this.#stmt.undelivered.all(limit) as EventRow[];
+  async undelivered(after: number, limit: number) {
+    const rows = this.#stmt.undelivered.all(after, limit) as EventRow[];
     return rows.map((row) => ({ seqno: row.seqno, event: eventFromRow(row) }));
   }
 

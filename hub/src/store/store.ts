@@ -111,8 +111,8 @@ export interface Store {
   /** Stored events in ts order (then outbox order). */
   events(filter: EventFilter): Promise<GeofenceEvent[]>;
 
-  /** The oldest undelivered outbox events, in outbox order. */
-  undelivered(limit: number): Promise<OutboxEvent[]>;
+  /** The oldest undelivered outbox events after seqno `after`, in outbox order. */
+  undelivered(after: number, limit: number): Promise<OutboxEvent[]>;
   markDelivered(seqnos: readonly number[]): Promise<void>;
   outboxDepth(): Promise<number>;
 

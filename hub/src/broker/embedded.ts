@@ -1,0 +1,124 @@
+// The embedded MQTT broker (aedes, in-process). Location messages are acknowledged only after
+// their fixes are committed: aedes sends PUBACK once authorizePublish calls back.
+
+import net from "node:net";
+import { EVENTS_TOPIC } from "@locus/protocol";
+import { Aedes } from "aedes";
+import type { Logger } from "pino";
+import type { Receiver } from "../ingest/receiver.ts";
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  receiver: Receiver;
+  logger: Logger;
+}
+
+export class EmbeddedBroker {
+  readonly #aedes: Aedes;
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+  #port = 0;
+  #host: string;
+
+  private constructor(aedes: Aedes, server: net.Server, host: string) {
+    this.#aedes = aedes;
+    this.#server = server;
+    this.#host = host;
+  }
+
+  /** Starts the broker and listens; rejects with a clear error when the port is taken. */
+  static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+    const { receiver, logger } = options;
+    const aedes = await Aedes.createBroker({
+      // A subscriber that stops reading must not stall event delivery to everyone else.
+      drainTimeout: 30_000,
+      maxClientsIdLength: 128,
+      authorizePublish(client, packet, callback) {
+        const topic = packet.topic;
+        if (topic.startsWith("$SYS")) return callback(new Error("$SYS topics are reserved"));
+        if (client !== null && topic === EVENTS_TOPIC) {
+          return callback(new Error(`only the hub publishes on ${EVENTS_TOPIC}`));
+        }
+        if (!receiver.handles(topic)) return callback(null);
+        const payload = packet.payload;
+        receiver.receive(
+          topic,
+          typeof payload === "string" ? Buffer.from(payload) : payload,
+          (err) => callback(err),
+        );
+      },
+    });
+    aedes.on("clientError", (client, err) => {
+      logger.debug({ client: client?.id, err: err.message }, "mqtt client error");
+    });
+    aedes.on("connectionError", (client, err) => {
+      logger.debug({ client: client?.id, err: err.message }, "mqtt connection error");
+    });
+    const server = net.createServer(aedes.handle);
+    const broker = new EmbeddedBroker(aedes, server, options.host);
+    server.on("connection", (socket) => {
+      broker.#sockets.add(socket);
+      socket.on("close", () => broker.#sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    }).catch((err: NodeJS.ErrnoException) => {
+      aedes.close();
+      throw err;
+    });
+    const address = server.address();
+    broker.#port = typeof address === "object" && address ? address.port : options.port;
+    return broker;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    const host = this.#host.includes(":") ? `[${this.#host}]` : this.#host;
+    return `mqtt://${host}:${this.#port}`;
+  }
+
+  get connectedClients(): number {
+    return this.#aedes.connectedClients;
+  }
+
+  get closed(): boolean {
+    return this.#aedes.closed;
+  }
+
+  /** Publishes on behalf of the hub at QoS 1; resolves once aedes has routed it. */
+  publish(topic: string, payload: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#aedes.publish(
+        {
+          cmd: "publish",
+          topic,
+          payload: Buffer.from(payload),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  /** Stops taking new connections; connected clients stay until close(). */
+  stopAccepting(): void {
+    if (this.#server.listening) this.#server.close();
+  }
+
+  /** Disconnects every client and stops the broker. */
+  async close(): Promise<void> {
+    this.stopAccepting();
+    await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+  }
+}

@@ -1,0 +1,117 @@
+// The hub's configuration: read once from the environment at start-up into a typed, checked object.
+
+import path from "node:path";
+
+export interface HubConfig {
+  http: { host: string; port: number; bodyLimitBytes: number };
+  /** Set: an external broker (production). Unset: the embedded broker below. */
+  mqttUrl: string | null;
+  mqtt: { host: string; port: number; username: string | null; password: string | null };
+  /** Set: PostgreSQL + PostGIS. Unset: SQLite in dataDir. */
+  databaseUrl: string | null;
+  dataDir: string;
+  /** Unset: generated on first start and kept in dataDir. */
+  apiToken: string | null;
+  /** Largest MQTT location payload accepted, bytes. */
+  maxPayloadBytes: number;
+  /** Fixes whose accuracy is worse than this change no membership, unless a geofence says otherwise. */
+  maxAccuracyM: number;
+  sqliteSynchronous: "full" | "normal";
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+/** A configuration problem, naming the setting, for one clear line at start-up. */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value === "" ? fallback : value;
+}
+
+function optional(env: Env, name: string): string | null {
+  const value = env[name];
+  return value === undefined || value === "" ? null : value;
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  const raw = text(env, name, String(fallback));
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > 65535) {
+    throw new ConfigError(name, `"${raw}" is not a port number (0-65535)`);
+  }
+  return value;
+}
+
+function number(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(name, `"${raw}" is not a number between ${min} and ${max}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = text(env, name, fallback);
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `"${raw}" is not one of ${allowed.join(", ")}`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | null {
+  const raw = optional(env, name);
+  if (raw === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `"${raw}" is not a URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `"${raw}" must start with ${protocols.join(" or ")}//`);
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Reads and checks the hub's settings (CONTRACT §2). Throws ConfigError on a bad value. */
+export function loadConfig(env: Env = process.env): HubConfig {
+  const apiToken = optional(env, "LOCUS_API_TOKEN");
+  if (apiToken !== null && (apiToken.length < 16 || /\s/.test(apiToken))) {
+    throw new ConfigError("LOCUS_API_TOKEN", "must be at least 16 characters, without spaces");
+  }
+  return {
+    http: {
+      host: text(env, "LOCUS_HTTP_HOST", "127.0.0.1"),
+      port: port(env, "LOCUS_HTTP_PORT", 3000),
+      bodyLimitBytes: number(env, "LOCUS_HTTP_BODY_LIMIT", 8 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    },
+    mqttUrl: url(env, "LOCUS_MQTT_URL", ["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]),
+    mqtt: {
+      host: text(env, "LOCUS_MQTT_HOST", "127.0.0.1"),
+      port: port(env, "LOCUS_MQTT_PORT", 1883),
+      username: optional(env, "LOCUS_MQTT_USERNAME"),
+      password: optional(env, "LOCUS_MQTT_PASSWORD"),
+    },
+    databaseUrl: url(env, "LOCUS_DATABASE_URL", ["postgres:", "postgresql:"]),
+    dataDir: path.resolve(text(env, "LOCUS_DATA_DIR", "./data")),
+    apiToken,
+    maxPayloadBytes: number(env, "LOCUS_MAX_PAYLOAD_BYTES", 256 * 1024, 1024, 16 * 1024 * 1024),
+    maxAccuracyM: number(env, "LOCUS_MAX_ACCURACY_M", Number.POSITIVE_INFINITY, 0, Infinity),
+    sqliteSynchronous: oneOf(env, "LOCUS_SQLITE_SYNCHRONOUS", "full", ["full", "normal"]),
+    logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
+  };
+}

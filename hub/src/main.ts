@@ -1,0 +1,45 @@
+// `npm start`: the hub with embedded defaults. Reads config, starts, prints where it listens.
+
+import { ConfigError, loadConfig } from "./config.ts";
+import { startHub } from "./hub.ts";
+
+function fail(err: unknown): never {
+  const message = err instanceof ConfigError ? err.message : `could not start: ${String(err)}`;
+  process.stderr.write(`locus hub: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    fail(err);
+  }
+  const hub = await startHub(config).catch(fail);
+  const token =
+    hub.tokenSource === "env"
+      ? "(from LOCUS_API_TOKEN)"
+      : `${hub.token} (${hub.tokenSource === "generated" ? "generated, saved in" : "from"} ${hub.tokenFile})`;
+  process.stdout.write(
+    `locus hub ready  http: ${hub.httpUrl}  mqtt: ${hub.mqttUrl}  api token: ${token}\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    hub.logger.info({ signal }, "stopping");
+    hub.close().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`locus hub: error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+await main();

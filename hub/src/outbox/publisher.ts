@@ -1,0 +1,138 @@
+// Drains the event outbox to MQTT in outbox order and marks what the broker took as delivered.
+// Events live in the store until then: a crash means republishing (same ids), never losing.
+
+import { EVENTS_TOPIC, encodeEvent } from "@locus/protocol";
+import type { OutboxEvent, Store } from "../store/store.ts";
+
+/** Publishes one payload at QoS 1; resolves once the broker has taken it. */
+export type PublishEvent = (topic: string, payload: string) => Promise<void>;
+
+export interface OutboxPublisherOptions {
+  store: Store;
+  publish: PublishEvent;
+  /** Events held in memory at most; beyond it, they are read back from the store. */
+  maxQueued?: number;
+  /** Events marked delivered per store write. */
+  markBatch?: number;
+  /** Wait before retrying after a failed publish, ms (doubles up to 30 s). */
+  retryMs?: number;
+  onError?: (err: Error) => void;
+}
+
+export class OutboxPublisher {
+  readonly #o: Required<OutboxPublisherOptions>;
+  #queue: OutboxEvent[] = [];
+  /** True when the store may hold undelivered events that are not in #queue. */
+  #behind = true;
+  /** Highest seqno taken into #queue or published; older ones are never queued again. */
+  #lastSeqno = 0;
+  #delivered: number[] = [];
+  #running: Promise<void> | null = null;
+  #stopped = false;
+  #retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: OutboxPublisherOptions) {
+    this.#o = { maxQueued: 10_000, markBatch: 500, retryMs: 250, onError: () => {}, ...options };
+  }
+
+  /** Starts with what a previous run left undelivered. */
+  start(): void {
+    this.#stopped = false;
+    this.#kick();
+  }
+
+  /** Hands over freshly committed events (in outbox order). */
+  enqueue(events: readonly OutboxEvent[]): void {
+    for (const e of events) {
+      if (e.seqno <= this.#lastSeqno) continue;
+      if (this.#behind || this.#queue.length >= this.#o.maxQueued) {
+        // The store has it; it will be read back in order once the queue drains.
+        this.#behind = true;
+        continue;
+      }
+      this.#queue.push(e);
+      this.#lastSeqno = e.seqno;
+    }
+    this.#kick();
+  }
+
+  /** Publishes everything queued or left in the store, then records it delivered. */
+  async drain(): Promise<void> {
+    while (!this.#stopped && (this.#running !== null || this.#queue.length > 0 || this.#behind)) {
+      this.#kick();
+      if (this.#running === null) break;
+      await this.#running;
+    }
+    await this.#markDelivered();
+  }
+
+  /** Stops publishing; what was not published stays in the store for the next start. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    await this.#running;
+    await this.#markDelivered();
+  }
+
+  #kick(): void {
+    if (this.#running !== null || this.#stopped || this.#retryTimer !== null) return;
+    if (this.#queue.length === 0 && !this.#behind) return;
+    this.#running = this.#run().finally(() => {
+      this.#running = null;
+    });
+  }
+
+  async #run(): Promise<void> {
+    let backoff = this.#o.retryMs;
+    while (!this.#stopped) {
+      if (this.#queue.length === 0) {
+        if (!this.#behind) break;
+        await this.#markDelivered();
+        await this.#refill();
+        if (this.#queue.length === 0) break;
+      }
+      const head = this.#queue[0] as OutboxEvent;
+      try {
+        await this.#o.publish(EVENTS_TOPIC, encodeEvent(head.event));
+      } catch (err) {
+        this.#o.onError(err instanceof Error ? err : new Error(String(err)));
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = null;
+          this.#kick();
+        }, backoff);
+        backoff = Math.min(backoff * 2, 30_000);
+        return;
+      }
+      backoff = this.#o.retryMs;
+      this.#queue.shift();
+      this.#delivered.push(head.seqno);
+      if (this.#delivered.length >= this.#o.markBatch) await this.#markDelivered();
+    }
+    await this.#markDelivered();
+  }
+
+  /** Reads the next undelivered events from the store, after what was already queued. */
+  async #refill(): Promise<void> {
+    const rows = await this.#o.store.undelivered(this.#lastSeqno, this.#o.maxQueued);
+    for (const row of rows) {
+      this.#queue.push(row);
+      this.#lastSeqno = row.seqno;
+    }
+    // Fewer than a full page means the store held nothing else.
+    if (rows.length < this.#o.maxQueued) this.#behind = false;
+  }
+
+  async #markDelivered(): Promise<void> {
+    if (this.#delivered.length === 0) return;
+    const seqnos = this.#delivered;
+    this.#delivered = [];
+    try {
+      await this.#o.store.markDelivered(seqnos);
+    } catch (err) {
+      // Not marked means published again after a restart, with the same ids: safe.
+      this.#delivered = seqnos.concat(this.#delivered);
+      this.#o.onError(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}
