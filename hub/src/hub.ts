@@ -119,7 +119,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     });
     broker = started;
     cleanups.push(() => started.close());
-    publisher.start();
+    publisher.start(config.outboxGraceMs);
     cleanups.push(() => publisher.stop());
 
     const health = async (): Promise<HealthReport> => {

@@ -28,17 +28,28 @@ export class OutboxPublisher {
   #lastSeqno = 0;
   #delivered: number[] = [];
   #running: Promise<void> | null = null;
+  #started = false;
   #stopped = false;
   #retryTimer: NodeJS.Timeout | null = null;
+  #startTimer: NodeJS.Timeout | null = null;
 
   constructor(options: OutboxPublisherOptions) {
     this.#o = { maxQueued: 10_000, markBatch: 500, retryMs: 250, onError: () => {}, ...options };
   }
 
-  /** Starts with what a previous run left undelivered. */
-  start(): void {
+  /**
+   * Starts with what a previous run left undelivered, after `graceMs`: subscribers that lost
+   * their connection when the hub stopped get that long to come back before publishing resumes.
+   */
+  start(graceMs = 0): void {
     this.#stopped = false;
-    this.#kick();
+    const begin = () => {
+      this.#startTimer = null;
+      this.#started = true;
+      this.#kick();
+    };
+    if (graceMs > 0) this.#startTimer = setTimeout(begin, graceMs);
+    else begin();
   }
 
   /** Hands over freshly committed events (in outbox order). */
@@ -58,6 +69,11 @@ export class OutboxPublisher {
 
   /** Publishes everything queued or left in the store, then records it delivered. */
   async drain(): Promise<void> {
+    if (this.#startTimer !== null) {
+      clearTimeout(this.#startTimer);
+      this.#startTimer = null;
+      this.#started = true;
+    }
     while (!this.#stopped && (this.#running !== null || this.#queue.length > 0 || this.#behind)) {
       this.#kick();
       if (this.#running === null) break;
@@ -69,6 +85,8 @@ export class OutboxPublisher {
   /** Stops publishing; what was not published stays in the store for the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#startTimer) clearTimeout(this.#startTimer);
+    this.#startTimer = null;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     await this.#running;
@@ -76,7 +94,8 @@ export class OutboxPublisher {
   }
 
   #kick(): void {
-    if (this.#running !== null || this.#stopped || this.#retryTimer !== null) return;
+    if (!this.#started || this.#stopped) return;
+    if (this.#running !== null || this.#retryTimer !== null) return;
     if (this.#queue.length === 0 && !this.#behind) return;
     this.#running = this.#run().finally(() => {
       this.#running = null;

@@ -1,0 +1,187 @@
+// The embedded hub end to end over real MQTT: REST geofence, fixes in, events out, reads back.
+
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import mqtt from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireBinary } from "./support/binaries.ts";
+import { api, type HubProcess, startHubProcess, waitFor } from "./support/hub-process.ts";
+
+const run = promisify(execFile);
+const hasMosquittoClients = requireBinary("mosquitto_pub", "mosquitto-clients");
+
+/** A square around downtown Los Angeles, clockwise on purpose (the hub normalises it). */
+const DOWNTOWN = {
+  type: "Feature",
+  properties: { name: "downtown-la" },
+  geometry: {
+    type: "Polygon",
+    coordinates: [
+      [
+        [-118.25, 34.04],
+        [-118.25, 34.06],
+        [-118.23, 34.06],
+        [-118.23, 34.04],
+        [-118.25, 34.04],
+      ],
+    ],
+  },
+};
+
+function collectEvents(url: string): Promise<{ events: any[]; client: mqtt.MqttClient }> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0 });
+    const events: any[] = [];
+    client.on("message", (_topic, payload) => events.push(JSON.parse(payload.toString())));
+    client.on("error", reject);
+    client.on("connect", () => {
+      client.subscribe("locus/geofence/events", { qos: 1 }, (err) =>
+        err ? reject(err) : resolve({ events, client }),
+      );
+    });
+  });
+}
+
+describe("embedded hub end to end", () => {
+  let hub: HubProcess;
+  let device: mqtt.MqttClient;
+
+  beforeAll(async () => {
+    hub = await startHubProcess();
+    device = await mqtt.connectAsync(hub.mqttUrl, { clientId: "device-e2e", reconnectPeriod: 0 });
+  });
+
+  afterAll(async () => {
+    await device?.endAsync();
+    if (hub) expect(await hub.stop("SIGTERM")).toBe(0);
+  });
+
+  it("detects enter then exit from fixes published over MQTT, and serves them over REST", async () => {
+    const created = await api(hub, "POST", "/api/v1/geofences", DOWNTOWN);
+    expect(created.status).toBe(201);
+    const fenceId: string = created.body.id;
+    const sub = await collectEvents(hub.mqttUrl);
+    const base = Date.parse("2026-11-24T20:00:00Z");
+    const path = [
+      [-118.27, 34.05],
+      [-118.24, 34.05],
+      [-118.21, 34.05],
+    ];
+    for (const [i, [lon, lat]] of path.entries()) {
+      await device.publishAsync(
+        "locus/vehicles/truck-e2e/location",
+        JSON.stringify({ latitude: lat, longitude: lon, ts: base + i * 1000, seq: i }),
+        { qos: 1 },
+      );
+    }
+    await waitFor(() => (sub.events.length >= 2 ? true : undefined), 10_000, "two events");
+    await sub.client.endAsync();
+    expect(sub.events.map((e) => e.type)).toEqual(["enter", "exit"]);
+    expect(sub.events[0]).toMatchObject({
+      vehicle_id: "truck-e2e",
+      geofence_id: fenceId,
+      geofence_name: "downtown-la",
+      ts: "2026-11-24T20:00:01.000Z",
+      latitude: 34.05,
+      longitude: -118.24,
+    });
+    expect(Object.keys(sub.events[0]).sort()).toEqual(
+      [
+        "detected_at",
+        "geofence_id",
+        "geofence_name",
+        "id",
+        "latitude",
+        "longitude",
+        "ts",
+        "type",
+        "vehicle_id",
+      ].sort(),
+    );
+
+    const stored = await api(hub, "GET", "/api/v1/events?vehicle_id=truck-e2e");
+    expect(stored.status).toBe(200);
+    expect(stored.body.events).toEqual(sub.events);
+
+    const track = await api(hub, "GET", "/api/v1/vehicles/truck-e2e/locations");
+    expect(track.status).toBe(200);
+    expect(track.body.locations.map((f: any) => [f.longitude, f.latitude, f.seq])).toEqual(
+      path.map(([lon, lat], i) => [lon, lat, i]),
+    );
+    expect(track.body.locations[0].ts).toBe("2026-11-24T20:00:00.000Z");
+
+    const vehicle = await api(hub, "GET", "/api/v1/vehicles/truck-e2e");
+    expect(vehicle.body.geofences).toEqual([]);
+    expect(vehicle.body.last_fix.seq).toBe(2);
+  });
+
+  it("stores a batch once, however often it is delivered, and raises each event once", async () => {
+    const sub = await collectEvents(hub.mqttUrl);
+    const base = Date.parse("2026-11-24T21:00:00Z");
+    const batch = [
+      [-118.27, 34.05],
+      [-118.24, 34.05],
+      [-118.245, 34.05],
+    ].map(([lon, lat], i) => ({
+      latitude: lat,
+      longitude: lon,
+      ts: base + i * 1000,
+      seq: 100 + i,
+    }));
+    for (let i = 0; i < 3; i++) {
+      await device.publishAsync("locus/vehicles/batcher/location", JSON.stringify(batch), {
+        qos: 1,
+      });
+    }
+    const track = await waitFor(async () => {
+      const r = await api(hub, "GET", "/api/v1/vehicles/batcher/locations");
+      return r.body?.locations?.length === 3 ? r.body.locations : undefined;
+    });
+    expect(track.map((f: any) => f.seq)).toEqual([100, 101, 102]);
+    await waitFor(() => (sub.events.length >= 1 ? true : undefined));
+    // Give a second event (which must not come) a moment to show up.
+    await new Promise((r) => setTimeout(r, 300));
+    await sub.client.endAsync();
+    expect(sub.events.filter((e) => e.vehicle_id === "batcher").map((e) => e.type)).toEqual([
+      "enter",
+    ]);
+    const stored = await api(hub, "GET", "/api/v1/events?vehicle_id=batcher");
+    expect(stored.body.events).toHaveLength(1);
+  });
+
+  it.runIf(hasMosquittoClients)(
+    "accepts the seed payload from mosquitto_pub and shows events to mosquitto_sub",
+    async () => {
+      const port = new URL(hub.mqttUrl).port;
+      const sub = run(
+        "mosquitto_sub",
+        ["-h", "127.0.0.1", "-p", port, "-t", "locus/geofence/events", "-q", "1", "-C", "1"],
+        { timeout: 15_000 },
+      );
+      // mosquitto_sub needs a moment to subscribe before the event is published.
+      await new Promise((r) => setTimeout(r, 500));
+      await run(
+        "mosquitto_pub",
+        [
+          "-h",
+          "127.0.0.1",
+          "-p",
+          port,
+          "-q",
+          "1",
+          "-t",
+          "locus/vehicles/truck-01/location",
+          "-m",
+          '{"vehicle_id":"truck-01","latitude":34.05,"longitude":-118.24}',
+        ],
+        { timeout: 10_000 },
+      );
+      const { stdout } = await sub;
+      const event = JSON.parse(stdout.trim());
+      expect(event).toMatchObject({ type: "enter", vehicle_id: "truck-01", latitude: 34.05 });
+      const vehicle = await api(hub, "GET", "/api/v1/vehicles/truck-01");
+      expect(vehicle.status).toBe(200);
+      expect(vehicle.body.last_fix).toMatchObject({ latitude: 34.05, longitude: -118.24 });
+    },
+  );
+});

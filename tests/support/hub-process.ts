@@ -1,0 +1,152 @@
+// Starts the real hub (`hub/src/main.ts`) as a child process on free loopback ports, for
+// black-box tests. Stops only the process it started, by PID.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix = "locus-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface HubProcess {
+  child: ChildProcess;
+  httpUrl: string;
+  mqttUrl: string;
+  token: string;
+  dataDir: string;
+  output: () => string;
+  /** Sends a signal and waits for the exit; resolves to the exit code (or signal name). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+  exited: Promise<number | string>;
+}
+
+export interface StartHubOptions {
+  dataDir?: string;
+  token?: string;
+  env?: Record<string, string>;
+  httpPort?: number;
+  mqttPort?: number;
+  /** How long to wait for the ready line, ms. */
+  timeoutMs?: number;
+}
+
+export const TEST_TOKEN = "test-token-0123456789abcdef";
+
+/** Runs the hub and resolves once it printed its ready line. */
+export async function startHubProcess(options: StartHubOptions = {}): Promise<HubProcess> {
+  const dataDir = options.dataDir ?? tempDir();
+  const httpPort = options.httpPort ?? (await freePort());
+  const mqttPort = options.mqttPort ?? (await freePort());
+  const token = options.token ?? TEST_TOKEN;
+  const child = spawn(process.execPath, ["--import", "tsx", "hub/src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      LOCUS_HTTP_PORT: String(httpPort),
+      LOCUS_MQTT_PORT: String(mqttPort),
+      LOCUS_DATA_DIR: dataDir,
+      LOCUS_API_TOKEN: token,
+      LOCUS_OUTBOX_GRACE_MS: "0",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  child.stderr?.on("data", (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`hub did not start in time; output:\n${out}`)),
+      options.timeoutMs ?? 20_000,
+    );
+    const check = () => {
+      if (out.includes("locus hub ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on("data", check);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`hub exited (${code}) before it was ready; output:\n${out}`));
+    });
+  });
+  return {
+    child,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    token,
+    dataDir,
+    output: () => out,
+    exited,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** fetch() against the hub's REST API with its token. */
+export async function api(
+  hub: Pick<HubProcess, "httpUrl" | "token">,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${hub.httpUrl}${route}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${hub.token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {}
+  return { status: res.status, body: parsed };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after timeoutMs. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
