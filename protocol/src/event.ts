@@ -131,7 +131,11 @@ function isEventType(v: unknown): v is EventType {
 export function decodeEvent(payload: Uint8Array | string): GeofenceEvent | null {
   let o: unknown;
   try {
-    o = JSON.parse(typeof payload === "string" ? payload : Buffer.from(payload).toString("utf8"));
+    const text =
+      typeof payload === "string"
+        ? payload
+        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+    o = JSON.parse(text);
   } catch {
     return null;
   }
