@@ -1,0 +1,76 @@
+// The HTTP application: REST API (CONTRACT §5), metrics, OpenAPI docs and the start page, as one
+// fastify instance that the hub listens with and tests inject into.
+
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { bearerAuth } from "./auth.ts";
+import type { ApiDeps } from "./deps.ts";
+import { registerDocs, registerOpenApi } from "./docs.ts";
+import { installErrorHandling } from "./errors.ts";
+import { eventRoutes } from "./events.ts";
+import { geofenceRoutes } from "./geofences.ts";
+import { healthRoutes } from "./health.ts";
+import { metricsRoutes } from "./metrics.ts";
+import { rootPage } from "./root.ts";
+import { validatorCompiler } from "./validation.ts";
+import { vehicleRoutes } from "./vehicles.ts";
+
+export interface ApiOptions {
+  /** false (default): silent; true or pino options: a new logger; a logger instance: used as is. */
+  logger?: boolean | object;
+}
+
+const API_PREFIX = "/api/v1";
+
+function isLoggerInstance(logger: unknown): logger is FastifyBaseLogger {
+  return (
+    typeof logger === "object" &&
+    logger !== null &&
+    typeof (logger as { child?: unknown }).child === "function" &&
+    typeof (logger as { info?: unknown }).info === "function"
+  );
+}
+
+/** Builds the HTTP application on the given dependencies; the caller listens or injects. */
+export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise<FastifyInstance> {
+  const logger = options.logger ?? false;
+  const app = Fastify({
+    ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
+    bodyLimit: deps.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  installErrorHandling(app, deps.bodyLimitBytes);
+  // Bodies are JSON only: anything else gets 415 rather than reaching a schema as a string.
+  app.removeContentTypeParser("text/plain");
+  // An empty JSON body (some clients label a bodiless DELETE as JSON) is no body, not an error;
+  // routes that need one say so. GeoJSON's own media type is JSON all the same.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser(
+    ["application/json", "application/geo+json"],
+    { parseAs: "string" },
+    (request, body, done) => {
+      const text = typeof body === "string" ? body : body.toString("utf8");
+      if (text.trim() === "") done(null, undefined);
+      else parseJson(request, text, done);
+    },
+  );
+
+  await registerOpenApi(app);
+  await registerDocs(app);
+  await app.register(rootPage);
+  await app.register(healthRoutes, { prefix: API_PREFIX, deps });
+
+  // Everything that holds data needs the token.
+  await app.register(async (data) => {
+    data.addHook("onRequest", bearerAuth(deps.token));
+    await data.register(geofenceRoutes, { prefix: API_PREFIX, deps });
+    await data.register(vehicleRoutes, { prefix: API_PREFIX, deps });
+    await data.register(eventRoutes, { prefix: API_PREFIX, deps });
+    await data.register(metricsRoutes, { deps });
+  });
+
+  return app;
+}

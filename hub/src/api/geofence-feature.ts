@@ -1,0 +1,67 @@
+// Between GeoJSON Features on the wire and stored geofence records: what a client sends becomes a
+// GeofenceInput; a GeofenceRecord becomes the Feature every geofence answer gives back.
+
+import { formatTs } from "@locus/protocol";
+import type { Static } from "typebox";
+import type { MultiPolygonCoords } from "../geofence/fence.ts";
+import type { GeofenceInput, GeofenceRecord } from "../store/store.ts";
+import { badRequest } from "./errors.ts";
+import type { GeofenceInputSchema, GeofenceSchema } from "./schemas.ts";
+
+export type GeofenceBody = Static<typeof GeofenceInputSchema>;
+export type GeofenceFeature = Static<typeof GeofenceSchema>;
+
+/** Most JSON the user properties of one geofence may take (name and jitter settings included). */
+export const MAX_PROPERTIES_BYTES = 16 * 1024;
+
+/** Properties the hub sets itself: ignored when sent, so a fetched Feature can be PUT back as is. */
+const HUB_PROPERTIES = new Set(["name", "created_at", "updated_at"]);
+
+/** The record to store for a validated request body and its normalised geometry. */
+export function toGeofenceInput(body: GeofenceBody, polygons: MultiPolygonCoords): GeofenceInput {
+  const sent = body.properties as Record<string, unknown>;
+  const properties: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(sent)) {
+    if (!HUB_PROPERTIES.has(key)) properties[key] = value;
+  }
+  const size = Buffer.byteLength(JSON.stringify(sent), "utf8");
+  if (size > MAX_PROPERTIES_BYTES) {
+    throw badRequest(
+      `body/properties is ${size} bytes of JSON, more than the ${MAX_PROPERTIES_BYTES} allowed: keep large data elsewhere and store a reference to it`,
+    );
+  }
+  return {
+    name: body.properties.name,
+    geometry_type: body.geometry.type,
+    polygons,
+    properties,
+    hysteresis_m: body.properties.hysteresis_m ?? null,
+    max_accuracy_m: body.properties.max_accuracy_m ?? null,
+    dwell_s: body.properties.dwell_s ?? null,
+  };
+}
+
+/** The Feature for a stored geofence: the geometry type as sent, normalised coordinates. */
+export function toFeature(record: GeofenceRecord): GeofenceFeature {
+  const geometry: GeofenceFeature["geometry"] =
+    record.geometry_type === "Polygon"
+      ? { type: "Polygon", coordinates: polygonOf(record) }
+      : { type: "MultiPolygon", coordinates: record.polygons as unknown as number[][][][] };
+  return {
+    type: "Feature",
+    id: record.id,
+    geometry,
+    properties: {
+      ...record.properties,
+      name: record.name,
+      created_at: formatTs(record.created_at),
+      updated_at: formatTs(record.updated_at),
+    },
+  };
+}
+
+function polygonOf(record: GeofenceRecord): number[][][] {
+  const polygon = record.polygons[0];
+  if (polygon === undefined) throw new Error(`geofence ${record.id} has no polygon`);
+  return polygon as unknown as number[][][];
+}
