@@ -26,6 +26,10 @@ export class OutboxPublisher {
   #behind = true;
   /** Highest seqno taken into #queue or published; older ones are never queued again. */
   #lastSeqno = 0;
+  /** Set when enqueue leaves an event to the store: a read already under way may not see it. */
+  #skipped = false;
+  /** Wait before the next retry; doubles with each failure in a row. */
+  #backoff: number;
   #delivered: number[] = [];
   #running: Promise<void> | null = null;
   #started = false;
@@ -35,6 +39,7 @@ export class OutboxPublisher {
 
   constructor(options: OutboxPublisherOptions) {
     this.#o = { maxQueued: 10_000, markBatch: 500, retryMs: 250, onError: () => {}, ...options };
+    this.#backoff = this.#o.retryMs;
   }
 
   /**
@@ -59,6 +64,7 @@ export class OutboxPublisher {
       if (this.#behind || this.#queue.length >= this.#o.maxQueued) {
         // The store has it; it will be read back in order once the queue drains.
         this.#behind = true;
+        this.#skipped = true;
         continue;
       }
       this.#queue.push(e);
@@ -103,27 +109,26 @@ export class OutboxPublisher {
   }
 
   async #run(): Promise<void> {
-    let backoff = this.#o.retryMs;
     while (!this.#stopped) {
       if (this.#queue.length === 0) {
         if (!this.#behind) break;
         await this.#markDelivered();
-        await this.#refill();
-        if (this.#queue.length === 0) break;
+        try {
+          await this.#refill();
+        } catch (err) {
+          this.#retryLater(err);
+          return;
+        }
+        continue;
       }
       const head = this.#queue[0] as OutboxEvent;
       try {
         await this.#o.publish(EVENTS_TOPIC, encodeEvent(head.event));
       } catch (err) {
-        this.#o.onError(err instanceof Error ? err : new Error(String(err)));
-        this.#retryTimer = setTimeout(() => {
-          this.#retryTimer = null;
-          this.#kick();
-        }, backoff);
-        backoff = Math.min(backoff * 2, 30_000);
+        this.#retryLater(err);
         return;
       }
-      backoff = this.#o.retryMs;
+      this.#backoff = this.#o.retryMs;
       this.#queue.shift();
       this.#delivered.push(head.seqno);
       if (this.#delivered.length >= this.#o.markBatch) await this.#markDelivered();
@@ -131,15 +136,28 @@ export class OutboxPublisher {
     await this.#markDelivered();
   }
 
+  /** Reports the failure and runs again after the current backoff, which then doubles. */
+  #retryLater(err: unknown): void {
+    this.#o.onError(err instanceof Error ? err : new Error(String(err)));
+    if (this.#stopped) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#kick();
+    }, this.#backoff);
+    this.#backoff = Math.min(this.#backoff * 2, 30_000);
+  }
+
   /** Reads the next undelivered events from the store, after what was already queued. */
   async #refill(): Promise<void> {
+    this.#skipped = false;
     const rows = await this.#o.store.undelivered(this.#lastSeqno, this.#o.maxQueued);
     for (const row of rows) {
       this.#queue.push(row);
       this.#lastSeqno = row.seqno;
     }
-    // Fewer than a full page means the store held nothing else.
-    if (rows.length < this.#o.maxQueued) this.#behind = false;
+    // Fewer than a full page means the store held nothing else when it was read; an event
+    // enqueued during the read may have been committed after it, so then read again.
+    if (rows.length < this.#o.maxQueued && !this.#skipped) this.#behind = false;
   }
 
   async #markDelivered(): Promise<void> {
