@@ -38,6 +38,10 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
     bodyLimit: deps.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
+    // Long arrays (a ring of a big geofence, a full page of history) are written by the native
+    // JSON.stringify, many times faster than the generated per-item loop. Every answer is built
+    // field by field from typed objects, so nothing outside the schema can slip through.
+    serializerOpts: { largeArrayMechanism: "json-stringify", largeArraySize: 1000 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -2,7 +2,12 @@
 // time (CONTRACT §5).
 
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { EVENT_TYPES, GeofenceEventSchema, VEHICLE_ID_PATTERN } from "@locus/protocol";
+import {
+  EVENT_TYPES,
+  type GeofenceEvent,
+  GeofenceEventSchema,
+  VEHICLE_ID_PATTERN,
+} from "@locus/protocol";
 import Type from "typebox";
 import type { EventFilter } from "../store/store.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -46,6 +51,21 @@ const EventListSchema = Type.Object({
   events: Type.Array(GeofenceEventSchema, { description: "Events in ts order, oldest first" }),
 });
 
+/** Exactly the §3 fields, whatever else a store's rows carry. */
+function toWireEvent(e: GeofenceEvent): GeofenceEvent {
+  return {
+    id: e.id,
+    type: e.type,
+    vehicle_id: e.vehicle_id,
+    geofence_id: e.geofence_id,
+    geofence_name: e.geofence_name,
+    ts: e.ts,
+    latitude: e.latitude,
+    longitude: e.longitude,
+    detected_at: e.detected_at,
+  };
+}
+
 export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   app.get(
     "/events",
@@ -68,7 +88,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       if (vehicle_id !== undefined) filter.vehicle_id = vehicle_id;
       if (geofence_id !== undefined) filter.geofence_id = geofence_id;
       if (type !== undefined) filter.type = type;
-      return { events: await deps.store.events(filter) };
+      const events = await deps.store.events(filter);
+      return { events: events.map(toWireEvent) };
     },
   );
 };
