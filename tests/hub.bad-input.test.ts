@@ -74,7 +74,7 @@ describe("embedded hub under bad input", () => {
   it("disconnects a client that publishes on the events topic, and ignores other topics", async () => {
     await device.publishAsync("some/other/topic", "hello", { qos: 1 });
     const rogue = await mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0 });
-    const closed = new Promise((resolve) => rogue.once("close", resolve));
+    const closed = new Promise<void>((resolve) => rogue.once("close", () => resolve()));
     rogue.publish("locus/geofence/events", '{"type":"enter"}', { qos: 1 });
     await closed;
     rogue.end(true);
