@@ -2,10 +2,18 @@
 
 import { randomBytes } from "node:crypto";
 
-/** Makes UUIDv7s; ids made by one generator within one millisecond still sort in creation order. */
-export function idGenerator(): (now: number) => string {
+/**
+ * Makes UUIDv7s; ids made by one generator within one millisecond still sort in creation order.
+ * `after`, the highest id already stored, keeps new ids above it across restarts and clock steps.
+ */
+export function idGenerator(after?: string): (now: number) => string {
   let lastMs = 0;
   let counter = 0;
+  const hex = after?.replaceAll("-", "");
+  if (hex && /^[0-9a-f]{12}7[0-9a-f]{3}/.test(hex)) {
+    lastMs = Number.parseInt(hex.slice(0, 12), 16);
+    counter = Number.parseInt(hex.slice(13, 16), 16);
+  }
   return (now) => {
     const bytes = randomBytes(16);
     if (now <= lastMs) {

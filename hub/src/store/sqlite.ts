@@ -122,7 +122,7 @@ function vehicleFromRow(row: VehicleRow): VehicleRecord {
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
   readonly #db: Database.Database;
-  readonly #newId = idGenerator();
+  readonly #newId: (now: number) => string;
   readonly #stmt;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -137,6 +137,10 @@ export class SqliteStore implements Store {
       db.close();
       throw err;
     }
+    const highest = db.prepare("SELECT max(id) AS id FROM geofences").get() as {
+      id: string | null;
+    };
+    this.#newId = idGenerator(highest.id ?? undefined);
     this.#stmt = {
       insertGeofence: db.prepare(
         `INSERT INTO geofences (id, name, geometry_type, polygons, properties, hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at)

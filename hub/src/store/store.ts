@@ -38,7 +38,8 @@ export interface Decision {
 
 /**
  * Called inside the ingest transaction with the fixes that were new (duplicates removed), in
- * arrival order. Must be pure: when the transaction fails, its result is thrown away.
+ * arrival order. Must be pure: when the transaction fails, its result is thrown away, and a store
+ * that retries a transaction may call it again; only the last call's result is written.
  */
 export type Decide = (fresh: readonly Fix[]) => Decision;
 
