@@ -17,6 +17,8 @@ export interface HubConfig {
   /** Fixes whose accuracy is worse than this change no membership, unless a geofence says otherwise. */
   maxAccuracyM: number;
   sqliteSynchronous: "full" | "normal";
+  /** Most fixes per group commit; 1 commits every message on its own (no grouping). */
+  groupCommitMaxFixes: number;
   /** After a start, how long event publication waits for subscribers to reconnect, ms. */
   outboxGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -114,6 +116,7 @@ export function loadConfig(env: Env = process.env): HubConfig {
     maxPayloadBytes: number(env, "LOCUS_MAX_PAYLOAD_BYTES", 256 * 1024, 1024, 16 * 1024 * 1024),
     maxAccuracyM: number(env, "LOCUS_MAX_ACCURACY_M", Number.POSITIVE_INFINITY, 0, Infinity),
     sqliteSynchronous: oneOf(env, "LOCUS_SQLITE_SYNCHRONOUS", "full", ["full", "normal"]),
+    groupCommitMaxFixes: number(env, "LOCUS_GROUP_COMMIT_MAX_FIXES", 5000, 1, 100_000),
     outboxGraceMs: number(env, "LOCUS_OUTBOX_GRACE_MS", 2000, 0, 600_000),
     logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
   };

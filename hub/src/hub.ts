@@ -99,6 +99,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       detector,
       metrics,
       onEvents: (events) => publisher.enqueue(events),
+      maxFixesPerCommit: config.groupCommitMaxFixes,
     });
     const receiver = new Receiver({
       pipeline,
