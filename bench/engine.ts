@@ -1,0 +1,394 @@
+// Micro-benchmark of the geofence engine: index build, point lookups, fixes through judgeFix, and
+// index churn. Run `npx tsx bench/engine.ts [--fences N] [--points N] [--runs N] [--json PATH]`;
+// other benchmarks call `runEngineBench` and get the figures as an object.
+
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Fence, Position, Ring } from "../hub/src/geofence/fence.ts";
+import { compileFence, geometryCovers } from "../hub/src/geofence/geometry.ts";
+import {
+  DEFAULT_JUDGE_OPTIONS,
+  EMPTY_VEHICLE_STATE,
+  judgeFix,
+  type VehicleState,
+} from "../hub/src/geofence/membership.ts";
+import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";
+
+export interface EngineBenchOptions {
+  fences: number;
+  points: number;
+  /** Lookup passes over all points; the median is reported. */
+  runs: number;
+  seed: number;
+  vehicles: number;
+  /** Points whose lookup is checked against a brute-force scan of every fence. */
+  verifyPoints: number;
+  /** Upserts and removes in the churn phase (each). */
+  churnOps: number;
+}
+
+export interface EngineBenchResult {
+  machine: { cpu: string; cores: number; node: string; platform: string };
+  fences: number;
+  polygons: number;
+  vertices: number;
+  points: number;
+  /** Bulk `load` of every fence into an empty index. */
+  buildMs: number;
+  /** The same fences upserted one at a time (amortised rebuilds included). */
+  incrementalBuildMs: number;
+  /** Single-point synchronous lookups per second, median of `runs` passes. */
+  lookupsPerSec: number;
+  lookupRunsPerSec: number[];
+  /** Share of points covered by at least one fence. */
+  coveredFraction: number;
+  /** Lookup plus judgeFix per fix, over `vehicles` vehicles. */
+  fixesPerSec: number;
+  transitions: number;
+  upsertsPerSec: number;
+  removesPerSec: number;
+  /** Lookups right after churn, while changes sit in the overlay. */
+  lookupsPerSecAfterChurn: number;
+  verified: { points: number; mismatches: number };
+}
+
+export const DEFAULT_ENGINE_BENCH_OPTIONS: EngineBenchOptions = {
+  fences: 10_000,
+  points: 1_000_000,
+  runs: 5,
+  seed: 42,
+  vehicles: 10_000,
+  verifyPoints: 5_000,
+  churnOps: 2_000,
+};
+
+/** The area fences and points are spread over: [west, south, east, north] degrees. */
+type Box = readonly [number, number, number, number];
+
+/** A square near Berlin, 100 km wide for 10k fences, scaled so fence density stays the same. */
+function boxFor(fences: number): Box {
+  const sideM = 100_000 * Math.sqrt(Math.max(fences, 1) / 10_000);
+  const south = 52.0;
+  const north = south + sideM / 111_195;
+  const west = 13.0;
+  const east = west + sideM / (111_195 * Math.cos(((south + north) / 2) * (Math.PI / 180)));
+  return [west, south, east, north];
+}
+
+/** Runs every measurement and returns the figures. */
+export function runEngineBench(overrides: Partial<EngineBenchOptions> = {}): EngineBenchResult {
+  const opts = { ...DEFAULT_ENGINE_BENCH_OPTIONS, ...overrides };
+  const random = mulberry32(opts.seed);
+  const box = boxFor(opts.fences);
+  const [west, south, east, north] = box;
+  const fences = Array.from({ length: opts.fences }, (_, i) => randomFence(`f${i}`, box, random));
+  const xs = new Float64Array(opts.points);
+  const ys = new Float64Array(opts.points);
+  for (let i = 0; i < opts.points; i++) {
+    xs[i] = west + random() * (east - west);
+    ys[i] = south + random() * (north - south);
+  }
+
+  let t = performance.now();
+  const index = new MemoryFenceIndex();
+  index.load(fences);
+  const buildMs = performance.now() - t;
+
+  t = performance.now();
+  const incremental = new MemoryFenceIndex();
+  for (const fence of fences) incremental.upsert(fence);
+  const incrementalBuildMs = performance.now() - t;
+
+  const lookupRunsPerSec: number[] = [];
+  let covered = 0;
+  for (let run = 0; run < Math.max(1, opts.runs); run++) {
+    const pass = lookupPass(index, xs, ys);
+    lookupRunsPerSec.push(pass.perSec);
+    covered = pass.covered;
+  }
+
+  const engine = enginePass(index, box, opts, random);
+
+  let mismatches = verify(index, xs, ys, opts.verifyPoints);
+  const churn = churnPass(index, box, fences, opts.churnOps, random);
+  const afterChurn = lookupPass(index, xs, ys).perSec;
+  mismatches += verify(index, xs, ys, opts.verifyPoints);
+
+  const cpu = os.cpus()[0];
+  return {
+    machine: {
+      cpu: cpu?.model ?? "unknown",
+      cores: os.cpus().length,
+      node: process.version,
+      platform: `${os.platform()} ${os.arch()}`,
+    },
+    fences: fences.length,
+    polygons: fences.reduce((n, f) => n + f.polygons.length, 0),
+    vertices: fences.reduce((n, f) => n + countVertices(f), 0),
+    points: opts.points,
+    buildMs,
+    incrementalBuildMs,
+    lookupsPerSec: median(lookupRunsPerSec),
+    lookupRunsPerSec,
+    coveredFraction: opts.points > 0 ? covered / opts.points : 0,
+    fixesPerSec: engine.perSec,
+    transitions: engine.transitions,
+    upsertsPerSec: churn.upsertsPerSec,
+    removesPerSec: churn.removesPerSec,
+    lookupsPerSecAfterChurn: afterChurn,
+    verified: { points: 2 * Math.min(opts.verifyPoints, opts.points), mismatches },
+  };
+}
+
+function lookupPass(index: MemoryFenceIndex, xs: Float64Array, ys: Float64Array) {
+  const out: string[] = [];
+  let covered = 0;
+  const t = performance.now();
+  for (let i = 0; i < xs.length; i++) {
+    if (index.coveringPoint(xs[i] as number, ys[i] as number, out).length > 0) covered++;
+  }
+  const seconds = (performance.now() - t) / 1000;
+  return { perSec: xs.length / seconds, covered };
+}
+
+/** Vehicles on random walks at road speeds, one fix each in turn, through lookup and judgeFix. */
+function enginePass(
+  index: MemoryFenceIndex,
+  [west, south, east, north]: Box,
+  opts: EngineBenchOptions,
+  random: () => number,
+) {
+  const vehicles = Math.max(1, Math.min(opts.vehicles, opts.points));
+  const count = opts.points;
+  const lon = new Float64Array(count);
+  const lat = new Float64Array(count);
+  const ts = new Float64Array(count);
+  const pos = Array.from({ length: vehicles }, () => ({
+    x: west + random() * (east - west),
+    y: south + random() * (north - south),
+    heading: random() * 2 * Math.PI,
+    ts: 1_800_000_000_000,
+  }));
+  const degPerM = 1 / 111_195;
+  for (let i = 0; i < count; i++) {
+    const p = pos[i % vehicles] as (typeof pos)[number];
+    const step = 10 + random() * 40; // metres per fix: 10–25 m/s every 1–2 s
+    p.heading += (random() - 0.5) * 0.6;
+    p.x += Math.cos(p.heading) * step * degPerM * 1.64;
+    p.y += Math.sin(p.heading) * step * degPerM;
+    if (p.x < west || p.x > east || p.y < south || p.y > north) {
+      p.heading += Math.PI;
+      p.x = Math.min(east, Math.max(west, p.x));
+      p.y = Math.min(north, Math.max(south, p.y));
+    }
+    p.ts += 1000 + Math.floor(random() * 1000);
+    lon[i] = p.x;
+    lat[i] = p.y;
+    ts[i] = p.ts;
+  }
+  const states: VehicleState[] = new Array(vehicles).fill(EMPTY_VEHICLE_STATE);
+  const out: string[] = [];
+  let transitions = 0;
+  const t = performance.now();
+  for (let i = 0; i < count; i++) {
+    const v = i % vehicles;
+    const fix = { longitude: lon[i] as number, latitude: lat[i] as number, ts: ts[i] as number };
+    const covering = index.coveringPoint(fix.longitude, fix.latitude, out);
+    const judged = judgeFix(states[v] as VehicleState, fix, covering, index, DEFAULT_JUDGE_OPTIONS);
+    states[v] = judged.state;
+    transitions += judged.transitions.length;
+  }
+  const seconds = (performance.now() - t) / 1000;
+  return { perSec: count / seconds, transitions };
+}
+
+/** Replaces, removes and re-adds fences with the index loaded; geometry is made before timing. */
+function churnPass(
+  index: MemoryFenceIndex,
+  box: Box,
+  fences: readonly Fence[],
+  ops: number,
+  random: () => number,
+) {
+  const n = Math.min(ops, fences.length);
+  const ids = Array.from(
+    { length: n },
+    () => (fences[Math.floor(random() * fences.length)] as Fence).id,
+  );
+  const replacements = ids.map((id) => randomFence(id, box, random));
+  let t = performance.now();
+  for (const fence of replacements) index.upsert(fence);
+  const replaceMs = performance.now() - t;
+  t = performance.now();
+  for (const id of ids) index.remove(id);
+  const removeMs = performance.now() - t;
+  t = performance.now();
+  for (const fence of replacements) index.upsert(fence);
+  const addMs = performance.now() - t;
+  return {
+    upsertsPerSec: (2 * n) / ((replaceMs + addMs) / 1000),
+    removesPerSec: n / (removeMs / 1000),
+  };
+}
+
+/** Compares lookups with a scan of every fence; returns the number of disagreeing points. */
+function verify(
+  index: MemoryFenceIndex,
+  xs: Float64Array,
+  ys: Float64Array,
+  limit: number,
+): number {
+  const compiled = [...index.fences()].map((f) => ({ id: f.id, geometry: compileFence(f) }));
+  let mismatches = 0;
+  for (let i = 0; i < Math.min(limit, xs.length); i++) {
+    const x = xs[i] as number;
+    const y = ys[i] as number;
+    const expected = compiled
+      .filter((f) => geometryCovers(f.geometry, x, y))
+      .map((f) => f.id)
+      .sort();
+    const actual = index.coveringPoint(x, y);
+    if (expected.join("\n") !== actual.join("\n")) mismatches++;
+  }
+  return mismatches;
+}
+
+/** A star-shaped fence of 10–50 vertices, 100 m–2 km across; 10% with a hole, 10% multi-part. */
+function randomFence(id: string, [west, south, east, north]: Box, random: () => number): Fence {
+  const cx = west + random() * (east - west);
+  const cy = south + random() * (north - south);
+  // Log-uniform radius: many small sites, few large districts.
+  const radius = 50 * 20 ** random();
+  const kind = random();
+  if (kind < 0.1) {
+    const parts = 2 + Math.floor(random() * 2);
+    const partRadius = radius / parts;
+    const heading = random() * 2 * Math.PI;
+    const polygons = Array.from({ length: parts }, (_, k) => {
+      const d = k * 2.2 * partRadius;
+      const [x, y] = offset(cx, cy, Math.cos(heading) * d, Math.sin(heading) * d);
+      return [star(x, y, partRadius, random, false)];
+    });
+    return { id, name: id, polygons };
+  }
+  const shell = star(cx, cy, radius, random, false);
+  if (kind < 0.2)
+    return { id, name: id, polygons: [[shell, star(cx, cy, radius * 0.3, random, true)]] };
+  return { id, name: id, polygons: [[shell]] };
+}
+
+/** A closed ring around (cx, cy): radii 0.6–1.0 × r at jittered, increasing angles. */
+function star(cx: number, cy: number, r: number, random: () => number, clockwise: boolean): Ring {
+  const n = 10 + Math.floor(random() * 41);
+  const ring: Position[] = [];
+  for (let i = 0; i < n; i++) {
+    const angle = ((i + random() * 0.8) / n) * 2 * Math.PI * (clockwise ? -1 : 1);
+    const m = r * (0.6 + 0.4 * random());
+    ring.push(offset(cx, cy, Math.cos(angle) * m, Math.sin(angle) * m));
+  }
+  ring.push(ring[0] as Position);
+  return ring;
+}
+
+function offset(lon: number, lat: number, eastM: number, northM: number): Position {
+  const dLat = northM / 111_195;
+  const dLon = eastM / (111_195 * Math.cos(lat * (Math.PI / 180)));
+  return [lon + dLon, lat + dLat];
+}
+
+function countVertices(fence: Fence): number {
+  let n = 0;
+  for (const rings of fence.polygons) for (const ring of rings) n += ring.length - 1;
+  return n;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length % 2 === 1) return sorted[mid] as number;
+  return ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Small seeded PRNG so every run measures the same fences and points. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function parseArgs(argv: readonly string[]): {
+  options: Partial<EngineBenchOptions>;
+  json?: string;
+} {
+  const options: Partial<EngineBenchOptions> = {};
+  let json: string | undefined;
+  const numeric = new Set([
+    "fences",
+    "points",
+    "runs",
+    "seed",
+    "vehicles",
+    "verifyPoints",
+    "churnOps",
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i] as string;
+    const value = argv[i + 1];
+    const key = flag.replace(/^--/, "").replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    if (key === "json" && value !== undefined) {
+      json = value;
+      i++;
+    } else if (numeric.has(key) && value !== undefined && /^\d+$/.test(value)) {
+      options[key as keyof EngineBenchOptions] = Number(value);
+      i++;
+    } else {
+      throw new Error(
+        `unknown or incomplete flag ${flag}: use --fences N --points N --runs N --seed N --vehicles N --verify-points N --churn-ops N --json PATH`,
+      );
+    }
+  }
+  return json === undefined ? { options } : { options, json };
+}
+
+function printTable(r: EngineBenchResult): void {
+  const rate = (n: number) => `${Math.round(n).toLocaleString("en-US")} /s`;
+  const rows: [string, string][] = [
+    [
+      "machine",
+      `${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, ${r.machine.platform}`,
+    ],
+    ["fences / polygons / vertices", `${r.fences} / ${r.polygons} / ${r.vertices}`],
+    ["points", r.points.toLocaleString("en-US")],
+    ["index build (bulk load)", `${r.buildMs.toFixed(1)} ms`],
+    ["index build (one upsert at a time)", `${r.incrementalBuildMs.toFixed(1)} ms`],
+    ["lookups (median)", rate(r.lookupsPerSec)],
+    [
+      "lookup runs",
+      r.lookupRunsPerSec.map((v) => Math.round(v).toLocaleString("en-US")).join(", "),
+    ],
+    ["points covered", `${(r.coveredFraction * 100).toFixed(1)} %`],
+    ["fixes through engine", `${rate(r.fixesPerSec)} (${r.transitions} transitions)`],
+    ["upserts with fences loaded", rate(r.upsertsPerSec)],
+    ["removes with fences loaded", rate(r.removesPerSec)],
+    ["lookups right after churn", rate(r.lookupsPerSecAfterChurn)],
+    ["brute-force check", `${r.verified.mismatches} mismatches in ${r.verified.points} points`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+}
+
+const invokedPath = process.argv[1];
+if (invokedPath !== undefined && import.meta.url === pathToFileURL(resolve(invokedPath)).href) {
+  const { options, json } = parseArgs(process.argv.slice(2));
+  const result = runEngineBench(options);
+  printTable(result);
+  if (json !== undefined) writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  if (result.verified.mismatches > 0) process.exitCode = 1;
+}

@@ -1,0 +1,54 @@
+// Distance in metres from a point to a fence's boundary, for the hysteresis band.
+//
+// The fence is projected onto a plane tangent at the point (local equirectangular: x scaled by
+// cos(latitude)). Over metres to a few kilometres the error is well under 1% away from the poles,
+// which is ample for a jitter band; it is not a geodesic distance and must not be used as one.
+
+import type { MultiPolygonCoords } from "./fence.ts";
+
+/** Mean Earth radius (IUGG), metres. */
+const EARTH_RADIUS_M = 6_371_008.8;
+const RADIANS = Math.PI / 180;
+
+/**
+ * Shortest distance in metres from (lon, lat) to any edge of any ring (shells and holes) of the
+ * polygons. Whether the point is inside or outside is not considered: 0 means on the boundary.
+ */
+export function distanceToBoundaryM(
+  polygons: MultiPolygonCoords,
+  lon: number,
+  lat: number,
+): number {
+  const ky = EARTH_RADIUS_M * RADIANS;
+  const kx = ky * Math.cos(lat * RADIANS);
+  let best = Infinity;
+  for (const rings of polygons) {
+    for (const ring of rings) {
+      const first = ring[0];
+      if (first === undefined) continue;
+      let ax = (first[0] - lon) * kx;
+      let ay = (first[1] - lat) * ky;
+      if (ring.length === 1) best = Math.min(best, Math.hypot(ax, ay));
+      for (let i = 1; i < ring.length; i++) {
+        const b = ring[i] as readonly [number, number];
+        const bx = (b[0] - lon) * kx;
+        const by = (b[1] - lat) * ky;
+        const d = distanceFromOriginToSegment(ax, ay, bx, by);
+        if (d < best) best = d;
+        ax = bx;
+        ay = by;
+      }
+    }
+  }
+  return best;
+}
+
+/** Distance from (0, 0) to the segment a–b in the plane. */
+function distanceFromOriginToSegment(ax: number, ay: number, bx: number, by: number): number {
+  const dx = bx - ax;
+  const dy = by - ay;
+  const lengthSq = dx * dx + dy * dy;
+  if (lengthSq === 0) return Math.hypot(ax, ay);
+  const t = Math.max(0, Math.min(1, -(ax * dx + ay * dy) / lengthSq));
+  return Math.hypot(ax + t * dx, ay + t * dy);
+}

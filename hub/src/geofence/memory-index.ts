@@ -1,0 +1,257 @@
+// The in-process FenceIndex: a packed Hilbert R-tree (Flatbush) over every polygon's bbox, plus a
+// small overlay for recent changes, then an exact point-in-polygon test on the candidates.
+//
+// Flatbush cannot change after it is built, so changes are layered on top of it:
+// - an upsert compiles the fence and appends it to the overlay, a short list scanned linearly;
+// - a removed or replaced fence's record is flagged dead (a tombstone) and skipped on lookup;
+// - once overlay entries plus tombstones exceed max(minRebuildBatch, ⌈√n⌉), the tree is rebuilt
+//   from the live records (O(n log n), compiled geometry is reused).
+// A change therefore costs O(v) to compile plus an amortised O(√n · log n) share of a rebuild,
+// and a lookup scans at most ~√n overlay bboxes besides the tree (about 100 at 10k fences).
+
+import Flatbush from "flatbush";
+import type { Fence } from "./fence.ts";
+import { compareIds, type FenceIndex, type LonLat } from "./fence-index.ts";
+import {
+  type CompiledGeometry,
+  type CompiledPolygon,
+  compileFence,
+  polygonCovers,
+} from "./geometry.ts";
+
+const NODE_SIZE = Number(process.env.NS ?? 16);
+export interface MemoryFenceIndexOptions {
+  /**
+   * The smallest number of pending changes (overlay entries plus tombstones) that triggers a
+   * rebuild of the tree; the actual trigger is max(this, ⌈√n⌉). Default 64. Tests use 1 or 2 to
+   * exercise rebuilds often.
+   */
+  minRebuildBatch?: number;
+}
+
+interface FenceRecord {
+  readonly fence: Fence;
+  readonly geometry: CompiledGeometry;
+  /** False once removed or replaced: the tree may still point here until the next rebuild. */
+  live: boolean;
+  /** Position in the overlay, or -1 when the record is in the tree. */
+  overlaySlot: number;
+  /** The lookup that last reported this fence, so a fence found via two polygons is listed once. */
+  hitStamp: number;
+}
+
+/** In-memory FenceIndex with a synchronous single-point lookup for the ingest hot path. */
+export class MemoryFenceIndex implements FenceIndex {
+  readonly #minRebuildBatch: number;
+  readonly #records = new Map<string, FenceRecord>();
+
+  #tree: Flatbush | null = null;
+  /** For each tree item: the polygon it bounds and the record that owns it. */
+  #treePolygons: CompiledPolygon[] = [];
+  #treeOwners: FenceRecord[] = [];
+  #tombstones = 0;
+
+  #overlay: FenceRecord[] = [];
+  /** The overlay records' bboxes, 4 numbers each, packed for a cache-friendly scan. */
+  #overlayBoxes = new Float64Array(4 * 64);
+
+  /** Increments per lookup; see FenceRecord.hitStamp. */
+  #stamp = 0;
+  /** Depth-first traversal stack of (node position, level) pairs, sized at each rebuild. */
+  #stack = new Int32Array(2);
+
+  constructor(options: MemoryFenceIndexOptions = {}) {
+    this.#minRebuildBatch = Math.max(1, options.minRebuildBatch ?? 64);
+  }
+
+  /** How many fences are held. */
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** The fence with this id as last upserted, if any. Lets the index serve as the fence catalogue. */
+  get(id: string): Fence | undefined {
+    return this.#records.get(id)?.fence;
+  }
+
+  /** Every fence held, in no particular order. */
+  fences(): IterableIterator<Fence> {
+    const records = this.#records.values();
+    return (function* () {
+      for (const record of records) yield record.fence;
+    })();
+  }
+
+  upsert(fence: Fence): void {
+    this.#put(fence);
+    this.#overlayAppend(this.#records.get(fence.id) as FenceRecord);
+    this.#rebuildIfDue();
+  }
+
+  /** Adds or replaces many fences with one rebuild at the end: the way to load a catalogue. */
+  load(fences: Iterable<Fence>): void {
+    for (const fence of fences) this.#put(fence);
+    this.#rebuild();
+  }
+
+  remove(id: string): void {
+    const record = this.#records.get(id);
+    if (record === undefined) return;
+    this.#records.delete(id);
+    this.#retire(record);
+    this.#rebuildIfDue();
+  }
+
+  covering(points: readonly LonLat[]): string[][] {
+    return points.map(([lon, lat]) => this.coveringPoint(lon, lat));
+  }
+
+  /**
+   * The ids of the fences covering (lon, lat), sorted. Pass `out` to reuse an array across calls
+   * (it is cleared first and returned); the caller must not keep it past the next call.
+   */
+  coveringPoint(lon: number, lat: number, out: string[] = []): string[] {
+    out.length = 0;
+    // NaN passes every bbox comparison; a NaN point is covered by nothing.
+    if (Number.isNaN(lon) || Number.isNaN(lat)) return out;
+    this.#stamp++;
+    this.#searchTree(lon, lat, out);
+    this.#scanOverlay(lon, lat, out);
+    if (out.length > 1) out.sort(compareIds);
+    return out;
+  }
+
+  /**
+   * Walks the tree for the point, testing each candidate polygon exactly. Flatbush's own `search`
+   * allocates two arrays and calls a filter per hit; reading its packed arrays directly (the
+   * layout `Flatbush.from` documents: boxes, then indices, level by level) keeps lookups free of
+   * allocation.
+   */
+  #searchTree(x: number, y: number, out: string[]): void {
+    const tree = this.#tree;
+    if (tree === null) return;
+    const boxes = tree._boxes as Float64Array;
+    const indices = tree._indices;
+    const bounds = tree._levelBounds;
+    const nodeSize = tree.nodeSize;
+    const stack = this.#stack;
+    const stamp = this.#stamp;
+    let sp = 0;
+    stack[sp++] = boxes.length - 4;
+    stack[sp++] = bounds.length - 1;
+    while (sp > 0) {
+      const level = stack[--sp] as number;
+      const node = stack[--sp] as number;
+      const end = Math.min(node + nodeSize * 4, bounds[level] as number);
+      for (let pos = node; pos < end; pos += 4) {
+        if (x < (boxes[pos] as number) || y < (boxes[pos + 1] as number)) continue;
+        if (x > (boxes[pos + 2] as number) || y > (boxes[pos + 3] as number)) continue;
+        const index = indices[pos >> 2] as number;
+        if (level > 0) {
+          stack[sp++] = index;
+          stack[sp++] = level - 1;
+        } else {
+          const owner = this.#treeOwners[index] as FenceRecord;
+          if (owner.live && owner.hitStamp !== stamp) {
+            if (polygonCovers(this.#treePolygons[index] as CompiledPolygon, x, y)) {
+              owner.hitStamp = stamp;
+              out.push(owner.fence.id);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  #scanOverlay(x: number, y: number, out: string[]): void {
+    const boxes = this.#overlayBoxes;
+    const overlay = this.#overlay;
+    for (let i = 0, b = 0; i < overlay.length; i++, b += 4) {
+      if (x < (boxes[b] as number) || y < (boxes[b + 1] as number)) continue;
+      if (x > (boxes[b + 2] as number) || y > (boxes[b + 3] as number)) continue;
+      const record = overlay[i] as FenceRecord;
+      for (const polygon of record.geometry.polygons) {
+        if (x < polygon.minX || x > polygon.maxX || y < polygon.minY || y > polygon.maxY) continue;
+        if (polygonCovers(polygon, x, y)) {
+          out.push(record.fence.id);
+          break;
+        }
+      }
+    }
+  }
+
+  /** Compiles and registers the fence, retiring the record it replaces. */
+  #put(fence: Fence): void {
+    const previous = this.#records.get(fence.id);
+    if (previous !== undefined) this.#retire(previous);
+    const record: FenceRecord = {
+      fence,
+      geometry: compileFence(fence),
+      live: true,
+      overlaySlot: -1,
+      hitStamp: 0,
+    };
+    this.#records.set(fence.id, record);
+  }
+
+  #retire(record: FenceRecord): void {
+    record.live = false;
+    if (record.overlaySlot >= 0) this.#overlayRemove(record);
+    else if (this.#tree !== null) this.#tombstones++;
+  }
+
+  #overlayAppend(record: FenceRecord): void {
+    const slot = this.#overlay.length;
+    if (this.#overlayBoxes.length < 4 * (slot + 1)) {
+      const grown = new Float64Array(this.#overlayBoxes.length * 2);
+      grown.set(this.#overlayBoxes);
+      this.#overlayBoxes = grown;
+    }
+    const g = record.geometry;
+    this.#overlayBoxes.set([g.minX, g.minY, g.maxX, g.maxY], 4 * slot);
+    this.#overlay.push(record);
+    record.overlaySlot = slot;
+  }
+
+  /** Swap-remove: the last overlay entry takes the freed slot. */
+  #overlayRemove(record: FenceRecord): void {
+    const slot = record.overlaySlot;
+    const last = this.#overlay.pop() as FenceRecord;
+    record.overlaySlot = -1;
+    if (last === record) return;
+    this.#overlay[slot] = last;
+    last.overlaySlot = slot;
+    const from = 4 * this.#overlay.length;
+    this.#overlayBoxes.copyWithin(4 * slot, from, from + 4);
+  }
+
+  #rebuildIfDue(): void {
+    const pending = this.#overlay.length + this.#tombstones;
+    const batch = Math.max(this.#minRebuildBatch, Math.ceil(Math.sqrt(this.#records.size)));
+    if (pending >= batch) this.#rebuild();
+  }
+
+  #rebuild(): void {
+    const polygons: CompiledPolygon[] = [];
+    const owners: FenceRecord[] = [];
+    for (const record of this.#records.values()) {
+      record.overlaySlot = -1;
+      for (const polygon of record.geometry.polygons) {
+        polygons.push(polygon);
+        owners.push(record);
+      }
+    }
+    let tree: Flatbush | null = null;
+    if (polygons.length > 0) {
+      tree = new Flatbush(polygons.length, NODE_SIZE);
+      for (const p of polygons) tree.add(p.minX, p.minY, p.maxX, p.maxY);
+      tree.finish();
+      this.#stack = new Int32Array(2 * NODE_SIZE * tree._levelBounds.length + 2);
+    }
+    this.#tree = tree;
+    this.#treePolygons = polygons;
+    this.#treeOwners = owners;
+    this.#tombstones = 0;
+    this.#overlay = [];
+  }
+}
