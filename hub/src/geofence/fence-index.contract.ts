@@ -44,141 +44,94 @@ export function fenceIndexContract(
     const squareWithHole = fence("A", [[rect(0, 0, 10, 10), rect(4, 4, 6, 6)]]);
     const triangle = fence("T", [[ring([20, 0], [24, 0], [20, 4])]]);
     const twoParts = fence("M", [[rect(30, 0, 32, 2)], [rect(34, 0, 36, 2)]]);
+    const island = fence("I", [[rect(4.5, 4.5, 5.5, 5.5)]]);
+    const clockwise = fence("C", [[ring([40, 0], [40, 2], [42, 2], [42, 0])]]);
+    const overlapping = ["zeta", "alpha", "Mid", "10", "9"].map((id, k) =>
+      fence(id, [[rect(50 + k, 0, 60 + k, 10)]]),
+    );
+    const downtown = fence("downtown-la", [
+      [ring([-118.26, 34.04], [-118.23, 34.04], [-118.23, 34.06], [-118.26, 34.06])],
+    ]);
 
-    it("reports a point inside a fence and nothing for a point outside", async () => {
-      await withIndex([squareWithHole, triangle], async (index) => {
-        expect(
-          await covering(index, [
-            [1, 1],
-            [21, 1],
-            [-1, -1],
-            [11, 5],
-            [23, 3],
-          ]),
-        ).toEqual([["A"], ["T"], [], [], []]);
-      });
-    });
+    // Each case: the fences held, then points with the ids expected to cover them.
+    const cases: [string, Fence[], Probe[]][] = [
+      [
+        "a point inside a fence is covered, a point outside is not",
+        [squareWithHole, triangle],
+        [probe(1, 1, "A"), probe(21, 1, "T"), probe(-1, -1), probe(11, 5), probe(23, 3)],
+      ],
+      [
+        "a point on an edge is covered (horizontal, vertical, diagonal edges)",
+        [squareWithHole, triangle],
+        [
+          probe(5, 0, "A"),
+          probe(0, 5, "A"),
+          probe(10, 7.5, "A"),
+          probe(22, 2, "T"),
+          probe(21, 3, "T"),
+        ],
+      ],
+      [
+        "a point on a vertex is covered",
+        [squareWithHole, triangle],
+        [probe(0, 0, "A"), probe(10, 10, "A"), probe(24, 0, "T"), probe(20, 4, "T")],
+      ],
+      [
+        "a point strictly inside a hole is not covered",
+        [squareWithHole],
+        [probe(5, 5), probe(4.5, 5.5)],
+      ],
+      [
+        "a point on a hole's edge or vertex is covered",
+        [squareWithHole],
+        [
+          probe(4, 5, "A"),
+          probe(6, 5.5, "A"),
+          probe(5, 4, "A"),
+          probe(4, 4, "A"),
+          probe(6, 6, "A"),
+        ],
+      ],
+      [
+        "a fence inside another fence's hole is found",
+        [squareWithHole, island],
+        [probe(5, 5, "I"), probe(4.25, 5), probe(4, 5, "A")],
+      ],
+      [
+        "every part of a MultiPolygon is covered, the gap between them is not",
+        [twoParts],
+        [probe(31, 1, "M"), probe(35, 1, "M"), probe(33, 1), probe(32, 1, "M"), probe(36, 2, "M")],
+      ],
+      [
+        "overlapping fences are all returned, sorted by id",
+        overlapping,
+        [
+          probe(55, 5, "10", "9", "Mid", "alpha", "zeta"),
+          probe(50.5, 5, "zeta"),
+          probe(63.5, 5, "9"),
+        ],
+      ],
+      [
+        "a clockwise exterior ring is accepted",
+        [clockwise],
+        [probe(41, 1, "C"), probe(42, 1, "C"), probe(43, 1)],
+      ],
+      [
+        "real-world coordinates work",
+        [downtown],
+        [
+          probe(-118.24, 34.05, "downtown-la"),
+          probe(-118.26, 34.04, "downtown-la"),
+          probe(-118.24, 34.04, "downtown-la"),
+          probe(-118.2, 34.05),
+        ],
+      ],
+    ];
 
-    it("counts a point on an edge as inside (horizontal, vertical and diagonal edges)", async () => {
-      await withIndex([squareWithHole, triangle], async (index) => {
-        expect(
-          await covering(index, [
-            [5, 0],
-            [0, 5],
-            [10, 7.5],
-            [22, 2],
-            [21, 3],
-          ]),
-        ).toEqual([["A"], ["A"], ["A"], ["T"], ["T"]]);
-      });
-    });
-
-    it("counts a point on a vertex as inside", async () => {
-      await withIndex([squareWithHole, triangle], async (index) => {
-        expect(
-          await covering(index, [
-            [0, 0],
-            [10, 10],
-            [24, 0],
-            [20, 4],
-          ]),
-        ).toEqual([["A"], ["A"], ["T"], ["T"]]);
-      });
-    });
-
-    it("counts a point strictly inside a hole as outside", async () => {
-      await withIndex([squareWithHole], async (index) => {
-        expect(
-          await covering(index, [
-            [5, 5],
-            [4.5, 5.5],
-          ]),
-        ).toEqual([[], []]);
-      });
-    });
-
-    it("counts a point on a hole's edge or vertex as inside", async () => {
-      await withIndex([squareWithHole], async (index) => {
-        expect(
-          await covering(index, [
-            [4, 5],
-            [6, 5.5],
-            [5, 4],
-            [4, 4],
-            [6, 6],
-          ]),
-        ).toEqual([["A"], ["A"], ["A"], ["A"], ["A"]]);
-      });
-    });
-
-    it("finds a fence that sits inside another fence's hole", async () => {
-      const island = fence("I", [[rect(4.5, 4.5, 5.5, 5.5)]]);
-      await withIndex([squareWithHole, island], async (index) => {
-        expect(
-          await covering(index, [
-            [5, 5],
-            [4.25, 5],
-            [4, 5],
-          ]),
-        ).toEqual([["I"], [], ["A"]]);
-      });
-    });
-
-    it("covers every part of a MultiPolygon and not the gap between them", async () => {
-      await withIndex([twoParts], async (index) => {
-        expect(
-          await covering(index, [
-            [31, 1],
-            [35, 1],
-            [33, 1],
-            [32, 1],
-            [36, 2],
-          ]),
-        ).toEqual([["M"], ["M"], [], ["M"], ["M"]]);
-      });
-    });
-
-    it("returns every overlapping fence, sorted by id", async () => {
-      const fences = ["zeta", "alpha", "Mid", "10", "9"].map((id, k) =>
-        fence(id, [[rect(k, 0, 10 + k, 10)]]),
-      );
+    it.each(cases)("%s", async (_name, fences, probes) => {
       await withIndex(fences, async (index) => {
-        expect(
-          await covering(index, [
-            [5, 5],
-            [0.5, 5],
-            [13.5, 5],
-          ]),
-        ).toEqual([["10", "9", "Mid", "alpha", "zeta"], ["zeta"], ["9"]]);
-      });
-    });
-
-    it("accepts a clockwise exterior ring", async () => {
-      const clockwise = fence("C", [[ring([0, 0], [0, 2], [2, 2], [2, 0])]]);
-      await withIndex([clockwise], async (index) => {
-        expect(
-          await covering(index, [
-            [1, 1],
-            [2, 1],
-            [3, 1],
-          ]),
-        ).toEqual([["C"], ["C"], []]);
-      });
-    });
-
-    it("works at real-world coordinates", async () => {
-      const downtown = fence("downtown-la", [
-        [ring([-118.26, 34.04], [-118.23, 34.04], [-118.23, 34.06], [-118.26, 34.06])],
-      ]);
-      await withIndex([downtown], async (index) => {
-        expect(
-          await covering(index, [
-            [-118.24, 34.05],
-            [-118.26, 34.04],
-            [-118.24, 34.04],
-            [-118.2, 34.05],
-          ]),
-        ).toEqual([["downtown-la"], ["downtown-la"], ["downtown-la"], []]);
+        const points = probes.map((p) => p.point);
+        expect(await covering(index, points)).toEqual(probes.map((p) => p.ids));
       });
     });
 
@@ -219,7 +172,8 @@ export function fenceIndexContract(
         const expected = points.map((p) =>
           [squareWithHole, triangle, twoParts]
             .filter((f) => referenceCovers(f, p))
-            .map((f) => f.id),
+            .map((f) => f.id)
+            .sort(),
         );
         expect(await covering(index, points)).toEqual(expected);
       });
@@ -293,6 +247,16 @@ export function fenceIndexContract(
       expect(await covering(index, probes)).toEqual(referenceCovering(reference, probes));
     });
   }
+}
+
+interface Probe {
+  point: LonLat;
+  ids: string[];
+}
+
+/** A point and the ids (already sorted) of the fences expected to cover it. */
+function probe(lon: number, lat: number, ...ids: string[]): Probe {
+  return { point: [lon, lat], ids };
 }
 
 type Operation =

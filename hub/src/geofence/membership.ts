@@ -36,7 +36,7 @@ export interface Membership {
 export interface VehicleState {
   /** `ts` of the newest applied fix; null before the first. */
   last_ts: number | null;
-  /** The fences the vehicle is inside, by id. */
+  /** The fences the vehicle is inside, by id. Never mutated: successive states may share it. */
   inside: ReadonlyMap<string, Membership>;
 }
 
@@ -86,41 +86,38 @@ export function judgeFix(
   options: JudgeOptions = DEFAULT_JUDGE_OPTIONS,
 ): Judgement {
   if (state.last_ts !== null && fix.ts < state.last_ts) return { state, transitions: [] };
-  // The common case on the hot path: outside everything before and after.
-  if (state.inside.size === 0 && covering.length === 0) {
-    return { state: { last_ts: fix.ts, inside: state.inside }, transitions: [] };
-  }
 
-  const inside = new Map<string, Membership>();
+  // Copied on the first change only: most fixes change no membership, and the old map is shared.
+  let inside: Map<string, Membership> | undefined;
   const exits: string[] = [];
   const enters: string[] = [];
   const dwells: string[] = [];
 
   for (const [id, membership] of state.inside) {
     const fence = fences.get(id);
-    if (fence === undefined) continue;
-    if (tooInaccurate(fix, fence, options)) {
-      inside.set(id, membership);
-      continue;
-    }
-    if (!covering.includes(id) && !withinHysteresis(fence, fix)) {
+    if (fence === undefined) {
+      inside ??= new Map(state.inside);
+      inside.delete(id);
+    } else if (tooInaccurate(fix, fence, options)) {
+      // Frozen: this fix says nothing reliable about this fence.
+    } else if (!covering.includes(id) && !withinHysteresis(fence, fix)) {
       exits.push(id);
-      continue;
-    }
-    if (dwellDue(fence, membership, fix)) {
+      inside ??= new Map(state.inside);
+      inside.delete(id);
+    } else if (dwellDue(fence, membership, fix)) {
       dwells.push(id);
+      inside ??= new Map(state.inside);
       inside.set(id, { entered_at: membership.entered_at, dwell_emitted: true });
-    } else {
-      inside.set(id, membership);
     }
   }
 
   for (const id of covering) {
-    if (state.inside.has(id) || inside.has(id)) continue;
+    if (state.inside.has(id) || inside?.has(id)) continue;
     const fence = fences.get(id);
     if (fence === undefined || tooInaccurate(fix, fence, options)) continue;
     enters.push(id);
     // dwell_s > 0, so no dwell is due at the entering fix itself.
+    inside ??= new Map(state.inside);
     inside.set(id, { entered_at: fix.ts, dwell_emitted: false });
   }
 
@@ -128,7 +125,7 @@ export function judgeFix(
   for (const id of exits.sort(compareIds)) transitions.push({ type: "exit", fence_id: id });
   for (const id of enters.sort(compareIds)) transitions.push({ type: "enter", fence_id: id });
   for (const id of dwells.sort(compareIds)) transitions.push({ type: "dwell", fence_id: id });
-  return { state: { last_ts: fix.ts, inside }, transitions };
+  return { state: { last_ts: fix.ts, inside: inside ?? state.inside }, transitions };
 }
 
 function tooInaccurate(fix: JudgedFix, fence: Fence, options: JudgeOptions): boolean {
