@@ -11,9 +11,9 @@ import { NmeaDecoder } from "./nmea.ts";
 export type { SourceFix, SourceOptions } from "./fix.ts";
 
 /** Longest JSON line read from stdin. */
-export const MAX_JSON_LINE = 65_536;
+const MAX_JSON_LINE = 65_536;
 /** Longest NMEA line read; sentences are at most 82 characters, some receivers exceed that. */
-export const MAX_NMEA_LINE = 1024;
+const MAX_NMEA_LINE = 1024;
 
 const USAGE = "expected stdin, nmea:PATH or gpsd://HOST:PORT";
 
