@@ -145,4 +145,17 @@ describe.skipIf(mosquittoBinary() === null)("agent faults", () => {
     await feeding;
     await expectAll(rec, a, buffer, 500);
   });
+
+  it("stops at once while a connection attempt hangs in a black hole", async () => {
+    const { proxy, agent: a, buffer } = await throughProxy("hang");
+    proxy.blackhole();
+    a.start();
+    a.push(fixAt(0));
+    await sleep(300);
+    expect(a.isConnected).toBe(false);
+    const started = Date.now();
+    await a.stop();
+    expect(Date.now() - started).toBeLessThan(200);
+    expect(buffer.depth()).toBe(1);
+  });
 });

@@ -207,8 +207,9 @@ export class Agent {
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     const client = this.client;
+    const wasConnected = this.connected;
     const deadline = Date.now() + (this.options.stopTimeoutMs ?? 3000);
-    if (client !== null && this.connected) {
+    if (client !== null && wasConnected) {
       await this.waitIdle(deadline);
       if (this.connected) {
         await withDeadline(
@@ -219,18 +220,23 @@ export class Agent {
         );
       }
     }
+    // From here on the client's callbacks and events are stale.
     this.generation++;
     this.connected = false;
     this.inflight = 0;
     this.client = null;
     this.drainWaiters = [];
-    if (client !== null) {
-      const ended = await withDeadline(
-        new Promise<boolean>((resolve) => client.end(false, {}, () => resolve(true))),
-        Math.max(deadline, Date.now() + 500),
-      );
-      if (ended !== true) client.end(true);
+    if (client === null) return;
+    if (!wasConnected || !client.connected) {
+      client.end(true);
+      return;
     }
+    // A DISCONNECT, so the broker discards the will: `offline` was published above.
+    const ended = await withDeadline(
+      new Promise<boolean>((resolve) => client.end(false, {}, () => resolve(true))),
+      Math.max(deadline, Date.now() + 500),
+    );
+    if (ended !== true) client.end(true);
   }
 
   private validate(fix: AgentFix): NewFix {
@@ -295,7 +301,7 @@ export class Agent {
 
   private onConnect(client: Client): void {
     this.connected = true;
-    this.connectedAt = this.now();
+    this.connectedAt = Date.now();
     this.counters.connections++;
     this.inflight = 0;
     this.sentUpTo = -1;
@@ -324,7 +330,7 @@ export class Agent {
     const reason = this.lastError ?? "connection closed";
     this.lastError = null;
     if (wasConnected) {
-      if (this.now() - this.connectedAt >= (this.options.reconnectResetAfterMs ?? 10_000)) {
+      if (Date.now() - this.connectedAt >= (this.options.reconnectResetAfterMs ?? 10_000)) {
         this.backoff.reset();
       }
       this.log("debug", `connection to ${this.options.brokerUrl} lost: ${reason}`);

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_BUFFER, DEFAULT_MAX_BUFFER, parseArgs, UsageError } from "./args.ts";
+
+const base = ["--vehicle-id", "truck-01", "--broker", "mqtt://127.0.0.1:1883"];
+
+describe("parseArgs", () => {
+  it("reads a full command line, with defaults for what is left out", () => {
+    expect(parseArgs(base)).toEqual({
+      kind: "run",
+      config: {
+        vehicleId: "truck-01",
+        brokerUrl: "mqtt://127.0.0.1:1883",
+        buffer: DEFAULT_BUFFER,
+        source: "stdin",
+        maxBuffer: DEFAULT_MAX_BUFFER,
+        reconnectMaxMs: 30_000,
+        verbose: false,
+      },
+    });
+    expect(
+      parseArgs([
+        ...base,
+        "--username=u",
+        "--password",
+        "p",
+        "--buffer",
+        "memory",
+        "--source",
+        "gpsd://127.0.0.1:2947",
+        "--max-buffer",
+        "500",
+        "--client-id",
+        "c1",
+        "--reconnect-max",
+        "2m",
+        "--verbose",
+      ]),
+    ).toEqual({
+      kind: "run",
+      config: {
+        vehicleId: "truck-01",
+        brokerUrl: "mqtt://127.0.0.1:1883",
+        username: "u",
+        password: "p",
+        buffer: "memory",
+        source: "gpsd://127.0.0.1:2947",
+        maxBuffer: 500,
+        clientId: "c1",
+        reconnectMaxMs: 120_000,
+        verbose: true,
+      },
+    });
+  });
+
+  it("takes the password from the environment when no flag gives it", () => {
+    const command = parseArgs([...base, "--username", "u"], { LOCUS_AGENT_PASSWORD: "s3" });
+    expect(command.kind === "run" && command.config.password).toBe("s3");
+  });
+
+  it("reads the status command", () => {
+    expect(parseArgs(["status"])).toEqual({ kind: "status", buffer: DEFAULT_BUFFER, json: false });
+    expect(parseArgs(["status", "--buffer", "a.db", "--json"])).toEqual({
+      kind: "status",
+      buffer: "a.db",
+      json: true,
+    });
+    expect(parseArgs(["--help"])).toEqual({ kind: "help" });
+  });
+
+  it.each([
+    [[], "--vehicle-id is required"],
+    [["--vehicle-id", "truck-01"], "--broker is required"],
+    [["--vehicle-id", "a/b", "--broker", "mqtt://h"], '--vehicle-id: "a/b" is not a vehicle id'],
+    [["--vehicle-id", "x".repeat(65), "--broker", "mqtt://h"], "is not a vehicle id"],
+    [["--vehicle-id", "t", "--broker", "http://h:1"], '--broker: "http://h:1" is not a broker URL'],
+    [["--vehicle-id", "t", "--broker", "hub:1883"], "is not a broker URL"],
+    [[...base, "--max-buffer", "0"], '--max-buffer: "0" is not a positive whole number'],
+    [[...base, "--max-buffer", "-5"], "is not a positive whole number"],
+    [[...base, "--max-buffer", "1e3"], "is not a positive whole number"],
+    [[...base, "--source", "serial"], '--source: "serial" is not a source'],
+    [[...base, "--source", "nmea:"], "is not a source"],
+    [[...base, "--reconnect-max", "10ms"], "is not a duration between 100ms and 60m"],
+    [[...base, "--reconnect-max", "soon"], "is not a duration"],
+    [[...base, "--password", "p"], "--password needs --username"],
+    [[...base, "--buffer", ""], "--buffer: expected a file path or memory"],
+    [[...base, "--frobnicate"], "unknown option --frobnicate"],
+    [[...base, "--buffer"], "--buffer needs a value"],
+    [[...base, "--buffer", "--verbose"], "--buffer needs a value"],
+    [[...base, "--broker", "mqtt://x"], "--broker is given twice"],
+    [[...base, "--verbose=yes"], "--verbose takes no value"],
+    [[...base, "extra"], 'unexpected argument "extra"'],
+    [[...base, "--json"], "--json goes with the status command"],
+    [["status", "--vehicle-id", "t"], "--vehicle-id is not a status option"],
+  ])("refuses %j with one clear line", (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+});
