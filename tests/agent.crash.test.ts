@@ -143,6 +143,9 @@ describe.skipIf(mosquittoBinary() === null)("agent crash safety", () => {
     const times = first.map((s) => Date.parse(tsOf.get(s) as string));
     expect(times.every((t, i) => i === 0 || t > (times[i - 1] as number))).toBe(true);
     expect(status.last_ack.seq).toBe(committed - 1);
+    // Each run said online; the last, stopping cleanly, left a retained offline.
+    await waitFor(() => (rec.statuses.at(-1) === "offline" ? true : undefined), 5000, "offline");
+    expect(rec.statuses.filter((s) => s === "online").length).toBeGreaterThanOrEqual(ROUNDS + 1);
 
     console.info(
       `agent crash test: ${ROUNDS} kill -9 rounds, ${next} lines written, ${committed} fixes ` +
