@@ -42,6 +42,13 @@ interface ReadRing extends RingRef {
  *
  * Messages name rings by index ("ring 1 of polygon 0"; ring 0 is the exterior) and edges by the
  * index of the position they start at.
+ *
+ * Validity follows ST_IsValid, planar as for PostGIS geometry, except: an empty geometry is
+ * rejected (a fence needs an area); rings are compared and closed in 2D, altitude ignored; a
+ * ring with under 3 distinct positions or zero area gets that message rather than "too few
+ * points" or "self-intersection"; and a geometry in which more than 100000 + 4 per edge pairs of
+ * edges touch (thousands of rings meeting at one point) is rejected, as checking it would take
+ * time quadratic in their number.
  */
 export function validateGeometry(
   geometry: unknown,
