@@ -16,6 +16,7 @@ import {
   type VehicleState,
 } from "../hub/src/geofence/membership.ts";
 import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";
+import { validateGeometry } from "../hub/src/geofence/validate.ts";
 
 export interface EngineBenchOptions {
   fences: number;
@@ -58,6 +59,8 @@ export interface EngineBenchResult {
   /** Lookups right after churn, while changes sit in the overlay. */
   lookupsPerSecAfterChurn: number;
   verified: { points: number; mismatches: number };
+  /** validateGeometry on one ring of 100,000 vertices (the REST cap), median of 3, ms. */
+  validate100kMs: number;
 }
 
 export const DEFAULT_ENGINE_BENCH_OPTIONS: EngineBenchOptions = {
@@ -124,8 +127,11 @@ export function runEngineBench(overrides: Partial<EngineBenchOptions> = {}): Eng
   const afterChurn = lookupPass(index, xs, ys).perSec;
   mismatches += verify(index, xs, ys, opts.verifyPoints);
 
+  const validate100kMs = timeValidation();
+
   const cpu = os.cpus()[0];
   return {
+    validate100kMs,
     machine: {
       cpu: cpu?.model ?? "unknown",
       cores: os.cpus().length,
@@ -363,6 +369,25 @@ function readFlags(args: string[]): { options: Partial<EngineBenchOptions>; json
   return typeof values.json === "string" ? { options, json: values.json } : { options };
 }
 
+/** Median time to validate a circle-like ring of 100,000 vertices, the API's cap. */
+function timeValidation(): number {
+  const n = 100_000;
+  const ring: [number, number][] = [];
+  for (let i = 0; i < n - 1; i++) {
+    const a = (2 * Math.PI * i) / (n - 1);
+    ring.push([13.4 + 0.05 * Math.cos(a), 52.5 + 0.03 * Math.sin(a)]);
+  }
+  ring.push(ring[0] as [number, number]);
+  const times: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    const t = performance.now();
+    const check = validateGeometry({ type: "Polygon", coordinates: [ring] });
+    times.push(performance.now() - t);
+    if (!check.ok) throw new Error(`the benchmark ring is invalid: ${check.problem.message}`);
+  }
+  return times.sort((a, b) => a - b)[1] as number;
+}
+
 function printTable(r: EngineBenchResult): void {
   const rate = (n: number) => `${Math.round(n).toLocaleString("en-US")} /s`;
   const rows: [string, string][] = [
@@ -386,6 +411,7 @@ function printTable(r: EngineBenchResult): void {
     ["removes with fences loaded", rate(r.removesPerSec)],
     ["lookups right after churn", rate(r.lookupsPerSecAfterChurn)],
     ["brute-force check", `${r.verified.mismatches} mismatches in ${r.verified.points} points`],
+    ["validate a 100,000-vertex ring", `${r.validate100kMs.toFixed(0)} ms`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

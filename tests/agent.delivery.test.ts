@@ -154,15 +154,17 @@ describe.skipIf(mosquittoBinary() === null)("agent delivery", () => {
     expect(agent.stats()).toMatchObject({ buffered: 100, dropped: 50, connected: false });
   });
 
-  it("stops quickly while the broker is unreachable, keeping every fix", async () => {
+  it("stops without waiting while the broker is unreachable, keeping every fix", async () => {
     const buffer = SqliteBuffer.open(path.join(tempDir(), "agent.db"));
-    const agent = agentFor(vehicle(), buffer, { brokerUrl: "mqtt://127.0.0.1:1" });
+    // A stop that waited for acks that cannot come would outlast the test's own time limit.
+    const agent = agentFor(vehicle(), buffer, {
+      brokerUrl: "mqtt://127.0.0.1:1",
+      stopTimeoutMs: 600_000,
+    });
     agent.start();
     for (let i = 0; i < 10; i++) agent.push(fixAt(i));
     await new Promise((r) => setTimeout(r, 300));
-    const started = Date.now();
     await agent.stop();
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(buffer.depth()).toBe(10);
   });
 });

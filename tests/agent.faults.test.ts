@@ -146,16 +146,22 @@ describe.skipIf(mosquittoBinary() === null)("agent faults", () => {
     await expectAll(rec, a, buffer, 500);
   });
 
-  it("stops at once while a connection attempt hangs in a black hole", async () => {
-    const { proxy, agent: a, buffer } = await throughProxy("hang");
+  it("stops without waiting for a connection attempt that hangs in a black hole", async () => {
+    const b: Mosquitto = await broker();
+    const proxy: TcpProxy = await startTcpProxy(b.port);
+    cleanups.push(() => proxy.close());
+    // A stop that waited for the hanging attempt or for in-flight acks would outlast the test's
+    // own time limit: both are set far beyond it.
+    const { agent: a, buffer } = agent("hang", proxy.url, {
+      connectTimeoutMs: 600_000,
+      stopTimeoutMs: 600_000,
+    });
     proxy.blackhole();
     a.start();
     a.push(fixAt(0));
     await sleep(300);
     expect(a.isConnected).toBe(false);
-    const started = Date.now();
     await a.stop();
-    expect(Date.now() - started).toBeLessThan(200);
     expect(buffer.depth()).toBe(1);
   });
 });

@@ -126,17 +126,11 @@ describe("validateGeometry accepts", () => {
     expect(check.ok && check.vertexCount).toBe(15);
   });
 
-  it("a 100,000-vertex ring, at the cap, in well under a second", () => {
+  it("accepts a 100,000-vertex ring, at the cap", () => {
+    // How fast: `npm run bench:engine` times it; a test asserts only the answer.
     const positions = circle(100_000);
-    // Timing on a shared machine is noisy: the best of up to three runs is held to the bound.
-    let best = Number.POSITIVE_INFINITY;
-    for (let run = 0; run < 3 && best >= 1000; run++) {
-      const started = performance.now();
-      const check = validateGeometry(polygon(positions));
-      best = Math.min(best, performance.now() - started);
-      expect(check.ok && check.vertexCount).toBe(100_000);
-    }
-    expect(best).toBeLessThan(1000);
+    const check = validateGeometry(polygon(positions));
+    expect(check.ok && check.vertexCount).toBe(100_000);
     // One more position, a harmless repeat, goes over the cap.
     positions.splice(1, 0, [...(positions[1] ?? [])]);
     expect(problemOf(validateGeometry(polygon(positions))).message).toBe(

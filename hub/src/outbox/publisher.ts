@@ -16,7 +16,8 @@ export interface OutboxPublisherOptions {
   markBatch?: number;
   /** Wait before retrying after a failed publish, ms (doubles up to 30 s). */
   retryMs?: number;
-  onError?: (err: Error) => void;
+  /** A failed publish or store call; `retryInMs` when a retry is scheduled. */
+  onError?: (err: Error, retryInMs?: number) => void;
 }
 
 export class OutboxPublisher {
@@ -138,8 +139,12 @@ export class OutboxPublisher {
 
   /** Reports the failure and runs again after the current backoff, which then doubles. */
   #retryLater(err: unknown): void {
-    this.#o.onError(err instanceof Error ? err : new Error(String(err)));
-    if (this.#stopped) return;
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (this.#stopped) {
+      this.#o.onError(error);
+      return;
+    }
+    this.#o.onError(error, this.#backoff);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       this.#kick();
