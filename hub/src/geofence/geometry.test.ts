@@ -2,7 +2,8 @@
 
 import { describe, expect, it } from "vitest";
 import type { Fence } from "./fence.ts";
-import { compileFence, geometryCovers, orient2d } from "./geometry.ts";
+import { compileFence, geometryCovers } from "./geometry.ts";
+import { orient2d } from "./orient.ts";
 
 const ULP = 2 ** -53;
 

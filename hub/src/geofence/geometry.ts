@@ -6,6 +6,7 @@
 // spanning the whole globe the other way round, exactly as a planar geometry would be.
 
 import type { Fence, Ring } from "./fence.ts";
+import { orient2d } from "./orient.ts";
 
 /** One polygon of a fence: its shell and holes as flat [x0, y0, x1, y1, …] rings, plus its bbox. */
 export interface CompiledPolygon {
@@ -138,69 +139,4 @@ export function geometryCovers(geometry: CompiledGeometry, px: number, py: numbe
     if (polygonCovers(polygon, px, py)) return true;
   }
   return false;
-}
-
-const EPSILON = 2 ** -53;
-// Shewchuk's bound on the rounding error of the floating-point evaluation below.
-const CCW_ERROR_BOUND = (3 + 16 * EPSILON) * EPSILON;
-
-/**
- * Orientation of c relative to the directed line a→b: positive when c is to the left
- * (counter-clockwise), negative to the right, 0 exactly when the three are collinear. The sign
- * is exact: a floating-point estimate whose error is provably smaller than its magnitude is
- * trusted, anything closer falls back to exact integer arithmetic. (As in Shewchuk's predicates,
- * the bound assumes the products do not underflow, i.e. coordinate differences above ~1e-150,
- * some 1e-145 m in degrees.)
- */
-export function orient2d(
-  ax: number,
-  ay: number,
-  bx: number,
-  by: number,
-  cx: number,
-  cy: number,
-): number {
-  const left = (ax - cx) * (by - cy);
-  const right = (ay - cy) * (bx - cx);
-  const det = left - right;
-  let sum: number;
-  if (left > 0) {
-    if (right <= 0) return det;
-    sum = left + right;
-  } else if (left < 0) {
-    if (right >= 0) return det;
-    sum = -left - right;
-  } else {
-    return det;
-  }
-  const bound = CCW_ERROR_BOUND * sum;
-  if (det >= bound || -det >= bound) return det;
-  return orient2dExact(ax, ay, bx, by, cx, cy);
-}
-
-function orient2dExact(
-  ax: number,
-  ay: number,
-  bx: number,
-  by: number,
-  cx: number,
-  cy: number,
-): number {
-  const x = scaled(cx);
-  const y = scaled(cy);
-  const det = (scaled(ax) - x) * (scaled(by) - y) - (scaled(ay) - y) * (scaled(bx) - x);
-  return det > 0n ? 1 : det < 0n ? -1 : 0;
-}
-
-const bits = new DataView(new ArrayBuffer(8));
-
-// Every finite double is an integer multiple of 2^-1074, so value·2^1074 is an exact BigInt.
-function scaled(value: number): bigint {
-  bits.setFloat64(0, value);
-  const hi = bits.getUint32(0);
-  const lo = bits.getUint32(4);
-  const exponent = (hi >>> 20) & 0x7ff;
-  const mantissa = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
-  const magnitude = exponent === 0 ? mantissa : (mantissa | (1n << 52n)) << BigInt(exponent - 1);
-  return hi >>> 31 === 1 ? -magnitude : magnitude;
 }

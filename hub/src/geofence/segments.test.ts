@@ -2,7 +2,8 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { contact, EdgeIndex, inSector, orient, type Point, type Segment } from "./segments.ts";
+import { orient } from "./orient.ts";
+import { contact, EdgeIndex, inSector, type Point, type Segment } from "./segments.ts";
 
 const SCALE = 2 ** 40;
 

@@ -1,54 +1,9 @@
-// Exact planar predicates and an R-tree over the edges of closed rings: the geometry that
+// Exact planar predicates (on top of orient.ts) and an R-tree over the edges of closed rings: the geometry that
 // geofence validation rests on. Predicates are exact so validity never hangs on rounding.
 
 import Flatbush from "flatbush";
 import type { Ring } from "./fence.ts";
-
-// Shewchuk's bound on the rounding error of the floating-point orientation determinant.
-const HALF_EPSILON = Number.EPSILON / 2;
-const ORIENT_ERROR_BOUND = (3 + 16 * HALF_EPSILON) * HALF_EPSILON;
-// Below this the determinant's products may have underflowed, and the error bound with them.
-const UNDERFLOW_GUARD = 1e-280;
-
-/** Sign of the turn a→b→c: 1 counter-clockwise, -1 clockwise, 0 collinear. Exact for any doubles. */
-export function orient(
-  ax: number,
-  ay: number,
-  bx: number,
-  by: number,
-  cx: number,
-  cy: number,
-): number {
-  const detLeft = (ax - cx) * (by - cy);
-  const detRight = (ay - cy) * (bx - cx);
-  const det = detLeft - detRight;
-  const sum = Math.abs(detLeft) + Math.abs(detRight);
-  if (sum < UNDERFLOW_GUARD) {
-    // A zero factor makes a product exactly zero; only a tiny non-zero one can be wrong.
-    if ((ax === cx || by === cy) && (ay === cy || bx === cx)) return 0;
-  } else if (Math.abs(det) >= ORIENT_ERROR_BOUND * sum) {
-    return Math.sign(det);
-  }
-  return orientExact(ax, ay, bx, by, cx, cy);
-}
-
-// The rare near-collinear case: every double is an integer times a power of two, so scaling all
-// six to the least power makes the determinant an exact BigInt computation.
-function orientExact(...coordinates: number[]): number {
-  const view = new DataView(new ArrayBuffer(8));
-  const parts = coordinates.map((value) => {
-    view.setFloat64(0, value);
-    const biased = (view.getUint16(0) >>> 4) & 0x7ff;
-    const fraction = view.getBigUint64(0) & 0xfffffffffffffn;
-    const mantissa = biased === 0 ? fraction : fraction | (1n << 52n);
-    return { mantissa: value < 0 ? -mantissa : mantissa, exponent: Math.max(biased, 1) - 1075 };
-  });
-  const least = Math.min(...parts.map((part) => part.exponent));
-  const scaled = parts.map((part) => part.mantissa << BigInt(part.exponent - least));
-  const [ax = 0n, ay = 0n, bx = 0n, by = 0n, cx = 0n, cy = 0n] = scaled;
-  const det = (ax - cx) * (by - cy) - (ay - cy) * (bx - cx);
-  return det > 0n ? 1 : det < 0n ? -1 : 0;
-}
+import { orient } from "./orient.ts";
 
 /** A point as [x, y]. */
 export type Point = readonly [number, number];

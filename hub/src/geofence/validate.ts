@@ -2,7 +2,8 @@
 // judges it) and normalises it to what the engine stores: 2D MultiPolygon, RFC 7946 winding.
 
 import type { MultiPolygonCoords, Position } from "./fence.ts";
-import { EdgeIndex, type EdgeMeeting, orient } from "./segments.ts";
+import { orient } from "./orient.ts";
+import { EdgeIndex, type EdgeMeeting } from "./segments.ts";
 
 /** What is wrong with a geometry: where (a path into the Feature) and what to fix. */
 export interface GeometryProblem {
