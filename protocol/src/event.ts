@@ -107,17 +107,22 @@ export function buildEvent(
 
 /** The MQTT payload of an event: exactly the §3 fields, in the §3 order, nothing else. */
 export function encodeEvent(event: GeofenceEvent): string {
-  return JSON.stringify({
-    id: event.id,
-    type: event.type,
-    vehicle_id: event.vehicle_id,
-    geofence_id: event.geofence_id,
-    geofence_name: event.geofence_name,
-    ts: event.ts,
-    latitude: event.latitude,
-    longitude: event.longitude,
-    detected_at: event.detected_at,
-  });
+  return JSON.stringify(toWireEvent(event));
+}
+
+/** Exactly the §3 fields, in the §3 order, whatever else the object carries. */
+export function toWireEvent(e: GeofenceEvent): GeofenceEvent {
+  return {
+    id: e.id,
+    type: e.type,
+    vehicle_id: e.vehicle_id,
+    geofence_id: e.geofence_id,
+    geofence_name: e.geofence_name,
+    ts: e.ts,
+    latitude: e.latitude,
+    longitude: e.longitude,
+    detected_at: e.detected_at,
+  };
 }
 
 function isEventType(v: unknown): v is EventType {
@@ -156,15 +161,5 @@ export function decodeEvent(payload: Uint8Array | string): GeofenceEvent | null 
   ) {
     return null;
   }
-  return {
-    id: e.id,
-    type: e.type,
-    vehicle_id: e.vehicle_id,
-    geofence_id: e.geofence_id,
-    geofence_name: e.geofence_name,
-    ts: e.ts,
-    latitude: e.latitude,
-    longitude: e.longitude,
-    detected_at: e.detected_at,
-  };
+  return toWireEvent(e as GeofenceEvent);
 }

@@ -13,19 +13,12 @@ import {
 } from "@locus/protocol";
 import mqtt from "mqtt";
 import type { BufferedFix, FixBuffer, NewFix } from "../buffer/buffer.ts";
+import type { SourceFix } from "../sources/fix.ts";
 import { Backoff } from "./backoff.ts";
 import { encodeMessage } from "./payload.ts";
 
 /** A fix from a source (the shape `openSource` yields); `ts` is epoch ms, absent: read now. */
-export interface AgentFix {
-  latitude: number;
-  longitude: number;
-  ts?: number;
-  speed?: number;
-  heading?: number;
-  accuracy?: number;
-  altitude?: number;
-}
+export type AgentFix = SourceFix;
 
 export type AgentLogLevel = "debug" | "info" | "warn" | "error";
 export type AgentLog = (level: AgentLogLevel, message: string) => void;

@@ -4,8 +4,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
   EVENT_TYPES,
-  type GeofenceEvent,
   GeofenceEventSchema,
+  toWireEvent,
   VEHICLE_ID_PATTERN,
 } from "@locus/protocol";
 import Type from "typebox";
@@ -50,21 +50,6 @@ const EventsQuerySchema = Type.Object({
 const EventListSchema = Type.Object({
   events: Type.Array(GeofenceEventSchema, { description: "Events in ts order, oldest first" }),
 });
-
-/** Exactly the §3 fields, whatever else a store's rows carry. */
-function toWireEvent(e: GeofenceEvent): GeofenceEvent {
-  return {
-    id: e.id,
-    type: e.type,
-    vehicle_id: e.vehicle_id,
-    geofence_id: e.geofence_id,
-    geofence_name: e.geofence_name,
-    ts: e.ts,
-    latitude: e.latitude,
-    longitude: e.longitude,
-    detected_at: e.detected_at,
-  };
-}
 
 export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   app.get(
