@@ -42,6 +42,14 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       const { path, message } = result.problem;
       throw badRequest(`body/${path}: ${message}`);
     }
+    // A store backed by a spatial database may judge the geometry too (PostGIS's ST_IsValid),
+    // so that nothing is stored that the database would evaluate differently.
+    const verdict = await deps.store.checkGeometry?.(result.polygons);
+    if (typeof verdict === "string") {
+      throw badRequest(
+        `body/geometry: PostGIS finds the geometry invalid: ${verdict}; fix the rings there`,
+      );
+    }
     geometries.set(request, result.polygons);
   };
   const checkedGeometry = (request: FastifyRequest): MultiPolygonCoords => {

@@ -117,6 +117,12 @@ export interface Store {
   markDelivered(seqnos: readonly number[]): Promise<void>;
   outboxDepth(): Promise<number>;
 
+  /**
+   * Optional second opinion on a geometry that passed validateGeometry, from the database that
+   * will hold it (PostGIS ST_IsValidDetail): null when valid, else the reason, to answer 400 with.
+   */
+  checkGeometry?(polygons: MultiPolygonCoords): Promise<string | null>;
+
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
