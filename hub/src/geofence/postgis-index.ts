@@ -1,0 +1,106 @@
+// The FenceIndex answered by PostGIS: the store's geofences table, with its GiST index, is the
+// index. Each covering() is one set-based query for the whole batch of points; nothing is held in
+// the hub's memory, and every hub sharing the database sees the same fences at once.
+//
+// upsert/remove write the same table the store writes. In the hub the store has already written
+// the row, so upsert finds the same geometry there and changes nothing; used on its own (the
+// FenceIndex contract suite), it inserts a row with the fence's name and settings.
+
+import type pg from "pg";
+import { multiPolygonToWkb } from "../store/postgres-wkb.ts";
+import type { Fence } from "./fence.ts";
+import type { FenceIndex, LonLat } from "./fence-index.ts";
+
+// The ids covering each point, in UTF-16 order as compareIds sorts (byte order is the same for
+// the ASCII ids the hub makes). The trailing row carries the fence count, for `size`.
+const COVERING = `
+  SELECT p.i::int AS i, array_agg(g.id ORDER BY g.id COLLATE "C") AS ids, NULL::bigint AS n
+  FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p(x, y, i)
+  JOIN geofences g ON ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326))
+  GROUP BY p.i
+  UNION ALL
+  SELECT 0, NULL, n FROM geofence_count`;
+
+// Only the geometry of an existing row is replaced (and only when it differs): name, properties
+// and the rest belong to the store.
+const UPSERT = `
+  WITH up AS (
+    INSERT INTO geofences (id, name, geometry_type, geom, properties, hysteresis_m,
+      max_accuracy_m, dwell_s, created_at, updated_at)
+    VALUES ($1, $2, 'MultiPolygon', ST_SetSRID(ST_GeomFromWKB($3), 4326),
+      jsonb_build_object('name', $2::text), $4, $5, $6, $7, $7)
+    ON CONFLICT (id) DO UPDATE SET geom = excluded.geom
+      WHERE geofences.geom IS DISTINCT FROM excluded.geom
+    RETURNING xmax = 0 AS inserted
+  )
+  SELECT n + (SELECT count(*) FROM up WHERE inserted) AS n FROM geofence_count`;
+
+const REMOVE = `
+  WITH gone AS (DELETE FROM geofences WHERE id = $1 RETURNING 1)
+  SELECT n - (SELECT count(*) FROM gone) AS n FROM geofence_count`;
+
+/** FenceIndex over the PostgreSQL store's geofences table; shares the store's pool. */
+export class PostgisFenceIndex implements FenceIndex {
+  readonly #pool: pg.Pool;
+  #size = 0;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /**
+   * How many geofences the table held at the last covering, upsert, remove or refresh (whoever
+   * wrote them: this hub's store, another hub).
+   */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Reads the fence count now; `size` is 0 until the first call of this or any other method. */
+  async refresh(): Promise<number> {
+    const result = await this.#pool.query<{ n: string }>("SELECT n FROM geofence_count");
+    this.#size = Number(result.rows[0]?.n ?? 0);
+    return this.#size;
+  }
+
+  async upsert(fence: Fence): Promise<void> {
+    const now = Date.now();
+    const result = await this.#pool.query<{ n: string }>(UPSERT, [
+      fence.id,
+      fence.name,
+      multiPolygonToWkb(fence.polygons),
+      fence.hysteresis_m ?? null,
+      fence.max_accuracy_m ?? null,
+      fence.dwell_s ?? null,
+      now,
+    ]);
+    this.#size = Number(result.rows[0]?.n ?? this.#size);
+  }
+
+  async remove(id: string): Promise<void> {
+    const result = await this.#pool.query<{ n: string }>(REMOVE, [id]);
+    this.#size = Number(result.rows[0]?.n ?? this.#size);
+  }
+
+  async covering(points: readonly LonLat[]): Promise<string[][]> {
+    const out: string[][] = points.map(() => []);
+    if (points.length === 0) return out;
+    const xs = new Array<number>(points.length);
+    const ys = new Array<number>(points.length);
+    for (let i = 0; i < points.length; i++) {
+      const [x, y] = points[i] as LonLat;
+      xs[i] = x;
+      ys[i] = y;
+    }
+    const result = await this.#pool.query<{ i: number; ids: string[] | null; n: string | null }>({
+      name: "locus_fences_covering",
+      text: COVERING,
+      values: [xs, ys],
+    });
+    for (const row of result.rows) {
+      if (row.i === 0) this.#size = Number(row.n ?? 0);
+      else out[row.i - 1] = row.ids ?? [];
+    }
+    return out;
+  }
+}
