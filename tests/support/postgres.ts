@@ -36,11 +36,21 @@ const MISSING =
 const STEP_TIMEOUT_MS = 60_000;
 const START_TIMEOUT_S = 30;
 
+export interface StartPostgresOptions {
+  /**
+   * Keep fsync and synchronous commit on, as in production (benchmarks). Default off: tests need
+   * no durability and run faster without it.
+   */
+  durable?: boolean;
+}
+
 /**
  * Starts a PostgreSQL with PostGIS and returns the URL of an empty database in it. Without the
  * binaries it prints one SKIPPING line and returns null; under CI=true it throws instead.
  */
-export async function startPostgres(): Promise<TestPostgres | null> {
+export async function startPostgres(
+  options: StartPostgresOptions = {},
+): Promise<TestPostgres | null> {
   const external = process.env.LOCUS_TEST_DATABASE_URL;
   if (external !== undefined && external !== "") return freshDatabaseOn(external);
   const binaries = findBinaries();
@@ -50,7 +60,7 @@ export async function startPostgres(): Promise<TestPostgres | null> {
     console.warn(`SKIPPING: ${line}`);
     return null;
   }
-  return startCluster(binaries);
+  return startCluster(binaries, options.durable === true);
 }
 
 interface Binaries {
@@ -184,7 +194,7 @@ function installExitHook(): void {
   });
 }
 
-async function startCluster(b: Binaries): Promise<TestPostgres> {
+async function startCluster(b: Binaries, durable: boolean): Promise<TestPostgres> {
   const template = await templateCluster(b);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "locus-pg-"));
   chownTo(dir, b.owner);
@@ -200,10 +210,8 @@ async function startCluster(b: Binaries): Promise<TestPostgres> {
       `-p ${port}`,
       `-k ${dir}`,
       "-c listen_addresses=127.0.0.1",
-      "-c fsync=off",
-      "-c synchronous_commit=off",
-      "-c full_page_writes=off",
       "-c max_connections=200",
+      ...(durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
     ].join(" ");
     try {
       await b.asOwner("pg_ctl", [

@@ -21,16 +21,19 @@ const COVERING = `
   UNION ALL
   SELECT 0, NULL, n FROM geofence_count`;
 
-// Only the geometry of an existing row is replaced (and only when it differs): name, properties
-// and the rest belong to the store.
+// Only the geometry of an existing row is replaced, and only when it differs: name, properties
+// and the rest belong to the store. An unchanged fence (the store wrote it already) writes
+// nothing, so it costs a read and no commit flush.
 const UPSERT = `
-  WITH up AS (
+  WITH incoming AS (SELECT ST_SetSRID(ST_GeomFromWKB($3), 4326) AS geom),
+  up AS (
     INSERT INTO geofences (id, name, geometry_type, geom, properties, hysteresis_m,
       max_accuracy_m, dwell_s, created_at, updated_at)
-    VALUES ($1, $2, 'MultiPolygon', ST_SetSRID(ST_GeomFromWKB($3), 4326),
-      jsonb_build_object('name', $2::text), $4, $5, $6, $7, $7)
+    SELECT $1, $2, 'MultiPolygon', incoming.geom, jsonb_build_object('name', $2::text), $4, $5,
+      $6, $7, $7
+    FROM incoming
+    WHERE NOT EXISTS (SELECT 1 FROM geofences g WHERE g.id = $1 AND g.geom = incoming.geom)
     ON CONFLICT (id) DO UPDATE SET geom = excluded.geom
-      WHERE geofences.geom IS DISTINCT FROM excluded.geom
     RETURNING xmax = 0 AS inserted
   )
   SELECT n + (SELECT count(*) FROM up WHERE inserted) AS n FROM geofence_count`;
