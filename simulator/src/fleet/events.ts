@@ -24,6 +24,7 @@ export class EventWatcher {
   malformed = 0;
   state: WatcherState = "connecting";
   lastError: string | null = null;
+  private lastEventAt = 0;
   private readonly client: mqtt.MqttClient;
 
   constructor(private readonly options: EventWatcherOptions) {
@@ -60,6 +61,22 @@ export class EventWatcher {
     });
   }
 
+  /**
+   * Resolves once no event has arrived for `quietMs` (the hub publishes events just after it
+   * acknowledges the fixes that caused them), or after `maxMs`.
+   */
+  settle(quietMs: number, maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    return new Promise((resolve) => {
+      const check = () => {
+        const now = Date.now();
+        if (now - this.lastEventAt >= quietMs || now >= deadline) resolve();
+        else setTimeout(check, Math.min(quietMs, 50));
+      };
+      setTimeout(check, quietMs);
+    });
+  }
+
   async close(): Promise<void> {
     await this.client.endAsync(true).catch(() => {});
   }
@@ -86,6 +103,7 @@ export class EventWatcher {
     }
     if (typeof event?.vehicle_id !== "string" || !this.options.isOurs(event.vehicle_id)) return;
     this.seen++;
+    this.lastEventAt = Date.now();
     this.counts.set(event.type, (this.counts.get(event.type) ?? 0) + 1);
     this.options.onEvent?.(event);
   }

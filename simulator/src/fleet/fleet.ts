@@ -190,6 +190,7 @@ export class Fleet {
               ...(o.password !== undefined ? { password: o.password } : {}),
             }),
         reconnectMaxMs: o.reconnectMaxMs,
+        reconnectInitialMs: Math.min(1000, o.reconnectMaxMs),
         log: (level, message) => this.agentLog(level, message),
       });
       this.vehicles.push({
@@ -366,6 +367,8 @@ export class Fleet {
       clearTimeout(timer);
     }
     await Promise.all(started.map((v) => v.agent.stop()));
+    // After a drain, the events of the last fixes are still on their way from the hub.
+    if (drainMs > 0) await this.watcher?.settle(300, 2000);
     const report: FleetReport = { ...this.stats(), bufferDir: this.bufferDir };
     for (const v of this.vehicles) v.buffer.close();
     await this.watcher?.close();
@@ -384,8 +387,8 @@ export class Fleet {
 /** "15s", "1m30s", "500ms". */
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
   const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
   const rest = s % 60;
   if (m < 60) return rest ? `${m}m${rest}s` : `${m}m`;

@@ -1,0 +1,317 @@
+// Simulator benchmark: what a fleet of N real agents at 1 Hz costs the process that runs them.
+// For each size, a throwaway Mosquitto (or the embedded hub) on a free port and a fresh simulator
+// process, so CPU (process.cpuUsage) and RSS are that fleet's alone; measured after the ramp and a
+// warm-up. A script, not a test: `npm run bench:simulator -- --sizes 1000,10000 --seconds 60`.
+
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Fleet } from "@locus/simulator";
+import { freePort, startHubProcess, tempDir } from "../tests/support/hub-process.ts";
+
+export interface SimulatorBenchOptions {
+  /** Fleet sizes, each run on its own. */
+  sizes: number[];
+  intervalMs: number;
+  /** How long each size is measured, after ramp-up and warm-up. */
+  measureMs: number;
+  /** A throwaway Mosquitto (default), or the embedded hub as its own process. */
+  broker: "mosquitto" | "hub";
+}
+
+export interface SimulatorBenchResult {
+  vehicles: number;
+  intervalMs: number;
+  broker: SimulatorBenchOptions["broker"];
+  measuredSeconds: number;
+  /** Fixes produced and acknowledged per second while measured. */
+  producedPerSecond: number;
+  ackedPerSecond: number;
+  /** CPU of the simulator process, percent of one core (user + system). */
+  cpuPercent: number;
+  cpuUserPercent: number;
+  cpuSystemPercent: number;
+  rssMiBAvg: number;
+  rssMiBMax: number;
+  heapUsedMiB: number;
+  /** Event-loop delay while measured, ms. */
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  connectedAtEnd: number;
+  bufferedAtEnd: number;
+  /** CPU of the broker process meanwhile, percent of one core (Linux /proc), or null. */
+  brokerCpuPercent: number | null;
+}
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const RAMP_PER_SECOND = 2000;
+const WARMUP_MS = 10_000;
+
+/** Runs every size in turn and returns one result per size. */
+export async function benchSimulator(
+  options: SimulatorBenchOptions,
+): Promise<SimulatorBenchResult[]> {
+  const results: SimulatorBenchResult[] = [];
+  for (const vehicles of options.sizes) {
+    const broker = await startBroker(options.broker);
+    try {
+      const cpuBefore = processCpuTicks(broker.pid);
+      const started = Date.now();
+      const measured = await runWorker({
+        vehicles,
+        intervalMs: options.intervalMs,
+        measureMs: options.measureMs,
+        brokerUrl: broker.url,
+      });
+      const cpuAfter = processCpuTicks(broker.pid);
+      const ticksPerSecond = 100; // USER_HZ on Linux
+      const brokerCpuPercent =
+        cpuBefore === null || cpuAfter === null
+          ? null
+          : // Whole run (ramp and warm-up included): the broker is not the subject here.
+            round1(
+              ((cpuAfter - cpuBefore) / ticksPerSecond / ((Date.now() - started) / 1000)) * 100,
+            );
+      results.push({ ...measured, broker: options.broker, brokerCpuPercent });
+    } finally {
+      await broker.stop();
+    }
+  }
+  return results;
+}
+
+interface WorkerInput {
+  vehicles: number;
+  intervalMs: number;
+  measureMs: number;
+  brokerUrl: string;
+}
+
+type WorkerResult = Omit<SimulatorBenchResult, "broker" | "brokerCpuPercent">;
+
+/** One size in a fresh process, so its memory is the fleet's alone. */
+function runWorker(input: WorkerInput): Promise<WorkerResult> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "bench/simulator.ts", "--worker", JSON.stringify(input)],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`worker for ${input.vehicles} vehicles failed (${code}):\n${out}`));
+      } else {
+        resolve(JSON.parse(line.slice("RESULT ".length)) as WorkerResult);
+      }
+    });
+  });
+}
+
+/** The worker: runs the fleet in this process and prints its own CPU and memory. */
+async function worker(input: WorkerInput): Promise<void> {
+  const { vehicles, intervalMs, measureMs } = input;
+  const rampMs = Math.round((vehicles / RAMP_PER_SECOND) * 1000);
+  const fleet = await Fleet.start({
+    vehicles,
+    intervalMs,
+    brokerUrl: input.brokerUrl,
+    idPrefix: "bench-",
+    seed: 1,
+    motion: { kind: "grid", bbox: { west: -118.3, south: 34.0, east: -118.2, north: 34.08 } },
+    noiseM: 3,
+    buffer: { kind: "memory" },
+    maxBuffer: 100_000,
+    rampMs,
+    reconnectMaxMs: 30_000,
+    onNotice: (line) => process.stderr.write(`  ${line}\n`),
+  });
+  await sleep(rampMs + WARMUP_MS);
+  process.stderr.write(`  ${vehicles} vehicles: ${fleet.stats().connected} connected; measuring\n`);
+
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const before = fleet.stats();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
+  await sleep(measureMs);
+  clearInterval(sampler);
+  const cpu = process.cpuUsage(cpu0);
+  const seconds = (performance.now() - t0) / 1000;
+  const after = fleet.stats();
+  delay.disable();
+  const heap = process.memoryUsage().heapUsed;
+  for (const line of fleet.takeNotices()) process.stderr.write(`  agents: ${line}\n`);
+  await fleet.stop({ drainMs: 5000 });
+
+  const mib = (b: number) => round1(b / 2 ** 20);
+  const result: WorkerResult = {
+    vehicles,
+    intervalMs,
+    measuredSeconds: round1(seconds),
+    producedPerSecond: Math.round((after.produced - before.produced) / seconds),
+    ackedPerSecond: Math.round((after.acked - before.acked) / seconds),
+    cpuPercent: round1(((cpu.user + cpu.system) / 1e6 / seconds) * 100),
+    cpuUserPercent: round1((cpu.user / 1e6 / seconds) * 100),
+    cpuSystemPercent: round1((cpu.system / 1e6 / seconds) * 100),
+    rssMiBAvg: mib(rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length)),
+    rssMiBMax: mib(Math.max(...rss)),
+    heapUsedMiB: mib(heap),
+    loopDelayP50Ms: round1(delay.percentile(50) / 1e6),
+    loopDelayP99Ms: round1(delay.percentile(99) / 1e6),
+    connectedAtEnd: after.connected,
+    bufferedAtEnd: after.buffered,
+  };
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+interface Broker {
+  url: string;
+  pid: number | null;
+  stop(): Promise<void>;
+}
+
+async function startBroker(kind: SimulatorBenchOptions["broker"]): Promise<Broker> {
+  if (kind === "hub") {
+    const hub = await startHubProcess({ env: { LOCUS_LOG_LEVEL: "error" } });
+    return {
+      url: hub.mqttUrl,
+      pid: hub.child.pid ?? null,
+      async stop() {
+        await hub.stop("SIGTERM");
+      },
+    };
+  }
+  execFileSync("sh", ["-c", "command -v mosquitto"], { stdio: "ignore" });
+  const dir = tempDir("locus-bench-sim-");
+  const port = await freePort();
+  const conf = path.join(dir, "mosquitto.conf");
+  // A broker that queues and forwards whatever 10,000 QoS 1 publishers send.
+  fs.writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "persistence false",
+      "max_connections -1",
+      "max_inflight_messages 0",
+      "max_queued_messages 100000",
+      "set_tcp_nodelay true",
+      "log_type error",
+      "",
+    ].join("\n"),
+  );
+  const child: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
+  const url = `mqtt://127.0.0.1:${port}`;
+  const deadline = Date.now() + 5000;
+  while (!(await listening(port))) {
+    if (Date.now() > deadline) throw new Error("mosquitto did not start");
+    await sleep(50);
+  }
+  return {
+    url,
+    pid: child.pid ?? null,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function listening(port: number): Promise<boolean> {
+  const net = await import("node:net");
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** utime + stime of a process in clock ticks, from /proc; null where there is none. */
+function processCpuTicks(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function round1(v: number): number {
+  return Math.round(v * 10) / 10;
+}
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+
+async function main(): Promise<void> {
+  const workerInput = flag("worker");
+  if (workerInput !== undefined) {
+    await worker(JSON.parse(workerInput) as WorkerInput);
+    process.exit(0);
+  }
+  const options: SimulatorBenchOptions = {
+    sizes: (flag("sizes") ?? "1000,10000").split(",").map(Number),
+    intervalMs: Number(flag("interval-ms") ?? 1000),
+    measureMs: Number(flag("seconds") ?? 60) * 1000,
+    broker: flag("broker") === "hub" ? "hub" : "mosquitto",
+  };
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadAverageAtStart: os.loadavg().map(round1),
+  };
+  console.log(
+    `simulator: ${options.sizes.join(", ")} vehicles, a fix every ${options.intervalMs} ms, ` +
+      `${options.measureMs / 1000} s measured after ramp-up and ${WARMUP_MS / 1000} s warm-up, broker ${options.broker}`,
+  );
+  console.log(
+    `machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadAverageAtStart.join(" ")}`,
+  );
+  const results = await benchSimulator(options);
+  console.table(
+    results.map((r) => ({
+      vehicles: r.vehicles,
+      "acked fixes/s": r.ackedPerSecond,
+      "CPU % of a core": r.cpuPercent,
+      "RSS MiB avg": r.rssMiBAvg,
+      "RSS MiB max": r.rssMiBMax,
+      "heap MiB": r.heapUsedMiB,
+      "loop p99 ms": r.loopDelayP99Ms,
+      "broker CPU %": r.brokerCpuPercent,
+    })),
+  );
+  const dir = path.resolve(import.meta.dirname, "results");
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `simulator-${new Date().toISOString().replaceAll(":", "-")}.json`);
+  fs.writeFileSync(file, `${JSON.stringify({ machine, options, results }, null, 2)}\n`);
+  console.log(`report: ${path.relative(process.cwd(), file)}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
