@@ -6,9 +6,22 @@ export interface HubConfig {
   http: { host: string; port: number; bodyLimitBytes: number };
   /** Set: an external broker (production). Unset: the embedded broker below. */
   mqttUrl: string | null;
-  mqtt: { host: string; port: number; username: string | null; password: string | null };
+  mqtt: {
+    host: string;
+    port: number;
+    username: string | null;
+    password: string | null;
+    /** The hub's client id on an external broker: fixed, so its session outlives restarts. */
+    clientId: string;
+    /** How long an external broker keeps the hub's session while the hub is away, s. */
+    sessionExpirySeconds: number;
+    /** Messages an external broker may send before the hub acknowledges one. */
+    receiveMaximum: number;
+  };
   /** Set: PostgreSQL + PostGIS. Unset: SQLite in dataDir. */
   databaseUrl: string | null;
+  /** Which geofence lookup judges fixes: in the hub's memory, or PostGIS queries (PostgreSQL only). */
+  geofenceEval: "memory" | "postgis";
   dataDir: string;
   /** Unset: generated on first start and kept in dataDir. */
   apiToken: string | null;
@@ -66,6 +79,14 @@ function number(env: Env, name: string, fallback: number, min: number, max: numb
   return value;
 }
 
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = number(env, name, fallback, min, max);
+  if (!Number.isInteger(value)) {
+    throw new ConfigError(name, `"${env[name]}" is not a whole number between ${min} and ${max}`);
+  }
+  return value;
+}
+
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
   const raw = text(env, name, fallback);
   if (!(allowed as readonly string[]).includes(raw)) {
@@ -97,6 +118,18 @@ export function loadConfig(env: Env = process.env): HubConfig {
   if (apiToken !== null && (apiToken.length < 16 || /\s/.test(apiToken))) {
     throw new ConfigError("LOCUS_API_TOKEN", "must be at least 16 characters, without spaces");
   }
+  const databaseUrl = url(env, "LOCUS_DATABASE_URL", ["postgres:", "postgresql:"]);
+  const geofenceEval = oneOf(env, "LOCUS_GEOFENCE_EVAL", "memory", ["memory", "postgis"]);
+  if (geofenceEval === "postgis" && databaseUrl === null) {
+    throw new ConfigError(
+      "LOCUS_GEOFENCE_EVAL",
+      "postgis needs PostgreSQL (LOCUS_DATABASE_URL); the SQLite store uses memory",
+    );
+  }
+  const clientId = text(env, "LOCUS_MQTT_CLIENT_ID", "locus-hub");
+  if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
+    throw new ConfigError("LOCUS_MQTT_CLIENT_ID", "must be 1 to 128 printable ASCII characters");
+  }
   return {
     http: {
       host: text(env, "LOCUS_HTTP_HOST", "127.0.0.1"),
@@ -109,8 +142,12 @@ export function loadConfig(env: Env = process.env): HubConfig {
       port: port(env, "LOCUS_MQTT_PORT", 1883),
       username: optional(env, "LOCUS_MQTT_USERNAME"),
       password: optional(env, "LOCUS_MQTT_PASSWORD"),
+      clientId,
+      sessionExpirySeconds: integer(env, "LOCUS_MQTT_SESSION_EXPIRY_S", 604_800, 60, 2 ** 32 - 2),
+      receiveMaximum: integer(env, "LOCUS_MQTT_RECEIVE_MAXIMUM", 1000, 1, 65535),
     },
-    databaseUrl: url(env, "LOCUS_DATABASE_URL", ["postgres:", "postgresql:"]),
+    databaseUrl,
+    geofenceEval,
     dataDir: path.resolve(text(env, "LOCUS_DATA_DIR", "./data")),
     apiToken,
     maxPayloadBytes: number(env, "LOCUS_MAX_PAYLOAD_BYTES", 256 * 1024, 1024, 16 * 1024 * 1024),

@@ -1,20 +1,26 @@
 // Wires the hub's parts together: store, geofence engine, group commit, outbox, broker, REST API.
+// Embedded (SQLite, aedes) or production (PostgreSQL/PostGIS, Mosquitto), in any combination.
 
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
 import type { HealthReport } from "./api/deps.ts";
+import type { Broker } from "./broker/broker.ts";
 import { EmbeddedBroker } from "./broker/embedded.ts";
+import { BrokerConnectError, ExternalBroker } from "./broker/external.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
 import { ensureDataDir, resolveApiToken } from "./data-dir.ts";
 import { FenceCatalogue } from "./geofence/catalogue.ts";
+import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
+import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
 import { Detector } from "./ingest/detector.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
 import { createMetrics } from "./metrics.ts";
 import { OutboxPublisher } from "./outbox/publisher.ts";
+import { openPostgresStore, type PostgresStore } from "./store/postgres.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 
@@ -48,21 +54,9 @@ function httpUrlOf(host: string, port: number): string {
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
-/** Starts an embedded hub. Throws ConfigError for a problem the operator must fix. */
+/** Starts the hub. Throws ConfigError for a problem the operator must fix. */
 export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub> {
   const log = logger ?? pino({ level: config.logLevel });
-  if (config.databaseUrl !== null) {
-    throw new ConfigError(
-      "LOCUS_DATABASE_URL",
-      "PostgreSQL/PostGIS mode is not available in this build yet; unset it to use the embedded SQLite store",
-    );
-  }
-  if (config.mqttUrl !== null) {
-    throw new ConfigError(
-      "LOCUS_MQTT_URL",
-      "an external broker is not supported in this build yet; unset it to use the embedded broker",
-    );
-  }
   ensureDataDir(config.dataDir);
   const token = resolveApiToken(config.apiToken, config.dataDir);
 
@@ -71,16 +65,16 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    const store = openSqlite(config);
+    const { store, pool } = await openStore(config);
     cleanups.push(() => store.close());
 
-    const fences = new FenceCatalogue(new MemoryFenceIndex());
+    const fences = new FenceCatalogue(fenceIndex(config, pool));
     for (const record of await store.allGeofences()) await fences.upsert(record);
     const detector = new Detector(await store.vehicleStates(), fences, {
       defaultMaxAccuracyM: config.maxAccuracyM,
     });
 
-    let broker: EmbeddedBroker | null = null;
+    let broker: Broker | null = null;
     const metrics = createMetrics({
       outboxDepth: () => store.outboxDepth(),
       connectedDevices: () => broker?.connectedClients ?? 0,
@@ -88,7 +82,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const publisher = new OutboxPublisher({
       store,
       publish: (topic, payload) => {
-        if (broker === null || broker.closed) return Promise.reject(new Error("broker is closed"));
+        if (broker === null || broker.state === "closed") {
+          return Promise.reject(new Error("broker is closed"));
+        }
         return broker.publish(topic, payload);
       },
       onError: (err) => log.warn({ err: err.message }, "event publication failed; will retry"),
@@ -109,15 +105,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       maxPayloadBytes: config.maxPayloadBytes,
     });
 
-    const { host: mqttHost, port: mqttPort } = config.mqtt;
-    const started = await EmbeddedBroker.start({
-      host: mqttHost,
-      port: mqttPort,
-      receiver,
-      logger: log,
-    }).catch((err) => {
-      throw portTaken(err, "LOCUS_MQTT_PORT", mqttHost, mqttPort);
-    });
+    const started = await openBroker(config, receiver, log);
     broker = started;
     cleanups.push(() => started.close());
     publisher.start(config.outboxGraceMs);
@@ -125,7 +113,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
 
     const health = async (): Promise<HealthReport> => {
       const checks: Record<string, string> = {};
-      checks.broker = started.closed ? "closed" : "ok";
+      checks.broker = started.state;
       try {
         await store.ping();
         checks.store = "ok";
@@ -184,12 +172,78 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
   }
 }
 
-function openSqlite(config: HubConfig): SqliteStore {
+/** The store LOCUS_DATABASE_URL selects: PostgreSQL (with its pool, for PostGIS) or SQLite. */
+async function openStore(
+  config: HubConfig,
+): Promise<{ store: Store; pool: PostgresStore["pool"] | null }> {
+  if (config.databaseUrl !== null) {
+    try {
+      const store = await openPostgresStore(config.databaseUrl);
+      return { store, pool: store.pool };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new ConfigError(
+        "LOCUS_DATABASE_URL",
+        `cannot open the database at ${redactUrl(config.databaseUrl)}: ${message}`,
+      );
+    }
+  }
   const file = path.join(config.dataDir, "locus.db");
   try {
-    return new SqliteStore(file, { synchronous: config.sqliteSynchronous });
+    return { store: new SqliteStore(file, { synchronous: config.sqliteSynchronous }), pool: null };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new ConfigError("LOCUS_DATA_DIR", `cannot open ${file}: ${message}`);
+  }
+}
+
+/** LOCUS_GEOFENCE_EVAL: PostGIS queries on the store's pool, or the in-memory index. */
+function fenceIndex(config: HubConfig, pool: PostgresStore["pool"] | null): FenceIndex {
+  if (config.geofenceEval === "postgis") {
+    if (pool === null) {
+      throw new ConfigError("LOCUS_GEOFENCE_EVAL", "postgis needs PostgreSQL (LOCUS_DATABASE_URL)");
+    }
+    return new PostgisFenceIndex(pool);
+  }
+  return new MemoryFenceIndex();
+}
+
+/** LOCUS_MQTT_URL: a client of that broker; unset: the embedded broker on LOCUS_MQTT_HOST/PORT. */
+async function openBroker(config: HubConfig, receiver: Receiver, log: Logger): Promise<Broker> {
+  const { mqtt } = config;
+  if (config.mqttUrl !== null) {
+    return ExternalBroker.start({
+      url: config.mqttUrl,
+      username: mqtt.username,
+      password: mqtt.password,
+      clientId: mqtt.clientId,
+      sessionExpirySeconds: mqtt.sessionExpirySeconds,
+      receiveMaximum: mqtt.receiveMaximum,
+      receiver,
+      logger: log,
+    }).catch((err) => {
+      if (!(err instanceof BrokerConnectError)) throw err;
+      const setting = err.reason === "unreachable" ? "LOCUS_MQTT_URL" : "LOCUS_MQTT_USERNAME";
+      throw new ConfigError(setting, err.message);
+    });
+  }
+  return EmbeddedBroker.start({
+    host: mqtt.host,
+    port: mqtt.port,
+    receiver,
+    logger: log,
+  }).catch((err) => {
+    throw portTaken(err, "LOCUS_MQTT_PORT", mqtt.host, mqtt.port);
+  });
+}
+
+/** A URL without its password, for messages. */
+function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "(unparsable URL)";
   }
 }

@@ -1,7 +1,8 @@
 // Runs a real Mosquitto for black-box tests: a config written to a temp dir, a free loopback
-// port, stopped and restarted by PID (never the system's own Mosquitto on 1883).
+// port, stopped and restarted by PID (never the system's own Mosquitto on 1883). Either a
+// permissive test config, or the production config committed in infra/mosquitto/.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -79,6 +80,11 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       "",
     ].join("\n"),
   );
+  return launch(binary, conf, dir, port);
+}
+
+/** Runs `binary -c conf`; the returned handle stops and restarts it by PID. */
+async function launch(binary: string, conf: string, dir: string, port: number): Promise<Mosquitto> {
   let out = "";
   let child: ChildProcess | null = null;
 
@@ -124,4 +130,71 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   };
   await broker.start();
   return broker;
+}
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+/** The production broker's directory: mosquitto.conf, acl, add-user.sh. */
+export const INFRA_MOSQUITTO = path.join(ROOT, "infra/mosquitto");
+/** Where docker-compose.yml mounts INFRA_MOSQUITTO and the data volume in the container. */
+export const CONTAINER_CONFIG_DIR = "/mosquitto/config/";
+export const CONTAINER_DATA_DIR = "/mosquitto/data/";
+
+/**
+ * infra/mosquitto/mosquitto.conf for a test: the `listener 1883` line becomes a loopback
+ * listener on `port`, and the container's config and data directories become local ones.
+ * Nothing else changes (tests/mosquitto-auth.test.ts checks that).
+ */
+export function renderRepoMosquittoConf(port: number, configDir: string, dataDir: string): string {
+  const committed = fs.readFileSync(path.join(INFRA_MOSQUITTO, "mosquitto.conf"), "utf8");
+  const withSlash = (d: string) => (d.endsWith("/") ? d : `${d}/`);
+  return committed
+    .split("\n")
+    .map((line) => {
+      if (line.startsWith("#")) return line;
+      if (line.trim() === "listener 1883") return `listener ${port} 127.0.0.1`;
+      return line
+        .replaceAll(CONTAINER_CONFIG_DIR, withSlash(configDir))
+        .replaceAll(CONTAINER_DATA_DIR, withSlash(dataDir));
+    })
+    .join("\n");
+}
+
+export interface RepoMosquittoOptions {
+  /** Users and passwords, written with infra/mosquitto/add-user.sh. */
+  users: Record<string, string>;
+  port?: number;
+}
+
+export interface RepoMosquitto extends Mosquitto {
+  /** The config as run: the committed file with the port and directories substituted. */
+  conf: string;
+}
+
+/**
+ * Starts Mosquitto with the committed production config (infra/mosquitto/mosquitto.conf and
+ * acl) and a password file made by infra/mosquitto/add-user.sh in a temp dir.
+ */
+export async function startRepoMosquitto(options: RepoMosquittoOptions): Promise<RepoMosquitto> {
+  const binary = mosquittoBinary();
+  if (binary === null) throw new Error("mosquitto is not installed");
+  const dir = tempDir("locus-mosquitto-repo-");
+  const configDir = path.join(dir, "config");
+  const dataDir = path.join(dir, "data");
+  fs.mkdirSync(configDir);
+  fs.mkdirSync(dataDir);
+  // Started as root, Mosquitto drops to its own user before it reads these and writes data.
+  for (const d of [dir, configDir, dataDir]) fs.chmodSync(d, 0o777);
+  fs.copyFileSync(path.join(INFRA_MOSQUITTO, "acl"), path.join(configDir, "acl"));
+  const passwd = path.join(configDir, "passwd");
+  for (const [user, password] of Object.entries(options.users)) {
+    execFileSync(path.join(INFRA_MOSQUITTO, "add-user.sh"), [user, password], {
+      env: { ...process.env, LOCUS_MOSQUITTO_PASSWD: passwd },
+      stdio: "ignore",
+    });
+  }
+  const port = options.port ?? (await freePort());
+  const conf = path.join(configDir, "mosquitto.conf");
+  fs.writeFileSync(conf, renderRepoMosquittoConf(port, configDir, dataDir));
+  const broker = await launch(binary, conf, dir, port);
+  return { ...broker, conf };
 }

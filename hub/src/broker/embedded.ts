@@ -6,6 +6,7 @@ import { EVENTS_TOPIC } from "@locus/protocol";
 import { Aedes } from "aedes";
 import type { Logger } from "pino";
 import type { Receiver } from "../ingest/receiver.ts";
+import type { Broker, BrokerState } from "./broker.ts";
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -14,7 +15,7 @@ export interface EmbeddedBrokerOptions {
   logger: Logger;
 }
 
-export class EmbeddedBroker {
+export class EmbeddedBroker implements Broker {
   readonly #aedes: Aedes;
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
@@ -91,6 +92,10 @@ export class EmbeddedBroker {
 
   get closed(): boolean {
     return this.#aedes.closed;
+  }
+
+  get state(): BrokerState {
+    return this.#aedes.closed ? "closed" : "ok";
   }
 
   /** Publishes on behalf of the hub at QoS 1; resolves once aedes has routed it. */
