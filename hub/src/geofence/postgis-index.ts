@@ -68,20 +68,28 @@ export class PostgisFenceIndex implements FenceIndex {
 
   async upsert(fence: Fence): Promise<void> {
     const now = Date.now();
-    const result = await this.#pool.query<{ n: string }>(UPSERT, [
-      fence.id,
-      fence.name,
-      multiPolygonToWkb(fence.polygons),
-      fence.hysteresis_m ?? null,
-      fence.max_accuracy_m ?? null,
-      fence.dwell_s ?? null,
-      now,
-    ]);
+    const result = await this.#pool.query<{ n: string }>({
+      name: "locus_fence_upsert",
+      text: UPSERT,
+      values: [
+        fence.id,
+        fence.name,
+        multiPolygonToWkb(fence.polygons),
+        fence.hysteresis_m ?? null,
+        fence.max_accuracy_m ?? null,
+        fence.dwell_s ?? null,
+        now,
+      ],
+    });
     this.#size = Number(result.rows[0]?.n ?? this.#size);
   }
 
   async remove(id: string): Promise<void> {
-    const result = await this.#pool.query<{ n: string }>(REMOVE, [id]);
+    const result = await this.#pool.query<{ n: string }>({
+      name: "locus_fence_remove",
+      text: REMOVE,
+      values: [id],
+    });
     this.#size = Number(result.rows[0]?.n ?? this.#size);
   }
 

@@ -34,7 +34,8 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX geofences_geom ON geofences USING gist (geom) WITH (buffering = on, fillfactor = 10);
 
     -- How many geofences there are, kept by statement triggers, so that PostgisFenceIndex.size
-    -- costs nothing to refresh whoever wrote the table.
+    -- costs nothing to refresh whoever wrote the table. A statement that changed no row leaves the
+    -- count alone: it then stays read-only (no commit flush).
     CREATE TABLE geofence_count (
       singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
       n bigint NOT NULL
@@ -42,14 +43,16 @@ export const MIGRATIONS: readonly Migration[] = [
     INSERT INTO geofence_count (n) VALUES (0);
     CREATE FUNCTION geofence_count_added() RETURNS trigger LANGUAGE plpgsql
       SET search_path FROM CURRENT AS $$
+      DECLARE k bigint := (SELECT count(*) FROM added);
       BEGIN
-        UPDATE geofence_count SET n = n + (SELECT count(*) FROM added);
+        IF k > 0 THEN UPDATE geofence_count SET n = n + k; END IF;
         RETURN NULL;
       END $$;
     CREATE FUNCTION geofence_count_removed() RETURNS trigger LANGUAGE plpgsql
       SET search_path FROM CURRENT AS $$
+      DECLARE k bigint := (SELECT count(*) FROM removed);
       BEGIN
-        UPDATE geofence_count SET n = n - (SELECT count(*) FROM removed);
+        IF k > 0 THEN UPDATE geofence_count SET n = n - k; END IF;
         RETURN NULL;
       END $$;
     CREATE FUNCTION geofence_count_truncated() RETURNS trigger LANGUAGE plpgsql
