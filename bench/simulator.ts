@@ -46,7 +46,7 @@ export interface SimulatorBenchResult {
 }
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const RAMP_PER_SECOND = 2000;
+const RAMP_PER_SECOND = 1000;
 const WARMUP_MS = 10_000;
 
 /** Runs every size in turn and returns one result per size. */

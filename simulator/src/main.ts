@@ -1,30 +1,30 @@
 // `npm run simulate -- …`: reads the flags, runs the fleet until --duration or Ctrl-C.
 
-import { parseArgs, USAGE, UsageError } from "./cli/args.ts";
-import { runSimulation } from "./cli/run.ts";
+import type { Command } from "./cli/args.ts";
 
-function usageFailure(message: string): never {
-  process.stderr.write(`locus simulate: ${message} (see --help)\n`);
-  process.exit(2);
-}
+// Signals are caught before anything is loaded: loading takes a while on a busy machine, and a
+// Ctrl-C meanwhile must still end with exit code 0. A second signal changes nothing: the stop is
+// bounded (agents wait at most 3 s for acknowledgements).
+const abort = new AbortController();
+process.on("SIGINT", () => abort.abort());
+process.on("SIGTERM", () => abort.abort());
 
-let command: ReturnType<typeof parseArgs>;
+const { parseArgs, USAGE, UsageError } = await import("./cli/args.ts");
+const { runSimulation } = await import("./cli/run.ts");
+
+let command: Command;
 try {
   command = parseArgs(process.argv.slice(2));
 } catch (err) {
-  if (err instanceof UsageError) usageFailure(err.message);
-  throw err;
+  if (!(err instanceof UsageError)) throw err;
+  process.stderr.write(`locus simulate: ${err.message} (see --help)\n`);
+  process.exit(2);
 }
 if (command.kind === "help") {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-
-// A second signal changes nothing: the stop is already bounded (agents wait at most 3 s for
-// acknowledgements), and a terminal's Ctrl-C may reach this process twice (via npm and tsx).
-const abort = new AbortController();
-process.on("SIGINT", () => abort.abort());
-process.on("SIGTERM", () => abort.abort());
+if (abort.signal.aborted) process.exit(0);
 
 const code = await runSimulation(command.config, {
   signal: abort.signal,

@@ -1,11 +1,14 @@
 // `npm run demo`: starts the demo and stops it cleanly on Ctrl-C / SIGTERM (exit 0).
 
-import { DemoError, startDemo } from "./demo.ts";
+import type { Demo } from "./demo.ts";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
+// Signals are caught before the hub is loaded (which takes seconds on a busy machine): a Ctrl-C
+// while loading exits 0 at once; while starting, the demo stops as soon as it is up. Repeated
+// signals (a terminal's Ctrl-C reaches npm and this process) change nothing.
 let stopRequested = false;
-let stop: (() => Promise<void>) | null = null;
+let stop: Demo["stop"] | null = null;
 const finish = () => {
   out("locus demo: stopping the fleet and the hub");
   (stop ? stop() : Promise.resolve()).then(
@@ -16,7 +19,6 @@ const finish = () => {
     },
   );
 };
-// Repeated signals (a terminal's Ctrl-C reaches npm, tsx and this process) change nothing.
 const onSignal = () => {
   if (stopRequested) return;
   stopRequested = true;
@@ -25,6 +27,8 @@ const onSignal = () => {
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 
+const { DemoError, startDemo } = await import("./demo.ts");
+if (stopRequested) process.exit(0);
 try {
   const demo = await startDemo({ env: process.env, out });
   stop = demo.stop;

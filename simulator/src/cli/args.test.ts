@@ -67,7 +67,7 @@ describe("simulator flags", () => {
       reconnectMaxMs: 30_000,
       quiet: false,
     });
-    expect(c.rampMs).toBe(5); // 10 vehicles at 2000 a second
+    expect(c.rampMs).toBe(10); // 10 vehicles at 1000 a second
   });
 
   it("reads every flag, in both --name value and --name=value forms", () => {

@@ -7,6 +7,8 @@ import type { BufferChoice, FleetOptions, VehicleCredentials } from "../fleet/fl
 import type { BBox } from "../motion/frame.ts";
 import { DEFAULT_BLOCK_M, type MotionSpec } from "../motion/model.ts";
 import { parseRoutes, RoutesError } from "../motion/routes.ts";
+import { UsageError } from "./usage-error.ts";
+import { bbox, duration, integer, number, parseDuration } from "./values.ts";
 
 /** The fleet's settings without the callbacks, plus how long to run. */
 export type SimulateConfig = Omit<FleetOptions, "onEvent" | "onNotice"> & {
@@ -20,9 +22,7 @@ export type SimulateConfig = Omit<FleetOptions, "onEvent" | "onNotice"> & {
 
 export type Command = { kind: "run"; config: SimulateConfig } | { kind: "help" };
 
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError };
 
 /** A box around downtown Los Angeles, about 9 × 9 km. */
 export const DEFAULT_BBOX: BBox = { west: -118.3, south: 34.0, east: -118.2, north: 34.08 };
@@ -33,10 +33,7 @@ export const DEFAULT_ID_PREFIX = "sim-";
 export const DEFAULT_MAX_BUFFER = 100_000;
 export const DEFAULT_RECONNECT_MAX_MS = 30_000;
 /** Vehicles connected per second during the ramp, when --ramp is not given. */
-export const DEFAULT_RAMP_RATE = 2000;
-/** Smallest and largest side of the box, metres. */
-const MIN_BOX_M = 300;
-const MAX_BOX_M = 200_000;
+export const DEFAULT_RAMP_RATE = 1000;
 
 export const USAGE = `usage: npm run simulate -- [options]
 
@@ -311,26 +308,6 @@ function motion(values: Map<string, string>, deps: ParseDeps): MotionSpec {
   };
 }
 
-function bbox(raw: string): BBox {
-  const parts = raw.split(",").map((p) => p.trim());
-  const nums = parts.map(Number);
-  const bad = (why: string) =>
-    new UsageError(`--bbox: ${JSON.stringify(raw)} ${why} (expected W,S,E,N in degrees)`);
-  if (parts.length !== 4 || parts.some((p) => p === "") || nums.some((n) => !Number.isFinite(n))) {
-    throw bad("is not four numbers");
-  }
-  const [west, south, east, north] = nums as [number, number, number, number];
-  if (west < -180 || east > 180 || south < -85 || north > 85) throw bad("is out of range");
-  if (!(west < east) || !(south < north)) throw bad("must have W < E and S < N");
-  const mid = ((south + north) / 2) * (Math.PI / 180);
-  const widthM = (east - west) * 111_195 * Math.cos(mid);
-  const heightM = (north - south) * 111_195;
-  if (Math.min(widthM, heightM) < MIN_BOX_M || Math.max(widthM, heightM) > MAX_BOX_M) {
-    throw bad(`must be ${MIN_BOX_M} m to ${MAX_BOX_M / 1000} km on each side`);
-  }
-  return { west, south, east, north };
-}
-
 function buffer(values: Map<string, string>): BufferChoice {
   const dir = values.get("buffer-dir");
   const kind = values.get("buffer") ?? (dir !== undefined ? "sqlite" : "memory");
@@ -360,60 +337,4 @@ function parseOutage(raw: string): { startMs: number; lengthMs: number } {
     );
   }
   return { startMs, lengthMs };
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "500ms", "1s", "1.5s", "10m", "2h" in ms; undefined when not a duration. */
-export function parseDuration(raw: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw.trim());
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
-}
-
-function duration(
-  name: string,
-  raw: string | undefined,
-  minMs: number,
-  maxMs: number,
-): number | undefined {
-  if (raw === undefined) return undefined;
-  const ms = parseDuration(raw);
-  if (ms === undefined || ms < minMs || ms > maxMs) {
-    const unitless = /^\d+(\.\d+)?$/.test(raw.trim());
-    throw new UsageError(
-      unitless
-        ? `--${name}: ${JSON.stringify(raw)} needs a unit, e.g. 500ms, 1s, 10m`
-        : `--${name}: ${JSON.stringify(raw)} is not a duration from ${fmt(minMs)} to ${fmt(maxMs)} (e.g. 500ms, 1s, 10m)`,
-    );
-  }
-  return ms;
-}
-
-function fmt(ms: number): string {
-  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
-
-function integer(name: string, raw: string | undefined, min: number, max: number) {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(
-      `--${name}: ${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`,
-    );
-  }
-  return value;
-}
-
-function number(name: string, raw: string | undefined, min: number, max: number) {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
-    throw new UsageError(`--${name}: ${JSON.stringify(raw)} is not a number from ${min} to ${max}`);
-  }
-  return value;
 }

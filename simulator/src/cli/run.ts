@@ -31,6 +31,7 @@ export async function runSimulation(config: SimulateConfig, deps: RunDeps): Prom
   if (warning) err.write(`locus simulate: warning: ${warning}\n`);
   print(header(config));
 
+  if (deps.signal.aborted) return 0;
   let fleet: Fleet;
   try {
     fleet = await Fleet.start({ ...config, onNotice: (line) => print(line) });
@@ -75,9 +76,12 @@ export async function runSimulation(config: SimulateConfig, deps: RunDeps): Prom
   clearInterval(ticker);
   const interrupted = why === "interrupted";
   if (!interrupted && !config.quiet) report();
+  // The last progress line stays on screen.
+  if (lineShown) out.write("\n");
+  lineShown = false;
   print(
     interrupted
-      ? "locus simulate: stopping: agents finish what is in flight; the rest stays buffered"
+      ? `locus simulate: stopping: agents wait for what is in flight; the rest stays buffered${config.buffer.kind === "memory" ? " (in memory: counted below, then gone)" : ""}`
       : `locus simulate: time is up; waiting up to ${formatMs(DRAIN_MS)} for the agents to deliver what they hold`,
   );
   const final: FleetReport = await fleet.stop({ drainMs: interrupted ? 0 : DRAIN_MS });
