@@ -12,6 +12,7 @@ import { startPostgres, type TestSchema } from "../../../tests/support/postgres.
 import { buildApi } from "../api/app.ts";
 import { MapFenceRegistry, polygonFeature, square, TOKEN } from "../api/test-support.ts";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
+import { validateGeometry } from "../geofence/validate.ts";
 import { openPostgresStore, type PostgresStore } from "./postgres.ts";
 import { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { storeContract } from "./store.contract.ts";
@@ -231,6 +232,34 @@ if (server === null) {
         const store = await open();
         expect(await store.checkGeometry(SQUARE)).toBeNull();
         expect(await store.checkGeometry(BOWTIE)).toBe("Self-intersection at or near point 1 1");
+      });
+
+      it("finds valid every shape validateGeometry accepts, on random rings on a coarse grid", async () => {
+        const store = await open();
+        // A 5×5 grid makes rings touch, cross, share edges and nest often: where validators err.
+        let seed = 7;
+        const next = (n: number) => {
+          seed = (seed * 48271) % 2147483647;
+          return seed % n;
+        };
+        const ring = (vertices: number, dx: number): number[][] => {
+          const r = Array.from({ length: vertices }, () => [dx + next(5), next(5)]);
+          return [...r, r[0] as number[]];
+        };
+        let accepted = 0;
+        const disputed: string[] = [];
+        for (let i = 0; i < 3000; i++) {
+          const polygons = [[ring(3 + next(4), 0)]];
+          if (next(2) === 0) polygons[0]?.push(ring(3 + next(2), 0));
+          if (next(3) === 0) polygons.push([ring(3 + next(3), next(3))]);
+          const checked = validateGeometry({ type: "MultiPolygon", coordinates: polygons });
+          if (!checked.ok) continue;
+          accepted++;
+          const verdict = await store.checkGeometry(checked.polygons);
+          if (verdict !== null) disputed.push(`${JSON.stringify(polygons)}: ${verdict}`);
+        }
+        expect(accepted).toBeGreaterThan(300);
+        expect(disputed).toEqual([]);
       });
 
       it("makes the API ask PostGIS after the validator, and answer 400 with its reason", async () => {
