@@ -1,10 +1,12 @@
 // The simulator end to end: the real CLI (`simulator/src/main.ts`) drives a fleet of real agents
 // against the real hub. Every fix arrives once with contiguous seqs, on the seeded path a test can
 // recompute; the hub's events are exactly those the geofence engine computes offline; and with
-// --outage the fixes produced while cut off arrive after it, in order.
+// --outage (and SQLite buffers) the fixes produced while cut off arrive after it, in order.
 
 import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
+import { readBufferStats } from "@locus/agent";
 import { eventId, LOCATION_TOPIC_FILTER, parseLocationTopic } from "@locus/protocol";
 import { MotionModel, trackFixes, vehicleId } from "@locus/simulator";
 import mqtt from "mqtt";
@@ -13,7 +15,7 @@ import { DEMO_BBOX, DEMO_BLOCK_M, DEMO_FENCES } from "../hub/src/demo/fences.ts"
 import type { Fence } from "../hub/src/geofence/fence.ts";
 import { EMPTY_VEHICLE_STATE, judgeFix } from "../hub/src/geofence/membership.ts";
 import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";
-import { api, type HubProcess, startHubProcess } from "./support/hub-process.ts";
+import { api, type HubProcess, startHubProcess, tempDir } from "./support/hub-process.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BBOX = `${DEMO_BBOX.west},${DEMO_BBOX.south},${DEMO_BBOX.east},${DEMO_BBOX.north}`;
@@ -183,7 +185,7 @@ describe("simulator against the embedded hub", () => {
     expect(counts.events).toBe(hubIds.length);
   }, 60_000);
 
-  it("--outage: fixes produced while every link is cut arrive after it, in order, none lost", async () => {
+  it("--outage with SQLite buffers: fixes produced while every link is cut arrive after it, in order, none lost", async () => {
     const prefix = "sim-t2-";
     const vehicles = 5;
     const lengthMs = 2500;
@@ -203,6 +205,7 @@ describe("simulator against the embedded hub", () => {
     });
     await recorder.subscribeAsync(LOCATION_TOPIC_FILTER, { qos: 1 });
 
+    const bufferDir = tempDir("locus-sim-buffers-");
     let cutAt = 0;
     let restoredAt = 0;
     const run = await runSimulator(
@@ -210,6 +213,7 @@ describe("simulator against the embedded hub", () => {
         ...["--vehicles", String(vehicles), "--interval", "100ms", "--duration", "7s"],
         ...["--seed", "7", "--broker", hub.mqttUrl, "--id-prefix", prefix, "--bbox", BBOX],
         ...["--outage", `1500ms+${lengthMs}ms`, "--reconnect-max", "500ms"],
+        ...["--buffer-dir", bufferDir],
       ],
       40_000,
       (text, at) => {
@@ -247,7 +251,11 @@ describe("simulator against the embedded hub", () => {
       const producedDuring = seen.filter((a) => a.ts > cutAt + 300 && a.ts < restoredAt - 200);
       expect(producedDuring.length).toBeGreaterThanOrEqual(10);
       for (const a of producedDuring) expect(a.at).toBeGreaterThanOrEqual(restoredAt - 100);
+      // Each vehicle's SQLite buffer: every fix acknowledged, its seq counter where REST ends.
+      const buffer = readBufferStats(path.join(bufferDir, `${id}.db`));
+      expect(buffer).toMatchObject({ depth: 0, nextSeq: fixes.length });
     }
+    fs.rmSync(bufferDir, { recursive: true, force: true });
     expect(stored).toBe(counts.produced);
   }, 60_000);
 });
