@@ -74,10 +74,10 @@ export const DEFAULT_ENGINE_BENCH_OPTIONS: EngineBenchOptions = {
 };
 
 /** The area fences and points are spread over: [west, south, east, north] degrees. */
-type Box = readonly [number, number, number, number];
+export type Box = readonly [number, number, number, number];
 
 /** A square near Berlin, 100 km wide for 10k fences, scaled so fence density stays the same. */
-function boxFor(fences: number): Box {
+export function boxFor(fences: number): Box {
   const sideM = 100_000 * Math.sqrt(Math.max(fences, 1) / 10_000);
   const south = 52.0;
   const north = south + sideM / 111_195;
@@ -273,7 +273,11 @@ function verify(
 }
 
 /** A star-shaped fence of 10–50 vertices, 100 m–2 km across; 10% with a hole, 10% multi-part. */
-function randomFence(id: string, [west, south, east, north]: Box, random: () => number): Fence {
+export function randomFence(
+  id: string,
+  [west, south, east, north]: Box,
+  random: () => number,
+): Fence {
   const cx = west + random() * (east - west);
   const cy = south + random() * (north - south);
   // Log-uniform radius: many small sites, few large districts.
@@ -329,7 +333,7 @@ function median(values: readonly number[]): number {
 }
 
 /** Small seeded PRNG so every run measures the same fences and points. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -292,4 +292,33 @@ describe("OutboxPublisher", () => {
     expect(broker.published).toEqual(ids([...leftovers, ...fresh]));
     await publisher.stop();
   });
+
+  it("publishes events enqueued while it marks the previous ones delivered", async () => {
+    // Marking goes to disk (an fsync) and can take a while; an event committed meanwhile finds
+    // the run still going, and must not be left in memory when the run ends.
+    const marking = deferred();
+    const release = deferred();
+    let marks = 0;
+    const slowStore = delegate(store, {
+      markDelivered: async (seqnos: readonly number[]) => {
+        await store.markDelivered(seqnos);
+        if (marks++ === 0) {
+          marking.resolve();
+          await release.promise;
+        }
+      },
+    });
+    const broker = recordingBroker();
+    const publisher = new OutboxPublisher({ store: slowStore, publish: broker.publish });
+    publisher.start();
+    const first = await commitEvents(1);
+    publisher.enqueue(first);
+    await marking.promise;
+    const second = await commitEvents(1);
+    publisher.enqueue(second);
+    release.resolve();
+    await outboxEmptied();
+    expect(broker.published).toEqual(ids([...first, ...second]));
+    await publisher.stop();
+  });
 });

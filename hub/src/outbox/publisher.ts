@@ -106,6 +106,9 @@ export class OutboxPublisher {
     if (this.#queue.length === 0 && !this.#behind) return;
     this.#running = this.#run().finally(() => {
       this.#running = null;
+      // Events enqueued while the last ones were being marked delivered found the run still
+      // going and did not start another: they are waiting.
+      this.#kick();
     });
   }
 

@@ -7,6 +7,7 @@ import type { VehicleState } from "../geofence/membership.ts";
 import { decodeFix, decodeState, encodeFix, encodeState, fixFromColumns } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { migrate } from "./sqlite-schema.ts";
+import { WalSync } from "./sqlite-sync.ts";
 import type {
   Decide,
   EventFilter,
@@ -21,7 +22,11 @@ import type {
 } from "./store.ts";
 
 export interface SqliteStoreOptions {
-  /** "full" (default) fsyncs the WAL at every commit, so an acknowledged fix survives power loss. */
+  /**
+   * "full" (default): every write resolves only once it is on disk (the WAL fdatasynced), so an
+   * acknowledged fix survives power loss. "normal": writes resolve once committed; they survive a
+   * crash of the process, not of the machine.
+   */
   synchronous?: "full" | "normal";
 }
 
@@ -124,15 +129,20 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #newId: (now: number) => string;
   readonly #stmt;
+  /** With synchronous "full": flushes the WAL off the event loop (see sqlite-sync.ts). */
+  readonly #wal: WalSync | null = null;
+  #closing: Promise<void> | null = null;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const db = new Database(path);
     this.#db = db;
     try {
       db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      // Commits never fsync on the event loop; "full" durability comes from #wal instead.
+      db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 5000");
       migrate(db);
+      if (options.synchronous !== "normal") this.#wal = new WalSync(path);
     } catch (err) {
       db.close();
       throw err;
@@ -196,6 +206,7 @@ export class SqliteStore implements Store {
       updated_at: now,
     };
     this.#stmt.insertGeofence.run(this.#geofenceParams(record));
+    await this.#durable();
     return record;
   }
 
@@ -209,11 +220,14 @@ export class SqliteStore implements Store {
       updated_at: now,
     };
     this.#stmt.replaceGeofence.run(this.#geofenceParams(record));
+    await this.#durable();
     return record;
   }
 
   async deleteGeofence(id: string) {
-    return this.#stmt.deleteGeofence.run(id).changes > 0;
+    const deleted = this.#stmt.deleteGeofence.run(id).changes > 0;
+    if (deleted) await this.#durable();
+    return deleted;
   }
 
   async getGeofence(id: string) {
@@ -271,7 +285,10 @@ export class SqliteStore implements Store {
       }
       return { stored: fresh.length, duplicates: fixes.length - fresh.length, events };
     });
-    return run.immediate();
+    this.#writable();
+    const result = run.immediate();
+    await this.#durable();
+    return result;
   }
 
   async vehicleStates() {
@@ -286,7 +303,9 @@ export class SqliteStore implements Store {
   }
 
   async setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number) {
+    this.#writable();
     this.#stmt.setStatus.run(vehicleId, EMPTY_STATE, status, at);
+    await this.#durable();
   }
 
   async listVehicles(page: Page) {
@@ -340,6 +359,9 @@ export class SqliteStore implements Store {
 
   async undelivered(after: number, limit: number) {
     const rows = this.#stmt.undelivered.all(after, limit) as EventRow[];
+    // Rows may come from a commit whose flush is still under way: never publish an event
+    // before the fixes that caused it are on disk.
+    await this.#durable();
     return rows.map((row) => ({ seqno: row.seqno, event: eventFromRow(row) }));
   }
 
@@ -347,6 +369,7 @@ export class SqliteStore implements Store {
     this.#db.transaction(() => {
       for (const seqno of seqnos) this.#stmt.markDelivered.run(seqno);
     })();
+    await this.#durable();
   }
 
   async outboxDepth() {
@@ -354,11 +377,27 @@ export class SqliteStore implements Store {
   }
 
   async ping() {
+    this.#writable();
     this.#stmt.ping.get();
   }
 
-  async close() {
-    if (this.#db.open) this.#db.close();
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#wal?.close();
+      if (this.#db.open) this.#db.close();
+    })();
+    return this.#closing;
+  }
+
+  /** With synchronous "full": resolves once everything committed so far is on disk. */
+  #durable(): Promise<void> | undefined {
+    return this.#wal?.sync();
+  }
+
+  /** Refuses writes once the disk has failed a flush (see WalSync.failure). */
+  #writable(): void {
+    const failure = this.#wal?.failure;
+    if (failure) throw failure;
   }
 
   #geofenceParams(record: GeofenceRecord) {

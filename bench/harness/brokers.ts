@@ -1,0 +1,116 @@
+// Brokers for the baseline: a bare aedes in a child process, or a throwaway Mosquitto on a free
+// loopback port (never a Mosquitto already running on this machine).
+
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { freePort, tempDir, waitFor } from "../../tests/support/hub-process.ts";
+import { mosquittoBinary } from "./versions.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+export interface BenchBroker {
+  url: string;
+  /** The broker's process, when the harness knows it (for its CPU time). */
+  pid: number | null;
+  stop(): Promise<void>;
+}
+
+export async function startAedes(): Promise<BenchBroker> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join("bench", "harness", "aedes-process.ts"), "0"],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("aedes did not start in 20 s")), 20_000);
+    child.stdout?.on("data", (d) => {
+      out += d;
+      const match = /aedes ready (\d+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`aedes exited before it was ready: ${out}`));
+    });
+  });
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * A Mosquitto of its own on a free loopback port, or the reason it cannot run. Tuned as a
+ * production broker would be: no queue or in-flight limits in the way, and TCP_NODELAY, without
+ * which each PUBACK can wait for the peer's delayed ACK (Nagle) and throughput is capped by it.
+ */
+export async function startBenchMosquitto(): Promise<BenchBroker | { unavailable: string }> {
+  const binary = mosquittoBinary();
+  if (binary === null)
+    return { unavailable: "mosquitto is not installed (Debian package mosquitto)" };
+  const dir = tempDir("locus-bench-mosquitto-");
+  const port = await freePort();
+  const conf = path.join(dir, "mosquitto.conf");
+  fs.writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "persistence false",
+      "set_tcp_nodelay true",
+      "max_queued_messages 1000000",
+      "max_queued_bytes 0",
+      "max_inflight_messages 0",
+      "log_dest stderr",
+      "log_type error",
+      "",
+    ].join("\n"),
+  );
+  let out = "";
+  const child = spawn(binary, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  child.stderr?.on("data", (d) => {
+    out += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
+        return (await accepts(port)) ? true : undefined;
+      },
+      10_000,
+      `mosquitto on port ${port}`,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `mqtt://127.0.0.1:${port}`, pid: child.pid ?? null, stop };
+}
