@@ -232,6 +232,8 @@ async function startCluster(b: Binaries, durable: boolean): Promise<TestPostgres
       if (attempt === 2) {
         const tail = fs.existsSync(log) ? fs.readFileSync(log, "utf8").slice(-2000) : "";
         fs.rmSync(dir, { recursive: true, force: true });
+        // The cached cluster may be what is broken: the next run builds it afresh.
+        fs.rmSync(template, { recursive: true, force: true });
         throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${tail}`);
       }
     }

@@ -1,0 +1,109 @@
+// How the PostgreSQL store's rows read back as the hub's objects: the columns each query selects
+// (geometry as WKB or coordinates, bigint as text, jsonb as text) and the conversions.
+
+import { type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
+import { decodeFix, decodeState, fixFromColumns } from "./codec.ts";
+import { wkbToMultiPolygon } from "./postgres-wkb.ts";
+import type { GeofenceRecord, VehicleRecord } from "./store.ts";
+
+export interface GeofenceRow {
+  id: string;
+  name: string;
+  geometry_type: "Polygon" | "MultiPolygon";
+  wkb: Buffer;
+  properties: Record<string, unknown>;
+  hysteresis_m: number | null;
+  max_accuracy_m: number | null;
+  dwell_s: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FixRow {
+  vehicle_id: string;
+  ts: string;
+  seq_key: string;
+  nonce: string;
+  latitude: number;
+  longitude: number;
+  speed: number | null;
+  heading: number | null;
+  accuracy: number | null;
+  altitude: number | null;
+}
+
+export interface EventRow {
+  seqno: string;
+  id: string;
+  type: string;
+  vehicle_id: string;
+  geofence_id: string;
+  geofence_name: string;
+  ts: string;
+  latitude: number;
+  longitude: number;
+  detected_at: string;
+}
+
+export interface VehicleRow {
+  id: string;
+  last_fix: string | null;
+  state: string;
+  status: "online" | "offline" | "unknown";
+}
+
+export const GEOFENCE_COLUMNS = `id, name, geometry_type, ST_AsBinary(geom) AS wkb, properties,
+  hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at`;
+export const FIX_COLUMNS = `vehicle_id, ts, seq_key, nonce, ST_Y(geom) AS latitude, ST_X(geom) AS longitude,
+  speed, heading, accuracy, altitude`;
+export const EVENT_COLUMNS = `seqno, id, type, vehicle_id, geofence_id, geofence_name, ts, latitude,
+  longitude, detected_at`;
+export const VEHICLE_COLUMNS = "id, last_fix::text AS last_fix, state::text AS state, status";
+
+export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    geometry_type: row.geometry_type,
+    polygons: wkbToMultiPolygon(row.wkb),
+    properties: row.properties,
+    hysteresis_m: row.hysteresis_m,
+    max_accuracy_m: row.max_accuracy_m,
+    dwell_s: row.dwell_s,
+    created_at: Number(row.created_at),
+    updated_at: Number(row.updated_at),
+  };
+}
+
+export function fixFromRow(row: FixRow): Fix {
+  const seq = Number(row.seq_key);
+  return fixFromColumns({
+    ...row,
+    ts: Number(row.ts),
+    seq: seq < 0 ? null : seq,
+    ts_given: row.nonce === "0",
+  });
+}
+
+export function eventFromRow(row: EventRow): GeofenceEvent {
+  return {
+    id: row.id,
+    type: row.type as GeofenceEvent["type"],
+    vehicle_id: row.vehicle_id,
+    geofence_id: row.geofence_id,
+    geofence_name: row.geofence_name,
+    ts: formatTs(Number(row.ts)),
+    latitude: row.latitude,
+    longitude: row.longitude,
+    detected_at: formatTs(Number(row.detected_at)),
+  };
+}
+
+export function vehicleFromRow(row: VehicleRow): VehicleRecord {
+  return {
+    id: row.id,
+    last_fix: row.last_fix === null ? null : decodeFix(row.last_fix),
+    state: decodeState(row.state),
+    status: row.status,
+  };
+}
