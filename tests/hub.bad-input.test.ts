@@ -1,9 +1,11 @@
 // Bad input never hurts the hub: garbage payloads, wrong topics, oversized batches, invalid
-// polygons and wrong tokens each get their answer, and the hub stays healthy.
+// polygons and wrong tokens each get their answer, and the hub stays healthy. In both
+// deployments: embedded, and production (Mosquitto with the repo config, PostgreSQL).
 
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, type HubProcess, startHubProcess, waitFor } from "./support/hub-process.ts";
+import { type HubEnvironment, type HubMode, openHubEnvironment } from "./support/broker.ts";
+import { api, type HubProcess, waitFor } from "./support/hub-process.ts";
 
 async function metric(hub: HubProcess, line: string): Promise<number> {
   const res = await fetch(`${hub.httpUrl}/metrics`, {
@@ -14,21 +16,30 @@ async function metric(hub: HubProcess, line: string): Promise<number> {
   return found ? Number(found.slice(line.length + 1)) : Number.NaN;
 }
 
-describe("embedded hub under bad input", () => {
+describe.each<HubMode>(["embedded", "production"])("%s hub under bad input", (mode) => {
+  let environment: HubEnvironment | null = null;
   let hub: HubProcess;
   let device: mqtt.MqttClient;
 
   beforeAll(async () => {
-    hub = await startHubProcess();
-    device = await mqtt.connectAsync(hub.mqttUrl, { clientId: "bad-device", reconnectPeriod: 0 });
+    environment = await openHubEnvironment(mode, { vehicles: ["bad-1", "rogue"] });
+    if (environment === null) return;
+    hub = await environment.startHub();
+    device = await mqtt.connectAsync(hub.mqttUrl, {
+      ...environment.device("bad-1"),
+      clientId: "bad-device",
+      reconnectPeriod: 0,
+    });
   });
 
   afterAll(async () => {
     await device?.endAsync();
     if (hub) expect(await hub.stop("SIGTERM")).toBe(0);
+    await environment?.close();
   });
 
-  it("acknowledges and drops malformed location messages, counting each reason", async () => {
+  it("acknowledges and drops malformed location messages, counting each reason", async (ctx) => {
+    if (environment === null) return ctx.skip();
     const topic = "locus/vehicles/bad-1/location";
     const bad: (string | Buffer)[] = [
       "not json",
@@ -38,7 +49,8 @@ describe("embedded hub under bad input", () => {
       '{"latitude": 10, "longitude": 10, "vehicle_id": "someone-else"}',
       "[]",
       JSON.stringify(Array.from({ length: 1001 }, () => ({ latitude: 1, longitude: 1 }))),
-      "x".repeat(300 * 1024),
+      // Over the hub's 256 KiB cap, under the production broker's 300,000-byte packet limit.
+      "x".repeat(270 * 1024),
     ];
     for (const payload of bad) await device.publishAsync(topic, payload, { qos: 1 });
     // A valid batch with one bad element keeps the good ones.
@@ -51,7 +63,12 @@ describe("embedded hub under bad input", () => {
       ]),
       { qos: 1 },
     );
-    const track = await api(hub, "GET", "/api/v1/vehicles/bad-1/locations");
+    // Embedded, the PUBACK means committed; through Mosquitto it only means the broker has it.
+    // Messages are taken in order, so once the last one is stored every reject is counted.
+    const track = await waitFor(async () => {
+      const r = await api(hub, "GET", "/api/v1/vehicles/bad-1/locations");
+      return r.body?.locations?.length >= 2 ? r : undefined;
+    });
     expect(track.body.locations.map((f: any) => f.seq)).toEqual([1, 3]);
     const reasons: Record<string, number> = {
       invalid_json: 1,
@@ -71,18 +88,53 @@ describe("embedded hub under bad input", () => {
     expect(await metric(hub, "locus_fixes_accepted_total")).toBe(2);
   });
 
-  it("disconnects a client that publishes on the events topic, and ignores other topics", async () => {
+  it("refuses a device's publication on the events topic, and ignores other topics", async (ctx) => {
+    if (environment === null) return ctx.skip();
     await device.publishAsync("some/other/topic", "hello", { qos: 1 });
-    const rogue = await mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0 });
-    const closed = new Promise<void>((resolve) => rogue.once("close", () => resolve()));
-    rogue.publish("locus/geofence/events", '{"type":"enter"}', { qos: 1 });
-    await closed;
-    rogue.end(true);
+    if (mode === "embedded") {
+      // The embedded broker disconnects the client.
+      const rogue = await mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0 });
+      const closed = new Promise<void>((resolve) => rogue.once("close", () => resolve()));
+      rogue.publish("locus/geofence/events", '{"type":"enter"}', { qos: 1 });
+      await closed;
+      rogue.end(true);
+    } else {
+      // Mosquitto's ACL refuses it (an MQTT 5 client is told so in its PUBACK).
+      const rogue = await mqtt.connectAsync(hub.mqttUrl, {
+        ...environment.device("rogue"),
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+      });
+      await expect(
+        rogue.publishAsync("locus/geofence/events", '{"type":"enter"}', { qos: 1 }),
+      ).rejects.toThrow(/not authori[sz]ed/i);
+      await rogue.endAsync();
+    }
     const health = await api(hub, "GET", "/api/v1/health");
     expect(health.status).toBe(200);
   });
 
-  it("answers bad tokens with 401 and bad polygons with 400, and stays healthy", async () => {
+  it.runIf(mode === "production")(
+    "leaves a packet over the broker's limit to Mosquitto, which disconnects its sender",
+    async (ctx) => {
+      if (environment === null) return ctx.skip();
+      const big = await mqtt.connectAsync(hub.mqttUrl, {
+        ...environment.device("bad-1"),
+        clientId: "bad-device-big",
+        reconnectPeriod: 0,
+      });
+      const closed = new Promise<void>((resolve) => big.once("close", () => resolve()));
+      big.publish("locus/vehicles/bad-1/location", "x".repeat(400 * 1024), { qos: 1 });
+      await closed;
+      big.end(true);
+      const health = await api(hub, "GET", "/api/v1/health");
+      expect(health.status).toBe(200);
+      expect(await metric(hub, 'locus_fixes_rejected_total{reason="payload_too_large"}')).toBe(1);
+    },
+  );
+
+  it("answers bad tokens with 401 and bad polygons with 400, and stays healthy", async (ctx) => {
+    if (environment === null) return ctx.skip();
     const noToken = await fetch(`${hub.httpUrl}/api/v1/geofences`);
     expect(noToken.status).toBe(401);
     const wrong = await api(

@@ -1,11 +1,20 @@
-// The embedded hub end to end over real MQTT: REST geofence, fixes in, events out, reads back.
+// The hub end to end over real MQTT: REST geofence, fixes in, events out, reads back. Run in
+// both deployments: embedded (aedes, SQLite) and production (the repo's Mosquitto config with
+// per-vehicle passwords, PostgreSQL/PostGIS, with either geofence lookup).
 
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import mqtt from "mqtt";
+import mqtt, { type IClientOptions } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "./support/binaries.ts";
-import { api, type HubProcess, startHubProcess, waitFor } from "./support/hub-process.ts";
+import {
+  EVENTS_USER,
+  type HubEnvironment,
+  type HubEnvironmentOptions,
+  type HubMode,
+  openHubEnvironment,
+} from "./support/broker.ts";
+import { api, type HubProcess, waitFor } from "./support/hub-process.ts";
 
 const run = promisify(execFile);
 const hasMosquittoClients = requireBinary("mosquitto_pub", "mosquitto-clients");
@@ -28,9 +37,12 @@ const DOWNTOWN = {
   },
 };
 
-function collectEvents(url: string): Promise<{ events: any[]; client: mqtt.MqttClient }> {
+function collectEvents(
+  url: string,
+  options: IClientOptions,
+): Promise<{ events: any[]; client: mqtt.MqttClient }> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0 });
+    const client = mqtt.connect(url, { ...options, reconnectPeriod: 0 });
     const events: any[] = [];
     client.on("message", (_topic, payload) => events.push(JSON.parse(payload.toString())));
     client.on("error", reject);
@@ -42,25 +54,54 @@ function collectEvents(url: string): Promise<{ events: any[]; client: mqtt.MqttC
   });
 }
 
-describe("embedded hub end to end", () => {
+const CONFIGURATIONS: [string, HubMode, HubEnvironmentOptions["geofenceEval"]][] = [
+  ["embedded (aedes, SQLite)", "embedded", undefined],
+  ["production (Mosquitto, PostgreSQL, in-memory lookup)", "production", "memory"],
+  ["production (Mosquitto, PostgreSQL, PostGIS lookup)", "production", "postgis"],
+];
+
+describe.each(CONFIGURATIONS)("hub end to end: %s", (_name, mode, geofenceEval) => {
+  let environment: HubEnvironment | null = null;
   let hub: HubProcess;
-  let device: mqtt.MqttClient;
+  const devices: mqtt.MqttClient[] = [];
+
+  /** A connection publishing as `vehicleId` (its own account on the production broker). */
+  async function device(vehicleId: string): Promise<mqtt.MqttClient> {
+    const client = await mqtt.connectAsync(hub.mqttUrl, {
+      ...environment?.device(vehicleId),
+      clientId: `device-${vehicleId}`,
+      reconnectPeriod: 0,
+    });
+    devices.push(client);
+    return client;
+  }
+
+  const consumer = () => environment?.consumer() ?? {};
 
   beforeAll(async () => {
-    hub = await startHubProcess();
-    device = await mqtt.connectAsync(hub.mqttUrl, { clientId: "device-e2e", reconnectPeriod: 0 });
+    environment = await openHubEnvironment(mode, {
+      vehicles: ["truck-e2e", "batcher", "truck-01"],
+      geofenceEval,
+    });
+    if (environment === null) return;
+    hub = await environment.startHub();
   });
 
   afterAll(async () => {
-    await device?.endAsync();
+    for (const d of devices) await d.endAsync();
     if (hub) expect(await hub.stop("SIGTERM")).toBe(0);
+    await environment?.close();
   });
 
-  it("detects enter then exit from fixes published over MQTT, and serves them over REST", async () => {
+  it("detects enter then exit from fixes published over MQTT, and serves them over REST", async (ctx) => {
+    if (environment === null) return ctx.skip();
+    // The hub announces the broker devices use: its own, or the production Mosquitto.
+    if (environment.mosquitto) expect(hub.mqttUrl).toBe(environment.mosquitto.url);
     const created = await api(hub, "POST", "/api/v1/geofences", DOWNTOWN);
     expect(created.status).toBe(201);
     const fenceId: string = created.body.id;
-    const sub = await collectEvents(hub.mqttUrl);
+    const sub = await collectEvents(hub.mqttUrl, consumer());
+    const truck = await device("truck-e2e");
     const base = Date.parse("2026-11-24T20:00:00Z");
     const path = [
       [-118.27, 34.05],
@@ -68,7 +109,7 @@ describe("embedded hub end to end", () => {
       [-118.21, 34.05],
     ];
     for (const [i, [lon, lat]] of path.entries()) {
-      await device.publishAsync(
+      await truck.publishAsync(
         "locus/vehicles/truck-e2e/location",
         JSON.stringify({ latitude: lat, longitude: lon, ts: base + i * 1000, seq: i }),
         { qos: 1 },
@@ -115,8 +156,10 @@ describe("embedded hub end to end", () => {
     expect(vehicle.body.last_fix.seq).toBe(2);
   });
 
-  it("stores a batch once, however often it is delivered, and raises each event once", async () => {
-    const sub = await collectEvents(hub.mqttUrl);
+  it("stores a batch once, however often it is delivered, and raises each event once", async (ctx) => {
+    if (environment === null) return ctx.skip();
+    const sub = await collectEvents(hub.mqttUrl, consumer());
+    const batcher = await device("batcher");
     const base = Date.parse("2026-11-24T21:00:00Z");
     const batch = [
       [-118.27, 34.05],
@@ -129,7 +172,7 @@ describe("embedded hub end to end", () => {
       seq: 100 + i,
     }));
     for (let i = 0; i < 3; i++) {
-      await device.publishAsync("locus/vehicles/batcher/location", JSON.stringify(batch), {
+      await batcher.publishAsync("locus/vehicles/batcher/location", JSON.stringify(batch), {
         qos: 1,
       });
     }
@@ -151,11 +194,14 @@ describe("embedded hub end to end", () => {
 
   it.runIf(hasMosquittoClients)(
     "accepts the seed payload from mosquitto_pub and shows events to mosquitto_sub",
-    async () => {
-      const port = new URL(hub.mqttUrl).port;
+    async (ctx) => {
+      if (environment === null) return ctx.skip();
       const sub = run(
         "mosquitto_sub",
-        ["-h", "127.0.0.1", "-p", port, "-t", "locus/geofence/events", "-q", "1", "-C", "1"],
+        [
+          ...environment.cliArgs(hub, EVENTS_USER),
+          ...["-t", "locus/geofence/events", "-q", "1", "-C", "1"],
+        ],
         { timeout: 15_000 },
       );
       // mosquitto_sub needs a moment to subscribe before the event is published.
@@ -163,16 +209,9 @@ describe("embedded hub end to end", () => {
       await run(
         "mosquitto_pub",
         [
-          "-h",
-          "127.0.0.1",
-          "-p",
-          port,
-          "-q",
-          "1",
-          "-t",
-          "locus/vehicles/truck-01/location",
-          "-m",
-          '{"vehicle_id":"truck-01","latitude":34.05,"longitude":-118.24}',
+          ...environment.cliArgs(hub, "truck-01"),
+          ...["-q", "1", "-t", "locus/vehicles/truck-01/location"],
+          ...["-m", '{"vehicle_id":"truck-01","latitude":34.05,"longitude":-118.24}'],
         ],
         { timeout: 10_000 },
       );

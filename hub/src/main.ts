@@ -17,14 +17,7 @@ async function main(): Promise<void> {
     fail(err);
   }
   const hub = await startHub(config).catch(fail);
-  const token =
-    hub.tokenSource === "env"
-      ? "(from LOCUS_API_TOKEN)"
-      : `${hub.token} (${hub.tokenSource === "generated" ? "generated, saved in" : "from"} ${hub.tokenFile})`;
-  process.stdout.write(
-    `locus hub ready  http: ${hub.httpUrl}  mqtt: ${hub.mqttUrl}  api token: ${token}\n`,
-  );
-
+  // Before the ready line: whoever waits for it may send SIGTERM at once.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -40,6 +33,14 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+
+  const token =
+    hub.tokenSource === "env"
+      ? "(from LOCUS_API_TOKEN)"
+      : `${hub.token} (${hub.tokenSource === "generated" ? "generated, saved in" : "from"} ${hub.tokenFile})`;
+  process.stdout.write(
+    `locus hub ready  http: ${hub.httpUrl}  mqtt: ${hub.mqttUrl}  api token: ${token}\n`,
+  );
 }
 
 await main();

@@ -6,8 +6,17 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import type { IClientOptions } from "mqtt";
 import { hasBinary } from "./binaries.ts";
-import { freePort, tempDir, waitFor } from "./hub-process.ts";
+import {
+  freePort,
+  type HubProcess,
+  type StartHubOptions,
+  startHubProcess,
+  tempDir,
+  waitFor,
+} from "./hub-process.ts";
+import { startPostgres } from "./postgres.ts";
 
 const MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"].find((p) =>
   fs.existsSync(p),
@@ -197,4 +206,98 @@ export async function startRepoMosquitto(options: RepoMosquittoOptions): Promise
   fs.writeFileSync(conf, renderRepoMosquittoConf(port, configDir, dataDir));
   const broker = await launch(binary, conf, dir, port);
   return { ...broker, conf };
+}
+
+/** How the hub under test is deployed. */
+export type HubMode = "embedded" | "production";
+
+export interface HubEnvironmentOptions {
+  /** Vehicle ids that get an account on the production broker (password `pw-{id}`). */
+  vehicles: readonly string[];
+  /** LOCUS_GEOFENCE_EVAL for the production hub. */
+  geofenceEval?: "memory" | "postgis";
+}
+
+/**
+ * Everything a black-box test needs to run the hub one way or the other: embedded (aedes and
+ * SQLite, nothing else), or production (the repo's Mosquitto config with passwords and ACL, and a
+ * throwaway PostgreSQL with PostGIS), and how clients connect in each.
+ */
+export interface HubEnvironment {
+  mode: HubMode;
+  /** Starts a hub; in production mode against this environment's Mosquitto and database. */
+  startHub(options?: StartHubOptions): Promise<HubProcess>;
+  /** MQTT options for a device publishing as `vehicleId` (add `clientId` as needed). */
+  device(vehicleId: string): IClientOptions;
+  /** MQTT options for an event consumer. */
+  consumer(): IClientOptions;
+  /** mosquitto_pub/mosquitto_sub flags for host, port and credentials of `user`. */
+  cliArgs(hub: HubProcess, user: string): string[];
+  /** The production broker, null when embedded. */
+  mosquitto: RepoMosquitto | null;
+  /** LOCUS_* settings of the production hub ({} when embedded). */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export const HUB_USER = "locus-hub";
+export const EVENTS_USER = "locus-events";
+const passwordOf = (user: string) => `pw-${user}`;
+
+/**
+ * Opens an environment. Production mode needs mosquitto and PostgreSQL with PostGIS: without
+ * them it returns null after one SKIPPING line (under CI=true it throws instead).
+ */
+export async function openHubEnvironment(
+  mode: HubMode,
+  options: HubEnvironmentOptions,
+): Promise<HubEnvironment | null> {
+  if (mode === "embedded") {
+    return {
+      mode,
+      startHub: (o) => startHubProcess(o),
+      device: () => ({}),
+      consumer: () => ({}),
+      cliArgs: (hub) => ["-h", "127.0.0.1", "-p", new URL(hub.mqttUrl).port],
+      mosquitto: null,
+      env: {},
+      close: async () => {},
+    };
+  }
+  if (mosquittoBinary() === null) return null;
+  const postgres = await startPostgres();
+  if (postgres === null) return null;
+  const users: Record<string, string> = {};
+  for (const user of [HUB_USER, EVENTS_USER, ...options.vehicles]) users[user] = passwordOf(user);
+  let mosquitto: RepoMosquitto;
+  try {
+    mosquitto = await startRepoMosquitto({ users });
+  } catch (err) {
+    await postgres.stop();
+    throw err;
+  }
+  const env: Record<string, string> = {
+    LOCUS_MQTT_URL: mosquitto.url,
+    LOCUS_MQTT_USERNAME: HUB_USER,
+    LOCUS_MQTT_PASSWORD: passwordOf(HUB_USER),
+    LOCUS_DATABASE_URL: postgres.url,
+    LOCUS_GEOFENCE_EVAL: options.geofenceEval ?? "memory",
+  };
+  const credentials = (user: string) => ({ username: user, password: passwordOf(user) });
+  return {
+    mode,
+    startHub: (o = {}) => startHubProcess({ ...o, env: { ...env, ...o.env } }),
+    device: (vehicleId) => credentials(vehicleId),
+    consumer: () => credentials(EVENTS_USER),
+    cliArgs: (_hub, user) => [
+      ...["-h", "127.0.0.1", "-p", String(mosquitto.port)],
+      ...["-u", user, "-P", passwordOf(user)],
+    ],
+    mosquitto,
+    env,
+    async close() {
+      await mosquitto.stop();
+      await postgres.stop();
+    },
+  };
 }

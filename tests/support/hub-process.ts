@@ -30,6 +30,7 @@ export function tempDir(prefix = "locus-test-"): string {
 export interface HubProcess {
   child: ChildProcess;
   httpUrl: string;
+  /** Where devices connect: the embedded broker, or the external one the hub uses. */
   mqttUrl: string;
   token: string;
   dataDir: string;
@@ -98,10 +99,12 @@ export async function startHubProcess(options: StartHubOptions = {}): Promise<Hu
       reject(new Error(`hub exited (${code}) before it was ready; output:\n${out}`));
     });
   });
+  // The ready line names the broker: the embedded one, or LOCUS_MQTT_URL (without a password).
+  const announced = /mqtt: (\S+)/.exec(out)?.[1];
   return {
     child,
     httpUrl: `http://127.0.0.1:${httpPort}`,
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    mqttUrl: announced ?? `mqtt://127.0.0.1:${mqttPort}`,
     token,
     dataDir,
     output: () => out,
@@ -149,4 +152,37 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Runs the hub expecting it to refuse to start; resolves to its exit code, its output and how
+ * long it took. The data dir is a fresh temp dir unless `env` names one.
+ */
+export function failedHubStart(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; out: string; ms: number }> {
+  const began = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "hub/src/main.ts"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", LOCUS_DATA_DIR: tempDir(), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout?.on("data", (d) => {
+      out += d;
+    });
+    child.stderr?.on("data", (d) => {
+      out += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the hub did not exit; output:\n${out}`));
+    }, timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, ms: Date.now() - began });
+    });
+  });
 }
