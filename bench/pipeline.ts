@@ -39,6 +39,8 @@ export interface PipelineBenchResult {
   cpuUsPerFix: number;
   commits: number;
   meanCommitSize: number;
+  /** Size of the WAL file at the end, MiB: stays bounded when checkpoints keep up. */
+  walMiB: number;
 }
 
 export const DEFAULT_PIPELINE_BENCH_OPTIONS: PipelineBenchOptions = {
@@ -57,7 +59,8 @@ export async function runPipelineBench(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "locus-bench-pipeline-"));
   const set = makeFences(o.fences);
   await seedSqlite(dir, set.fences);
-  const store = new SqliteStore(path.join(dir, "locus.db"), { synchronous: o.synchronous });
+  const file = path.join(dir, "locus.db");
+  const store = new SqliteStore(file, { synchronous: o.synchronous });
   try {
     const fences = new FenceCatalogue(new MemoryFenceIndex());
     for (const record of await store.allGeofences()) await fences.upsert(record);
@@ -138,6 +141,7 @@ export async function runPipelineBench(
       cpuUsPerFix: (cpu.user + cpu.system) / acked,
       commits,
       meanCommitSize: commits > 0 ? acked / commits : 0,
+      walMiB: fs.statSync(`${file}-wal`).size / 2 ** 20,
     };
   } finally {
     await store.close();

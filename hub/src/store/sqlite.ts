@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import type { VehicleState } from "../geofence/membership.ts";
 import { decodeFix, decodeState, encodeFix, encodeState, fixFromColumns } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
+import { Checkpointer } from "./sqlite-checkpoint.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
 import type {
@@ -131,6 +132,8 @@ export class SqliteStore implements Store {
   readonly #stmt;
   /** With synchronous "full": flushes the WAL off the event loop (see sqlite-sync.ts). */
   readonly #wal: WalSync | null = null;
+  /** Checkpoints on a worker thread; the hub's connection never does (see sqlite-checkpoint.ts). */
+  readonly #checkpointer: Checkpointer;
   #closing: Promise<void> | null = null;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -143,10 +146,16 @@ export class SqliteStore implements Store {
       db.pragma("busy_timeout = 5000");
       migrate(db);
       if (options.synchronous !== "normal") this.#wal = new WalSync(path);
+      db.pragma("wal_autocheckpoint = 0");
     } catch (err) {
       db.close();
       throw err;
     }
+    this.#checkpointer = new Checkpointer(path, {
+      onFailure: () => {
+        if (db.open) db.pragma("wal_autocheckpoint = 1000");
+      },
+    });
     const highest = db.prepare("SELECT max(id) AS id FROM geofences").get() as {
       id: string | null;
     };
@@ -383,6 +392,7 @@ export class SqliteStore implements Store {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.#checkpointer.close();
       await this.#wal?.close();
       if (this.#db.open) this.#db.close();
     })();
