@@ -48,6 +48,8 @@ export interface StartHubOptions {
   mqttPort?: number;
   /** How long to wait for the ready line, ms. */
   timeoutMs?: number;
+  /** A built bundle to run with plain node (as the container does) instead of the sources. */
+  bundle?: string;
 }
 
 export const TEST_TOKEN = "test-token-0123456789abcdef";
@@ -58,7 +60,8 @@ export async function startHubProcess(options: StartHubOptions = {}): Promise<Hu
   const httpPort = options.httpPort ?? (await freePort());
   const mqttPort = options.mqttPort ?? (await freePort());
   const token = options.token ?? TEST_TOKEN;
-  const child = spawn(process.execPath, ["--import", "tsx", "hub/src/main.ts"], {
+  const args = options.bundle ? [options.bundle] : ["--import", "tsx", "hub/src/main.ts"];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
