@@ -10,10 +10,10 @@ export {
   type FleetOptions,
   type FleetReport,
   type FleetStats,
-  formatMs,
   type VehicleCredentials,
   vehicleId,
 } from "./fleet/fleet.ts";
+export { formatMs } from "./fleet/format.ts";
 export { OutageRelay } from "./fleet/outage.ts";
 export { TimerWheel } from "./fleet/wheel.ts";
 export {

@@ -2,7 +2,7 @@
 // few seconds otherwise) and the summary at the end.
 
 import type { FleetReport, FleetStats } from "../fleet/fleet.ts";
-import { formatMs } from "../fleet/fleet.ts";
+import { formatMs } from "../fleet/format.ts";
 
 const n = (v: number) => v.toLocaleString("en-US");
 

@@ -2,7 +2,8 @@
 // and prints the summary. Exit codes: 0 a clean stop, 1 the fleet could not start.
 
 import fs from "node:fs";
-import { Fleet, type FleetReport, formatMs } from "../fleet/fleet.ts";
+import { Fleet, type FleetReport } from "../fleet/fleet.ts";
+import { formatMs } from "../fleet/format.ts";
 import type { SimulateConfig } from "./args.ts";
 import { progressLine, summaryLines } from "./progress.ts";
 

@@ -14,6 +14,7 @@ import {
 import type { GeofenceEvent } from "@locus/protocol";
 import { MotionModel, type MotionSpec, type Track } from "../motion/model.ts";
 import { EventWatcher, type WatcherState } from "./events.ts";
+import { formatMs } from "./format.ts";
 import { OutageRelay } from "./outage.ts";
 import { TimerWheel } from "./wheel.ts";
 
@@ -87,6 +88,9 @@ export interface FleetReport extends FleetStats {
   /** Where the SQLite buffers are, when that backend was used. */
   bufferDir: string | null;
 }
+
+/** Most fixes a vehicle sends when the wheel hands it over; more are due only after a stall. */
+const MAX_FIXES_PER_VISIT = 20;
 
 /** The id of vehicle `index` (0-based) for a prefix: `sim-00001` for prefix `sim-`, index 0. */
 export function vehicleId(prefix: string, index: number): string {
@@ -265,7 +269,12 @@ export class Fleet {
         v.started = true;
         v.agent.start();
       }
-      for (let due = v.firstAt + v.next * interval; due <= now; due += interval) {
+      // After a stall (a suspended process, a starved CPU) a vehicle catches up a few fixes per
+      // turn of the wheel rather than all at once, so one turn stays short; every fix keeps its
+      // scheduled ts and its place in the path.
+      let budget = MAX_FIXES_PER_VISIT;
+      for (let due = v.firstAt + v.next * interval; due <= now && budget > 0; due += interval) {
+        budget--;
         if (v.next > 0) v.track.advance(interval / 1000);
         v.next++;
         const fix = v.track.fix();
@@ -382,16 +391,4 @@ export class Fleet {
     }
     return report;
   }
-}
-
-/** "15s", "1m30s", "500ms". */
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
-  const s = Math.round(ms / 1000);
-  const m = Math.floor(s / 60);
-  const rest = s % 60;
-  if (m < 60) return rest ? `${m}m${rest}s` : `${m}m`;
-  const h = Math.floor(m / 60);
-  return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
 }
