@@ -2,6 +2,7 @@
 // and acl with a password file made by infra/mosquitto/add-user.sh: each vehicle only on its own
 // topics, the hub and the event consumers in their roles, nobody anonymous.
 
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
@@ -177,5 +178,35 @@ describe.runIf(hasMosquitto)("Mosquitto with the committed production config", (
         /not authori[sz]ed/i,
       );
     }
+  });
+
+  it("takes a vehicle added or removed with add-user.sh on SIGHUP", async () => {
+    const addUser = (...args: string[]) =>
+      execFileSync(path.join(INFRA_MOSQUITTO, "add-user.sh"), args, {
+        env: { ...process.env, LOCUS_MOSQUITTO_PASSWD: broker.passwd },
+        encoding: "utf8",
+      });
+    const login = (user: string, password: string) =>
+      mqtt.connectAsync(broker.url, { username: user, password, reconnectPeriod: 0 });
+
+    expect(addUser("truck-3", "truck-3-secret")).toContain("added truck-3");
+    await expect(login("truck-3", "truck-3-secret")).rejects.toThrow(/not authori[sz]ed/i);
+    broker.signal("SIGHUP");
+    const truck3 = await waitFor(() =>
+      login("truck-3", "truck-3-secret").then(
+        (c) => c,
+        () => undefined,
+      ),
+    );
+    clients.push(truck3);
+
+    // Removed and reloaded: its open connection is cut and it cannot log in again.
+    const closed = new Promise<void>((resolve) => truck3.once("close", () => resolve()));
+    expect(addUser("-d", "truck-3")).toContain("removed truck-3");
+    broker.signal("SIGHUP");
+    await closed;
+    await expect(login("truck-3", "truck-3-secret")).rejects.toThrow(/not authori[sz]ed/i);
+    // Names that cannot be vehicle ids are refused before anything is written.
+    expect(() => addUser("bad/id", "x")).toThrow();
   });
 });

@@ -49,6 +49,8 @@ export interface Mosquitto {
   /** Starts it again on the same port and waits until it accepts connections. */
   start(): Promise<void>;
   restart(): Promise<void>;
+  /** Sends a signal to the running broker (SIGHUP: read the password file and ACL again). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -136,6 +138,10 @@ async function launch(binary: string, conf: string, dir: string, port: number): 
       await broker.stop();
       await broker.start();
     },
+    signal(signal: NodeJS.Signals) {
+      if (child === null) throw new Error("mosquitto is not running");
+      child.kill(signal);
+    },
   };
   await broker.start();
   return broker;
@@ -177,6 +183,8 @@ export interface RepoMosquittoOptions {
 export interface RepoMosquitto extends Mosquitto {
   /** The config as run: the committed file with the port and directories substituted. */
   conf: string;
+  /** The password file (made with add-user.sh). */
+  passwd: string;
 }
 
 /**
@@ -205,7 +213,7 @@ export async function startRepoMosquitto(options: RepoMosquittoOptions): Promise
   const conf = path.join(configDir, "mosquitto.conf");
   fs.writeFileSync(conf, renderRepoMosquittoConf(port, configDir, dataDir));
   const broker = await launch(binary, conf, dir, port);
-  return { ...broker, conf };
+  return { ...broker, conf, passwd };
 }
 
 /** How the hub under test is deployed. */
