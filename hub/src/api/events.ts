@@ -2,12 +2,7 @@
 // time (CONTRACT §5).
 
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import {
-  EVENT_TYPES,
-  GeofenceEventSchema,
-  toWireEvent,
-  VEHICLE_ID_PATTERN,
-} from "@locus/protocol";
+import { EVENT_TYPES, GeofenceEventSchema, toWireEvent, VEHICLE_ID_PATTERN } from "@locus/protocol";
 import Type from "typebox";
 import type { EventFilter } from "../store/store.ts";
 import type { ApiDeps } from "./deps.ts";
