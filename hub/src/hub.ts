@@ -68,8 +68,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const { store, pool } = await openStore(config);
     cleanups.push(() => store.close());
 
-    const fences = new FenceCatalogue(fenceIndex(config, pool));
-    for (const record of await store.allGeofences()) await fences.upsert(record);
+    const index = fenceIndex(config, pool);
+    const fences = new FenceCatalogue(index);
+    await fences.load(await store.allGeofences(), index instanceof PostgisFenceIndex);
     const detector = new Detector(await store.vehicleStates(), fences, {
       defaultMaxAccuracyM: config.maxAccuracyM,
     });

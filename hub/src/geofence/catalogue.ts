@@ -3,6 +3,7 @@
 import type { GeofenceRecord } from "../store/store.ts";
 import type { Fence } from "./fence.ts";
 import type { FenceIndex } from "./fence-index.ts";
+import { MemoryFenceIndex } from "./memory-index.ts";
 
 export function fenceFromRecord(record: GeofenceRecord): Fence {
   const fence: Fence = { id: record.id, name: record.name, polygons: record.polygons };
@@ -25,6 +26,18 @@ export class FenceCatalogue {
     const fence = fenceFromRecord(record);
     await this.index.upsert(fence);
     this.#fences.set(fence.id, fence);
+  }
+
+  /**
+   * Takes the stored geofences at start. `indexed`: the index already holds them (PostGIS reads
+   * the geofences table itself), so only the catalogue is filled.
+   */
+  async load(records: readonly GeofenceRecord[], indexed: boolean): Promise<void> {
+    const loaded = records.map(fenceFromRecord);
+    for (const fence of loaded) this.#fences.set(fence.id, fence);
+    if (indexed) return;
+    if (this.index instanceof MemoryFenceIndex) this.index.load(loaded);
+    else for (const fence of loaded) await this.index.upsert(fence);
   }
 
   async remove(id: string): Promise<void> {
