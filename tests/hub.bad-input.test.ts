@@ -114,9 +114,10 @@ describe.each<HubMode>(["embedded", "production"])("%s hub under bad input", (mo
     expect(health.status).toBe(200);
   });
 
-  it.runIf(mode === "production")(
-    "leaves a packet over the broker's limit to Mosquitto, which disconnects its sender",
-    async (ctx) => {
+  // Only Mosquitto has a packet limit of its own: registered for production alone, so the
+  // embedded run has no skipped test.
+  if (mode === "production") {
+    it("leaves a packet over the broker's limit to Mosquitto, which disconnects its sender", async (ctx) => {
       if (environment === null) return ctx.skip();
       const big = await mqtt.connectAsync(hub.mqttUrl, {
         ...environment.device("bad-1"),
@@ -130,8 +131,8 @@ describe.each<HubMode>(["embedded", "production"])("%s hub under bad input", (mo
       const health = await api(hub, "GET", "/api/v1/health");
       expect(health.status).toBe(200);
       expect(await metric(hub, 'locus_fixes_rejected_total{reason="payload_too_large"}')).toBe(1);
-    },
-  );
+    });
+  }
 
   it("answers bad tokens with 401 and bad polygons with 400, and stays healthy", async (ctx) => {
     if (environment === null) return ctx.skip();
