@@ -149,7 +149,7 @@ describe("OutboxPublisher", () => {
     await publisher.stop();
   });
 
-  it("retries a failing publish without skipping or reordering", async () => {
+  it("one at a time, retries a failing publish without skipping or reordering", async () => {
     const committed = await commitEvents(4);
     const failOn = new Set([2, 3, 4, 7]);
     const broker = recordingBroker((attempt) => {
@@ -160,6 +160,7 @@ describe("OutboxPublisher", () => {
       store,
       publish: broker.publish,
       retryMs: 1,
+      window: 1,
       onError: (err) => errors.push(err.message),
     });
     publisher.start();
@@ -183,6 +184,7 @@ describe("OutboxPublisher", () => {
       store,
       publish: broker.publish,
       retryMs: 20,
+      window: 1,
       onError: (_err, retryInMs) => delays.push(retryInMs),
     });
     publisher.start();
@@ -193,7 +195,7 @@ describe("OutboxPublisher", () => {
     expect(broker.attempts()).toBe(6);
   });
 
-  it("leaves what it did not publish undelivered when stopped", async () => {
+  it("one at a time, leaves what it did not publish undelivered when stopped", async () => {
     const committed = await commitEvents(6);
     let letThirdThrough = () => {};
     const thirdStarted = deferred();
@@ -204,7 +206,7 @@ describe("OutboxPublisher", () => {
         letThirdThrough = resolve;
       });
     });
-    const publisher = new OutboxPublisher({ store, publish: broker.publish });
+    const publisher = new OutboxPublisher({ store, publish: broker.publish, window: 1 });
     publisher.start();
     await thirdStarted.promise;
     const stopped = publisher.stop();
@@ -224,7 +226,12 @@ describe("OutboxPublisher", () => {
     // The first run publishes three events, then hangs and "crashes" before marking anything.
     const hung = deferred();
     const first = recordingBroker((attempt) => (attempt > 3 ? hung.promise : undefined));
-    const crashed = new OutboxPublisher({ store, publish: first.publish, markBatch: 1000 });
+    const crashed = new OutboxPublisher({
+      store,
+      publish: first.publish,
+      markBatch: 1000,
+      window: 1,
+    });
     crashed.start();
     await vi.waitFor(() => expect(first.attempts()).toBe(4));
     expect(first.published).toEqual(ids(committed.slice(0, 3)));
@@ -320,5 +327,71 @@ describe("OutboxPublisher", () => {
     await outboxEmptied();
     expect(broker.published).toEqual(ids([...first, ...second]));
     await publisher.stop();
+  });
+
+  it("hands a window of events to the broker at once, in outbox order", async () => {
+    const committed = await commitEvents(10);
+    const release = deferred();
+    const broker = recordingBroker(() => release.promise);
+    const publisher = new OutboxPublisher({ store, publish: broker.publish, window: 4 });
+    publisher.start();
+    // Four publishes under way before the broker has taken any.
+    await vi.waitFor(() => expect(broker.attempts()).toBe(4));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(broker.attempts()).toBe(4);
+    release.resolve();
+    await outboxEmptied();
+    expect(broker.published).toEqual(ids(committed));
+    expect(broker.attempts()).toBe(10);
+    await publisher.stop();
+  });
+
+  it("after a failure in a window, publishes again from the failed event on, in order", async () => {
+    const committed = await commitEvents(6);
+    // Like a lost connection: a failed publish fails the ones handed over with it too.
+    let down = false;
+    const broker = recordingBroker((attempt) => {
+      if (attempt === 3) {
+        down = true;
+        setImmediate(() => {
+          down = false;
+        });
+      }
+      if (down) throw new Error(`broker lost attempt ${attempt}`);
+    });
+    const errors: string[] = [];
+    const publisher = new OutboxPublisher({
+      store,
+      publish: broker.publish,
+      retryMs: 1,
+      window: 4,
+      onError: (err) => errors.push(err.message),
+    });
+    publisher.start();
+    await outboxEmptied();
+    await publisher.stop();
+    // Window 1-4: the third fails and takes the fourth with it; window 3-6 then goes through.
+    // Every event once, in outbox order, the failure reported once.
+    expect(broker.published).toEqual(ids(committed));
+    expect(errors).toEqual(["broker lost attempt 3"]);
+    expect(await store.undelivered(0, 100)).toEqual([]);
+  });
+
+  it("stops after the window in flight, leaving the rest undelivered", async () => {
+    const committed = await commitEvents(6);
+    const hold = deferred();
+    const started = deferred();
+    const broker = recordingBroker((attempt) => {
+      if (attempt === 1) started.resolve();
+      if (attempt <= 3) return hold.promise;
+    });
+    const publisher = new OutboxPublisher({ store, publish: broker.publish, window: 3 });
+    publisher.start();
+    await started.promise;
+    const stopped = publisher.stop();
+    hold.resolve();
+    await stopped;
+    expect(broker.published).toEqual(ids(committed.slice(0, 3)));
+    expect(await store.undelivered(0, 100)).toEqual(committed.slice(3));
   });
 });

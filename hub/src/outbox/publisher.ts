@@ -1,5 +1,14 @@
 // Drains the event outbox to MQTT in outbox order and marks what the broker took as delivered.
 // Events live in the store until then: a crash means republishing (same ids), never losing.
+//
+// Events go out a window at a time: up to `window` publishes handed to the broker in outbox
+// order before waiting for it to take them. One at a time, each event would wait for its own
+// turn of the event loop (aedes confirms a publish with setImmediate), a few hundred a second
+// while the loop is busy ingesting. A broker takes publishes in the order given and, when one
+// fails, fails the ones after it too (aedes only when closed; an MQTT connection when lost, TCP
+// keeping order), so what was taken is a prefix of the window. Should a later one succeed
+// anyway, the retry sends it again from the first failure on: duplicates, with the same ids,
+// after the failed event; the first copies of events never go out of order otherwise.
 
 import { EVENTS_TOPIC, encodeEvent } from "@locus/protocol";
 import type { OutboxEvent, Store } from "../store/store.ts";
@@ -16,6 +25,8 @@ export interface OutboxPublisherOptions {
   markBatch?: number;
   /** Wait before retrying after a failed publish, ms (doubles up to 30 s). */
   retryMs?: number;
+  /** Publishes handed to the broker at once, in order, before waiting for them. */
+  window?: number;
   /** A failed publish or store call; `retryInMs` when a retry is scheduled. */
   onError?: (err: Error, retryInMs?: number) => void;
 }
@@ -39,7 +50,14 @@ export class OutboxPublisher {
   #startTimer: NodeJS.Timeout | null = null;
 
   constructor(options: OutboxPublisherOptions) {
-    this.#o = { maxQueued: 10_000, markBatch: 500, retryMs: 250, onError: () => {}, ...options };
+    this.#o = {
+      maxQueued: 10_000,
+      markBatch: 500,
+      retryMs: 250,
+      window: 256,
+      onError: () => {},
+      ...options,
+    };
     this.#backoff = this.#o.retryMs;
   }
 
@@ -125,19 +143,40 @@ export class OutboxPublisher {
         }
         continue;
       }
-      const head = this.#queue[0] as OutboxEvent;
-      try {
-        await this.#o.publish(EVENTS_TOPIC, encodeEvent(head.event));
-      } catch (err) {
-        this.#retryLater(err);
+      // Only this loop removes from the head; enqueue and refill append.
+      const window = this.#queue.slice(0, this.#o.window);
+      const { taken, error } = await this.#publishWindow(window);
+      for (let i = 0; i < taken; i++) this.#delivered.push((window[i] as OutboxEvent).seqno);
+      this.#queue.splice(0, taken);
+      if (error !== undefined) {
+        this.#retryLater(error);
         return;
       }
       this.#backoff = this.#o.retryMs;
-      this.#queue.shift();
-      this.#delivered.push(head.seqno);
       if (this.#delivered.length >= this.#o.markBatch) await this.#markDelivered();
     }
     await this.#markDelivered();
+  }
+
+  /**
+   * Hands every event of the window to the broker in order, then waits for all of them. `taken`:
+   * how many from the start the broker took before the first failure, whose error is `error`.
+   */
+  async #publishWindow(
+    window: readonly OutboxEvent[],
+  ): Promise<{ taken: number; error?: unknown }> {
+    const results = await Promise.allSettled(
+      window.map((e) => {
+        try {
+          return this.#o.publish(EVENTS_TOPIC, encodeEvent(e.event));
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }),
+    );
+    const failed = results.findIndex((r) => r.status === "rejected");
+    if (failed < 0) return { taken: window.length };
+    return { taken: failed, error: (results[failed] as PromiseRejectedResult).reason };
   }
 
   /** Reports the failure and runs again after the current backoff, which then doubles. */

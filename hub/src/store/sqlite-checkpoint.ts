@@ -59,7 +59,7 @@ export class Checkpointer {
       workerData: {
         module: require.resolve("better-sqlite3"),
         file,
-        intervalMs: options.intervalMs ?? 20,
+        intervalMs: options.intervalMs ?? 100,
         restartPages: options.restartPages ?? 16_384,
       },
     });

@@ -63,20 +63,54 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_vehicle_ts ON events (vehicle_id, ts, seqno);
   CREATE INDEX events_geofence_ts ON events (geofence_id, ts, seqno);
   `,
+  // 2: event ids are no longer a UNIQUE index. Ids are hashes, so that index took one write to a
+  // random page per event, the largest part of an event's cost. An id is derived from the
+  // vehicle and the fix's ts (among others), so the store checks for it through
+  // events_vehicle_ts instead, whose pages a vehicle's events share.
+  `
+  CREATE TABLE events_v2 (
+    seqno INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    geofence_id TEXT NOT NULL,
+    geofence_name TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    detected_at INTEGER NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0
+  );
+  INSERT INTO events_v2 (seqno, id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at, delivered)
+    SELECT seqno, id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at, delivered
+    FROM events ORDER BY seqno;
+  -- Carry the AUTOINCREMENT counter over, so seqnos keep rising from where they were.
+  DELETE FROM sqlite_sequence WHERE name = 'events_v2';
+  UPDATE sqlite_sequence SET name = 'events_v2' WHERE name = 'events';
+  DROP TABLE events;
+  ALTER TABLE events_v2 RENAME TO events;
+  CREATE INDEX events_undelivered ON events (seqno) WHERE delivered = 0;
+  CREATE INDEX events_ts ON events (ts, seqno);
+  CREATE INDEX events_vehicle_ts ON events (vehicle_id, ts, seqno);
+  CREATE INDEX events_geofence_ts ON events (geofence_id, ts, seqno);
+  `,
 ];
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the database up to SCHEMA_VERSION; refuses a database made by a newer build. */
-export function migrate(db: Database.Database): void {
+/**
+ * Brings the database up to SCHEMA_VERSION (tests may stop at an older `target`); refuses a
+ * database made by a newer build.
+ */
+export function migrate(db: Database.Database, target = SCHEMA_VERSION): void {
   const current = db.pragma("user_version", { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     throw new Error(
       `the database has schema version ${current}, newer than this hub knows (${SCHEMA_VERSION}); run a newer Locus hub or point LOCUS_DATA_DIR elsewhere`,
     );
   }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
+  for (let v = current; v < target; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);
       db.pragma(`user_version = ${v + 1}`);

@@ -4,10 +4,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { GeofenceEvent } from "@locus/protocol";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "./sqlite.ts";
-import { SCHEMA_VERSION } from "./sqlite-schema.ts";
+import { migrate, SCHEMA_VERSION } from "./sqlite-schema.ts";
 import { storeContract } from "./store.contract.ts";
 
 function tempDir(): string {
@@ -93,5 +94,42 @@ describe("SqliteStore on disk", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("keeps the events of a version 1 database, their seqnos rising on, each id once", async () => {
+    const T0 = Date.parse("2026-11-24T20:00:00.000Z");
+    const old = new Database(file);
+    old.pragma("journal_mode = WAL");
+    migrate(old, 1);
+    const insert = old.prepare(
+      `INSERT INTO events (seqno, id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at, delivered)
+       VALUES (?, ?, 'enter', 'v1', 'f1', 'a', ?, 34, -118, ?, ?)`,
+    );
+    insert.run(1, "e-1", T0, T0 + 1, 1);
+    insert.run(7, "e-7", T0 + 1000, T0 + 1001, 0);
+    old.close();
+
+    const store = new SqliteStore(file);
+    try {
+      expect((await store.events({ limit: 10 })).map((e) => e.id)).toEqual(["e-1", "e-7"]);
+      expect((await store.undelivered(0, 10)).map((e) => [e.seqno, e.event.id])).toEqual([
+        [7, "e-7"],
+      ]);
+      const fix = {
+        vehicle_id: "v1",
+        latitude: 34,
+        longitude: -118,
+        ts: T0 + 1000,
+        ts_given: true,
+      };
+      const again = { ...(await store.events({ limit: 10 }))[1], id: "e-7" } as GeofenceEvent;
+      const fresh = { ...again, id: "e-8", ts: new Date(T0 + 2000).toISOString() };
+      const result = await store.ingest([fix], () => ({ vehicles: [], events: [again, fresh] }));
+      expect(result.events.map((e) => e.event.id)).toEqual(["e-8"]);
+      expect(result.events[0]?.seqno).toBeGreaterThan(7);
+    } finally {
+      await store.close();
+    }
+    expect(userVersion()).toBe(SCHEMA_VERSION);
   });
 });

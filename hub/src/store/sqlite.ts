@@ -24,9 +24,9 @@ import type {
 
 export interface SqliteStoreOptions {
   /**
-   * "full" (default): every write resolves only once it is on disk (the WAL fdatasynced), so an
-   * acknowledged fix survives power loss. "normal": writes resolve once committed; they survive a
-   * crash of the process, not of the machine.
+   * "full" (default): a write resolves only once it is on disk (the WAL fdatasynced, see
+   * sqlite-sync.ts), so an acknowledged fix survives power loss. "normal": once committed; it
+   * survives a crash of the process, not of the machine.
    */
   synchronous?: "full" | "normal";
 }
@@ -130,11 +130,11 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #newId: (now: number) => string;
   readonly #stmt;
-  /** With synchronous "full": flushes the WAL off the event loop (see sqlite-sync.ts). */
-  readonly #wal: WalSync | null = null;
-  /** Checkpoints on a worker thread; the hub's connection never does (see sqlite-checkpoint.ts). */
+  /** Checkpoints on a worker thread; this connection never does (see sqlite-checkpoint.ts). */
   readonly #checkpointer: Checkpointer;
   #closing: Promise<void> | null = null;
+  /** With synchronous "full": flushes the WAL off the event loop (see sqlite-sync.ts). */
+  readonly #wal: WalSync | null = null;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const db = new Database(path);
@@ -145,13 +145,14 @@ export class SqliteStore implements Store {
       db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 5000");
       migrate(db);
-      if (options.synchronous !== "normal") this.#wal = new WalSync(path);
       db.pragma("wal_autocheckpoint = 0");
+      if (options.synchronous !== "normal") this.#wal = new WalSync(path);
     } catch (err) {
       db.close();
       throw err;
     }
     this.#checkpointer = new Checkpointer(path, {
+      // Without the worker, checkpoints fall back to this connection, as SQLite does by default.
       onFailure: () => {
         if (db.open) db.pragma("wal_autocheckpoint = 1000");
       },
@@ -194,8 +195,11 @@ export class SqliteStore implements Store {
         `SELECT * FROM fixes WHERE vehicle_id = ? AND ts >= ? AND ts <= ?
          ORDER BY ts, seq_key, nonce LIMIT ?`,
       ),
+      // An event id is stored once. Its vehicle and ts are part of it, so looking among that
+      // vehicle's events at that ts (events_vehicle_ts) finds it without an index on ids.
+      eventExists: db.prepare("SELECT 1 FROM events WHERE vehicle_id = ? AND ts = ? AND id = ?"),
       insertEvent: db.prepare(
-        `INSERT OR IGNORE INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at)
+        `INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       undelivered: db.prepare(
@@ -279,18 +283,20 @@ export class SqliteStore implements Store {
       }
       const events: OutboxEvent[] = [];
       for (const e of decision.events) {
+        const ts = Date.parse(e.ts);
+        if (this.#stmt.eventExists.get(e.vehicle_id, ts, e.id) !== undefined) continue;
         const result = this.#stmt.insertEvent.run(
           e.id,
           e.type,
           e.vehicle_id,
           e.geofence_id,
           e.geofence_name,
-          Date.parse(e.ts),
+          ts,
           e.latitude,
           e.longitude,
           Date.parse(e.detected_at),
         );
-        if (result.changes > 0) events.push({ seqno: Number(result.lastInsertRowid), event: e });
+        events.push({ seqno: Number(result.lastInsertRowid), event: e });
       }
       return { stored: fresh.length, duplicates: fixes.length - fresh.length, events };
     });
@@ -375,10 +381,11 @@ export class SqliteStore implements Store {
   }
 
   async markDelivered(seqnos: readonly number[]) {
+    // Not waited for on disk: a mark lost in a power cut only means those events go out again,
+    // with the same ids, which the outbox allows; the next flushed commit covers it anyway.
     this.#db.transaction(() => {
       for (const seqno of seqnos) this.#stmt.markDelivered.run(seqno);
     })();
-    await this.#durable();
   }
 
   async outboxDepth() {
@@ -391,11 +398,11 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      await this.#checkpointer.close();
+    // The worker's connection closes first, so this one, the last, checkpoints and removes the WAL.
+    this.#closing ??= this.#checkpointer.close().then(async () => {
       await this.#wal?.close();
       if (this.#db.open) this.#db.close();
-    })();
+    });
     return this.#closing;
   }
 
