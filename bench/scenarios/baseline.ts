@@ -23,8 +23,13 @@ export interface BaselineFigures {
   ackedPerSecond: number;
   ackP50Ms: number;
   ackP99Ms: number;
-  /** Broker CPU time per message, µs (aedes only: Mosquitto's process is not ours to read). */
+  /** Broker CPU time per message, µs. */
   brokerCpuUsPerMessage: number | null;
+  /**
+   * CPU time per message of every process taking part, µs (medians): what the throughput on a
+   * machine whose cores are all busy comes down to, and less disturbed by other load than rates.
+   */
+  cpuUsPerMessage: { publishers: number; broker: number | null; subscriber: number };
 }
 
 async function measure(ctx: BenchContext, broker: BenchBroker): Promise<BaselineFigures> {
@@ -43,19 +48,25 @@ async function measure(ctx: BenchContext, broker: BenchBroker): Promise<Baseline
     const p50: number[] = [];
     const p99: number[] = [];
     const cpu: number[] = [];
+    const publisherCpu: number[] = [];
+    const subscriberCpu: number[] = [];
     for (let run = 0; run < ctx.options.runs; run++) {
       let atStart = 0;
       let atEnd = 0;
       let cpuStart: number | null = null;
       let cpuEnd: number | null = null;
+      let ownStart = process.cpuUsage();
+      let own = { user: 0, system: 0 };
       const result = await runLoad(ctx.plan(broker.url, `base${run}-v`), {
         onWindowStart: () => {
           atStart = received;
           cpuStart = broker.pid === null ? null : processCpuSeconds(broker.pid);
+          ownStart = process.cpuUsage();
         },
         onWindowEnd: () => {
           atEnd = received;
           cpuEnd = broker.pid === null ? null : processCpuSeconds(broker.pid);
+          own = process.cpuUsage(ownStart);
         },
       });
       if (result.errors.length > 0) throw new Error(`publishers: ${result.errors.join("; ")}`);
@@ -67,6 +78,8 @@ async function measure(ctx: BenchContext, broker: BenchBroker): Promise<Baseline
       if (cpuStart !== null && cpuEnd !== null && atEnd > atStart) {
         cpu.push(((cpuEnd - cpuStart) / (atEnd - atStart)) * 1e6);
       }
+      if (result.acked > 0) publisherCpu.push((result.cpuSeconds / result.acked) * 1e6);
+      if (atEnd > atStart) subscriberCpu.push((own.user + own.system) / (atEnd - atStart));
     }
     return {
       messagesPerSecond: median(rates),
@@ -75,6 +88,11 @@ async function measure(ctx: BenchContext, broker: BenchBroker): Promise<Baseline
       ackP50Ms: median(p50),
       ackP99Ms: median(p99),
       brokerCpuUsPerMessage: cpu.length > 0 ? median(cpu) : null,
+      cpuUsPerMessage: {
+        publishers: median(publisherCpu),
+        broker: cpu.length > 0 ? median(cpu) : null,
+        subscriber: median(subscriberCpu),
+      },
     };
   } finally {
     await subscriber.endAsync(true);
@@ -92,12 +110,11 @@ function rows(label: string, f: BaselineFigures): Row[] {
       value: `${fmt.ms(f.ackP50Ms)} / ${fmt.ms(f.ackP99Ms)}`,
     },
   ];
-  if (f.brokerCpuUsPerMessage !== null) {
-    out.push({
-      measure: `${label}: broker CPU per message`,
-      value: `${f.brokerCpuUsPerMessage.toFixed(1)} µs`,
-    });
-  }
+  const c = f.cpuUsPerMessage;
+  out.push({
+    measure: `${label}: CPU per message: publishers / broker / subscriber`,
+    value: `${c.publishers.toFixed(1)} / ${c.broker === null ? "n/a" : c.broker.toFixed(1)} / ${c.subscriber.toFixed(1)} µs`,
+  });
   return out;
 }
 
