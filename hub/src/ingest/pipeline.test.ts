@@ -247,6 +247,58 @@ describe("IngestPipeline", () => {
     expect(await reopened.outboxDepth()).toBe(2);
   });
 
+  it("writes the next group commit while one is flushed, and acknowledges in commit order", async () => {
+    // Behind the pipeline, each commit's flush waits until the test releases it.
+    const flushes: (() => void)[] = [];
+    const slowDisk = new Proxy(store as Store, {
+      get(target, key) {
+        if (key === "ingest") {
+          return async (...args: Parameters<Store["ingest"]>) => {
+            const result = await target.ingest(...args);
+            await new Promise<void>((resolve) => flushes.push(resolve));
+            return result;
+          };
+        }
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const pipeline = pipelineOn(slowDisk);
+    const until = async (condition: () => boolean) => {
+      while (!condition()) await new Promise((r) => setImmediate(r));
+    };
+    const order: string[] = [];
+    const entering = fixAt("v1", 1, "in");
+    const leaving = fixAt("v1", 2, "out");
+    const again = fixAt("v1", 3, "in");
+    pipeline.submit([entering], () => order.push("enter"));
+    await until(() => flushes.length === 1);
+    // The first commit is written, not flushed: the second is written meanwhile, judged from it.
+    pipeline.submit([leaving], () => order.push("exit"));
+    await until(() => flushes.length === 2);
+    expect(await store.locations("v1", { limit: 10 })).toEqual([entering, leaving]);
+    expect(detector.state("v1").last_ts).toBe(leaving.ts);
+    // Two commits wait for the disk: a third is not written until one of them is flushed.
+    pipeline.submit([again], () => order.push("enter again"));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(flushes).toHaveLength(2);
+    expect(order).toEqual([]);
+    // The second flush reports first; acknowledgements and events still follow commit order.
+    (flushes[1] as () => void)();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    (flushes[0] as () => void)();
+    await until(() => flushes.length === 3);
+    (flushes[2] as () => void)();
+    await pipeline.flush();
+    expect(order).toEqual(["enter", "exit", "enter again"]);
+    expect(committed.flat().map((e) => withoutClock(e.event))).toEqual([
+      transition("enter", entering),
+      transition("exit", leaving),
+      transition("enter", again),
+    ]);
+  });
+
   it("flush waits for everything queued, including messages that arrive during commits", async () => {
     const pipeline = pipelineOn(store, 4);
     const acked: string[] = [];

@@ -1,11 +1,17 @@
 // Group commit: fixes that arrive while one transaction is written go into the next one, and each
-// message is acknowledged only once its fixes are committed, with the events they caused.
+// message is acknowledged only once its fixes are committed and durable, with the events they
+// caused. Two stages overlap: while one group commit reaches the disk (SQLite's fdatasync runs off
+// the event loop), the next is already written, so a message that arrives meanwhile waits for
+// one flush, not for the rest of the current one and then its own. Acknowledgements and events
+// still follow commit order: a store's flush covers every commit made before it.
 
 import type { Fix } from "@locus/protocol";
 import type { FenceCatalogue } from "../geofence/catalogue.ts";
 import type { HubMetrics } from "../metrics.ts";
 import type { OutboxEvent, Store } from "../store/store.ts";
 import type { Detector } from "./detector.ts";
+
+const noop = () => {};
 
 interface Pending {
   fixes: readonly Fix[];
@@ -22,17 +28,28 @@ export interface PipelineOptions {
   onEvents: (events: OutboxEvent[]) => void;
   /** Most fixes in one transaction; the rest wait for the next. Keeps each commit short. */
   maxFixesPerCommit?: number;
+  /**
+   * Group commits committed but not yet durable, at most. At 2, the next one is written while
+   * one reaches the disk; more would only make commits smaller, each rewriting the same pages.
+   */
+  maxUnflushed?: number;
 }
 
 export class IngestPipeline {
   readonly #o: Required<PipelineOptions>;
   #queue: Pending[] = [];
   #queuedFixes = 0;
-  #running: Promise<void> | null = null;
+  /** A transaction is being written (set until the store reports it committed, or failed). */
+  #writing = false;
+  /** Group commits started and not yet settled (durable or failed). */
+  readonly #inFlight = new Set<Promise<void>>();
+  #unflushed = 0;
   #scheduled = false;
+  /** Settles once the latest group commit has been acknowledged (or failed). */
+  #last: Promise<void> = Promise.resolve();
 
   constructor(options: PipelineOptions) {
-    this.#o = { maxFixesPerCommit: 5000, ...options };
+    this.#o = { maxFixesPerCommit: 5000, maxUnflushed: 2, ...options };
   }
 
   /** Fixes waiting for the next commit. */
@@ -51,38 +68,49 @@ export class IngestPipeline {
     }
     this.#queue.push({ fixes, arrivedAt: performance.now(), done });
     this.#queuedFixes += fixes.length;
-    // Wait one turn of the event loop, so that every message read in this I/O phase joins.
-    if (!this.#scheduled && this.#running === null) {
-      this.#scheduled = true;
-      setImmediate(() => {
-        this.#scheduled = false;
-        this.#start();
-      });
-    }
+    this.#schedule();
   }
 
   /** Resolves once every queued fix is committed (or failed). */
   async flush(): Promise<void> {
-    while (this.#running !== null || this.#queue.length > 0) {
-      if (this.#running === null) this.#start();
-      await this.#running;
+    while (this.#queue.length > 0 || this.#inFlight.size > 0) {
+      this.#start();
+      await Promise.all(this.#inFlight);
     }
   }
 
-  #start(): void {
-    if (this.#running !== null || this.#queue.length === 0) return;
-    this.#running = this.#drain().finally(() => {
-      this.#running = null;
-      // Messages that arrived during the last commit may still be queued.
-      if (this.#queue.length > 0) this.#start();
+  /** Starts a commit one turn of the event loop later, so every message read meanwhile joins. */
+  #schedule(): void {
+    if (this.#scheduled || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#start();
     });
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#take();
-      await this.#commit(batch);
-    }
+  #start(): void {
+    if (this.#writing || this.#queue.length === 0) return;
+    if (this.#unflushed >= this.#o.maxUnflushed) return;
+    const batch = this.#take();
+    this.#writing = true;
+    this.#unflushed++;
+    let written = false;
+    // Once the transaction is written, the next may be (the store keeps commit order on disk).
+    const onWritten = () => {
+      if (written) return;
+      written = true;
+      this.#writing = false;
+      this.#schedule();
+    };
+    const commit = this.#commit(batch, onWritten, this.#last).finally(() => {
+      onWritten();
+      this.#unflushed--;
+      this.#inFlight.delete(commit);
+      this.#schedule();
+    });
+    this.#inFlight.add(commit);
+    this.#last = commit.then(noop, noop);
   }
 
   #take(): Pending[] {
@@ -98,27 +126,40 @@ export class IngestPipeline {
     return batch;
   }
 
-  async #commit(batch: Pending[]): Promise<void> {
+  /** Writes one group commit, then acknowledges it once durable and `previous` has settled. */
+  async #commit(batch: Pending[], onWritten: () => void, previous: Promise<void>): Promise<void> {
     const { store, fences, detector, metrics } = this.#o;
     const fixes: Fix[] = [];
     for (const p of batch) for (const f of p.fixes) fixes.push(f);
     let result: Awaited<ReturnType<Store["ingest"]>>;
-    let committed: ReturnType<Detector["decide"]> | null = null;
     try {
       const points = fixes.map((f) => [f.longitude, f.latitude] as const);
       const found = await fences.index.covering(points);
       const covering = new Map<Fix, readonly string[]>();
       for (let i = 0; i < fixes.length; i++) covering.set(fixes[i] as Fix, found[i] ?? []);
-      result = await store.ingest(fixes, (fresh) => {
-        committed = detector.decide(fresh, covering, Date.now());
-        return committed;
-      });
+      let decided: ReturnType<Detector["decide"]> | null = null;
+      result = await store.ingest(
+        fixes,
+        (fresh) => {
+          decided = detector.decide(fresh, covering, Date.now());
+          return decided;
+        },
+        () => {
+          // Committed: the next group commit judges from these states. Should the flush fail,
+          // the store refuses every later write (see sqlite-sync.ts), so nothing is judged from
+          // a state that is not on disk.
+          if (decided) detector.commit(decided);
+          onWritten();
+        },
+      );
     } catch (err) {
+      await previous;
       const error = err instanceof Error ? err : new Error(String(err));
       for (const p of batch) p.done(error);
       return;
     }
-    if (committed) detector.commit(committed);
+    // Acknowledgements and events in commit order, whatever order the store reports flushes in.
+    await previous;
     const now = performance.now();
     metrics.fixesAccepted.inc(result.stored);
     if (result.duplicates > 0) metrics.fixesDuplicate.inc(result.duplicates);

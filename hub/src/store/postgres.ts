@@ -30,7 +30,6 @@ import type {
   EventFilter,
   GeofenceInput,
   GeofenceRecord,
-  IngestResult,
   Page,
   Store,
   TimeRange,
@@ -193,9 +192,11 @@ export class PostgresStore implements Store {
     return result.rows.map(geofenceFromRow);
   }
 
-  /** One transaction per call; see postgres-ingest.ts. */
-  ingest(fixes: readonly Fix[], decide: Decide): Promise<IngestResult> {
-    return ingestGroupCommit(this.pool, fixes, decide);
+  /** One transaction per call; see postgres-ingest.ts. Committed means durable here. */
+  async ingest(fixes: readonly Fix[], decide: Decide, committed?: () => void) {
+    const result = await ingestGroupCommit(this.pool, fixes, decide);
+    committed?.();
+    return result;
   }
 
   async vehicleStates() {

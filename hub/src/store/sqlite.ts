@@ -257,7 +257,11 @@ export class SqliteStore implements Store {
     return (this.#stmt.allGeofences.all() as GeofenceRow[]).map(geofenceFromRow);
   }
 
-  async ingest(fixes: readonly Fix[], decide: Decide): Promise<IngestResult> {
+  async ingest(
+    fixes: readonly Fix[],
+    decide: Decide,
+    committed?: () => void,
+  ): Promise<IngestResult> {
     const receivedAt = Date.now();
     const run = this.#db.transaction(() => {
       const fresh: Fix[] = [];
@@ -302,6 +306,7 @@ export class SqliteStore implements Store {
     });
     this.#writable();
     const result = run.immediate();
+    committed?.();
     await this.#durable();
     return result;
   }

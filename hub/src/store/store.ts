@@ -99,8 +99,12 @@ export interface Store {
   /**
    * One group commit: store the fixes (duplicates by vehicle_id, ts and seq are skipped), then
    * write what `decide` returns for the new ones (vehicle state and outbox events), atomically.
+   * Resolves once the commit is durable. `committed`, when given, runs as soon as the transaction
+   * has committed, which may be before it is durable: from then on later transactions see it
+   * (a store whose durability comes after the commit, such as SQLite's, lets the next group
+   * commit be written while this one reaches the disk).
    */
-  ingest(fixes: readonly Fix[], decide: Decide): Promise<IngestResult>;
+  ingest(fixes: readonly Fix[], decide: Decide, committed?: () => void): Promise<IngestResult>;
   /** Every vehicle's judged state, to warm the engine at start. */
   vehicleStates(): Promise<Map<string, VehicleState>>;
   setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number): Promise<void>;
