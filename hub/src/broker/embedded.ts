@@ -56,7 +56,10 @@ export class EmbeddedBroker implements Broker {
     aedes.on("connectionError", (client, err) => {
       logger.debug({ client: client?.id, err: err.message }, "mqtt connection error");
     });
-    const server = net.createServer(aedes.handle);
+    // TCP_NODELAY, as Mosquitto sets it: without it, a PUBACK written while an earlier segment
+    // is unacknowledged waits for the peer's delayed ACK (Nagle), adding milliseconds to every
+    // acknowledgement and capping what a vehicle with a small in-flight window can send.
+    const server = net.createServer({ noDelay: true }, aedes.handle);
     const broker = new EmbeddedBroker(aedes, server, options.host);
     server.on("connection", (socket) => {
       broker.#sockets.add(socket);
