@@ -40,4 +40,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.LOCUS_HTTP_PORT+'/api/v1/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Node is PID 1 and handles SIGTERM itself: commit, acknowledge, publish, exit 0.
-CMD ["node", "--enable-source-maps", "dist/hub/main.mjs"]
+CMD ["node", "--max-semi-space-size=64", "--enable-source-maps", "dist/hub/main.mjs"]

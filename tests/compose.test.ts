@@ -177,7 +177,9 @@ describe("Dockerfile", () => {
     expect(users).toHaveLength(1);
     expect(users[0]).not.toMatch(/^(root|0)(:|$)/);
     expect(dockerfile).toMatch(/^HEALTHCHECK [^\n]*\\\n\s+CMD .*\/api\/v1\/health/m);
-    expect(dockerfile).toMatch(/^CMD \["node", "--enable-source-maps", "dist\/hub\/main\.mjs"\]$/m);
+    expect(dockerfile).toMatch(
+      /^CMD \["node", "--max-semi-space-size=64", "--enable-source-maps", "dist\/hub\/main\.mjs"\]$/m,
+    );
     expect(read("infra/hub/bundle.mjs")).toContain('export const ENTRY = "hub/src/main.ts"');
   });
 });

@@ -22,7 +22,8 @@ export async function startBenchHub(options: BenchHubOptions = {}): Promise<HubP
   const mqttPort = await freePort();
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), "--import", "tsx", "hub/src/main.ts"],
+    // The heap setting npm start and the Docker image run the hub with (docs/hub.md).
+    [...(options.nodeArgs ?? []), "--max-semi-space-size=64", "--import", "tsx", "hub/src/main.ts"],
     {
       cwd: ROOT,
       env: {
