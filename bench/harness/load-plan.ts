@@ -43,6 +43,7 @@ export interface LoadResult {
   windowMs: number;
   /** Messages due by the pacing that found every window full (paced runs only). */
   behind: number;
+  /** Publish → PUBACK of the messages sent inside the measuring window (not the warm-up). */
   ackLatencyMs: { p50: number; p99: number; max: number };
   /** Connections that failed or closed early. */
   errors: string[];

@@ -137,6 +137,8 @@ async function run(plan: LoadPlan, go: Promise<void>): Promise<LoadResult> {
     c.inflight++;
     sent++;
     const t0 = performance.now();
+    // Only messages sent inside the measuring window count towards the PUBACK latencies.
+    const timed = inWindow;
     if (sends) {
       sends.vehicle.push(v);
       sends.ts.push(ts);
@@ -149,12 +151,14 @@ async function run(plan: LoadPlan, go: Promise<void>): Promise<LoadResult> {
       } else {
         acked++;
         if (inWindow) ackedInWindow++;
-        if (latencyCount === latencies.length) {
-          const grown = new Float64Array(latencies.length * 2);
-          grown.set(latencies);
-          latencies = grown;
+        if (timed) {
+          if (latencyCount === latencies.length) {
+            const grown = new Float64Array(latencies.length * 2);
+            grown.set(latencies);
+            latencies = grown;
+          }
+          latencies[latencyCount++] = performance.now() - t0;
         }
-        latencies[latencyCount++] = performance.now() - t0;
       }
       if (plan.rate === 0 && sending) publish(v);
       else if (!sending && idle !== null && connections.every((x) => x.inflight === 0)) idle();
