@@ -126,6 +126,36 @@ describe("OutboxPublisher", () => {
     expect(broker.published).toEqual(ids(committed));
   });
 
+  it("marks a trickle of delivered events in one store write per interval", async () => {
+    const marks: number[][] = [];
+    const counting = delegate(store, {
+      markDelivered: async (seqnos: readonly number[]) => {
+        marks.push([...seqnos]);
+        await store.markDelivered(seqnos);
+      },
+    });
+    const broker = recordingBroker();
+    const publisher = new OutboxPublisher({
+      store: counting,
+      publish: broker.publish,
+      // Longer than the test: every mark below is the one drain() makes.
+      markDelayMs: 60_000,
+    });
+    publisher.start();
+    const committed: OutboxEvent[] = [];
+    for (let i = 0; i < 4; i++) {
+      const events = await commitEvents(1);
+      committed.push(...events);
+      publisher.enqueue(events);
+      await vi.waitFor(() => expect(broker.published).toHaveLength(committed.length));
+    }
+    expect(marks).toEqual([]);
+    await publisher.drain();
+    expect(marks).toEqual([committed.map((e) => e.seqno)]);
+    expect(await store.outboxDepth()).toBe(0);
+    await publisher.stop();
+  });
+
   it("sends every event once, in order, when more arrive than it may hold", async () => {
     const leftovers = await commitEvents(5);
     // A slow broker, so that commits pile up behind a full queue and must be read back.

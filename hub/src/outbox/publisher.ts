@@ -23,6 +23,12 @@ export interface OutboxPublisherOptions {
   maxQueued?: number;
   /** Events marked delivered per store write. */
   markBatch?: number;
+  /**
+   * Once caught up, how long delivered events wait to be marked, ms, so that a trickle of events
+   * costs one store write per interval rather than one per event. A mark lost in a crash only
+   * means those events go out again, with the same ids.
+   */
+  markDelayMs?: number;
   /** Wait before retrying after a failed publish, ms (doubles up to 30 s). */
   retryMs?: number;
   /** Publishes handed to the broker at once, in order, before waiting for them. */
@@ -48,11 +54,13 @@ export class OutboxPublisher {
   #stopped = false;
   #retryTimer: NodeJS.Timeout | null = null;
   #startTimer: NodeJS.Timeout | null = null;
+  #markTimer: NodeJS.Timeout | null = null;
 
   constructor(options: OutboxPublisherOptions) {
     this.#o = {
       maxQueued: 10_000,
       markBatch: 500,
+      markDelayMs: 100,
       retryMs: 250,
       window: 256,
       onError: () => {},
@@ -118,6 +126,16 @@ export class OutboxPublisher {
     await this.#markDelivered();
   }
 
+  /** Marks what was delivered after markDelayMs, unless a mark is already due. */
+  #markSoon(): void {
+    if (this.#markTimer !== null || this.#delivered.length === 0) return;
+    this.#markTimer = setTimeout(() => {
+      this.#markTimer = null;
+      void this.#markDelivered();
+    }, this.#o.markDelayMs);
+    this.#markTimer.unref();
+  }
+
   #kick(): void {
     if (!this.#started || this.#stopped) return;
     if (this.#running !== null || this.#retryTimer !== null) return;
@@ -155,7 +173,7 @@ export class OutboxPublisher {
       this.#backoff = this.#o.retryMs;
       if (this.#delivered.length >= this.#o.markBatch) await this.#markDelivered();
     }
-    await this.#markDelivered();
+    this.#markSoon();
   }
 
   /**
@@ -208,6 +226,10 @@ export class OutboxPublisher {
   }
 
   async #markDelivered(): Promise<void> {
+    if (this.#markTimer !== null) {
+      clearTimeout(this.#markTimer);
+      this.#markTimer = null;
+    }
     if (this.#delivered.length === 0) return;
     const seqnos = this.#delivered;
     this.#delivered = [];
