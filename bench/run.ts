@@ -177,11 +177,13 @@ export async function runBench(
           seconds: (performance.now() - started) / 1000,
         };
       } catch (err) {
+        const diagnosis = await ctx.hubDiagnosis();
+        const reason = err instanceof Error ? err.message : String(err);
         result = {
           name: scenario.name,
           title: scenario.title,
           status: "failed",
-          reason: err instanceof Error ? err.message : String(err),
+          reason: diagnosis === null ? reason : `${reason}; ${diagnosis}`,
           parameters: {},
           figures: {},
           rows: [],

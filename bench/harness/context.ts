@@ -152,6 +152,15 @@ export class BenchContext {
     return dir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`];
   }
 
+  /** When the shared embedded hub is no longer running: how it ended and its last output. */
+  async hubDiagnosis(): Promise<string | null> {
+    const e = await this.#embedded?.catch(() => null);
+    if (!e) return null;
+    const child = e.hub.child;
+    if (child.exitCode === null && child.signalCode === null) return null;
+    return `the embedded hub exited (${child.exitCode ?? child.signalCode}); its last output:\n${e.hub.output().slice(-3000)}`;
+  }
+
   /** Runs `fn` when the benchmark ends (reverse order). */
   atEnd(fn: () => Promise<void>): void {
     this.#cleanups.push(fn);
