@@ -7,6 +7,7 @@ import { Aedes } from "aedes";
 import type { Logger } from "pino";
 import type { Receiver } from "../ingest/receiver.ts";
 import type { Broker, BrokerState } from "./broker.ts";
+import { createRouter } from "./mq.ts";
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -32,6 +33,8 @@ export class EmbeddedBroker implements Broker {
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const { receiver, logger } = options;
     const aedes = await Aedes.createBroker({
+      // aedes's own router, without the recursion that a burst of acknowledged fixes overflows.
+      mq: createRouter(100),
       // A subscriber that stops reading must not stall event delivery to everyone else.
       drainTimeout: 30_000,
       maxClientsIdLength: 128,
