@@ -147,6 +147,15 @@ export function readOptions(args: string[]): { options: BenchOptions; json?: str
   return values.json === undefined ? { options } : { options, json: values.json };
 }
 
+/** Rejects when `work` takes longer than `ms`: a scenario whose broker died must not hang. */
+function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not finish in ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** Runs the selected scenarios in order; a scenario that throws is reported as failed. */
 export async function runBench(
   options: BenchOptions,
@@ -165,7 +174,7 @@ export async function runBench(
       const started = performance.now();
       let result: ScenarioResult;
       try {
-        const outcome = await scenario.run(ctx);
+        const outcome = await withinTime(scenario.run(ctx), options.quick ? 180_000 : 900_000);
         result = {
           name: scenario.name,
           title: scenario.title,
@@ -262,7 +271,9 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`report: ${path.relative(process.cwd(), file)}`);
-  if (report.scenarios.some((s) => s.status === "failed")) process.exitCode = 1;
+  // Everything this run started is stopped by now; a client left hanging by a failed scenario
+  // must not keep the process alive.
+  process.exit(report.scenarios.some((s) => s.status === "failed") ? 1 : 0);
 }
 
 const invoked = process.argv[1];
