@@ -44,6 +44,9 @@ function square(x: number, y: number, size = 1): MultiPolygonCoords {
 }
 
 if (server === null) {
+  // Only on a machine without PostgreSQL/PostGIS binaries and no LOCUS_TEST_DATABASE_URL:
+  // startPostgres has printed one SKIPPING line saying what to install. Under CI=true it throws
+  // instead, so this suite never skips there.
   describe.skip("PostgisFenceIndex (PostgreSQL not installed)", () => {
     it("needs PostgreSQL", () => {});
   });
