@@ -1,86 +1,25 @@
 // The real hub (`hub/src/main.ts`) as a child process on free loopback ports, with extra Node
 // flags when asked (`--cpu-prof` for profiling), and readings of its metrics and CPU time.
 
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { freePort, type HubProcess, TEST_TOKEN, tempDir } from "../../tests/support/hub-process.ts";
+import {
+  type HubProcess,
+  type StartHubOptions,
+  startHubProcess,
+} from "../../tests/support/hub-process.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-
-export interface BenchHubOptions {
-  dataDir?: string;
-  env?: Record<string, string>;
-  /** Node flags before the script, e.g. ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"]. */
-  nodeArgs?: string[];
-  timeoutMs?: number;
-}
-
-/** Starts the hub and resolves once it printed its ready line. */
-export async function startBenchHub(options: BenchHubOptions = {}): Promise<HubProcess> {
-  const dataDir = options.dataDir ?? tempDir("locus-bench-");
-  const httpPort = await freePort();
-  const mqttPort = await freePort();
-  const child = spawn(
-    process.execPath,
+/** Starts the hub as `npm start` runs it, quiet, with extra Node flags if given. */
+export function startBenchHub(
+  options: Pick<StartHubOptions, "dataDir" | "env" | "nodeArgs" | "timeoutMs"> = {},
+): Promise<HubProcess> {
+  return startHubProcess({
+    ...options,
     // The heap setting npm start and the Docker image run the hub with (docs/hub.md).
-    [...(options.nodeArgs ?? []), "--max-semi-space-size=64", "--import", "tsx", "hub/src/main.ts"],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        LOCUS_HTTP_PORT: String(httpPort),
-        LOCUS_MQTT_PORT: String(mqttPort),
-        LOCUS_DATA_DIR: dataDir,
-        LOCUS_API_TOKEN: TEST_TOKEN,
-        LOCUS_OUTBOX_GRACE_MS: "0",
-        LOCUS_LOG_LEVEL: "error",
-        ...options.env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  const collect = (d: Buffer) => {
-    out += d;
-    if (out.length > 100_000) out = out.slice(-50_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  const exited = new Promise<number | string>((resolve) => {
-    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+    nodeArgs: [...(options.nodeArgs ?? []), "--max-semi-space-size=64"],
+    env: { LOCUS_LOG_LEVEL: "error", ...options.env },
+    timeoutMs: options.timeoutMs ?? 60_000,
+    // A benchmark run is long; only the end of the output is kept, for a failure's report.
+    maxOutputChars: 100_000,
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`hub did not start in time; output:\n${out}`));
-    }, options.timeoutMs ?? 60_000);
-    const check = () => {
-      if (out.includes("locus hub ready")) {
-        clearTimeout(timer);
-        child.stdout?.off("data", check);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", check);
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`hub exited (${code}) before it was ready; output:\n${out}`));
-    });
-  });
-  return {
-    child,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
-    token: TEST_TOKEN,
-    dataDir,
-    output: () => out,
-    exited,
-    async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
 }
 
 /** The hub's Prometheus metrics, as name{labels} → value. */

@@ -50,6 +50,10 @@ export interface StartHubOptions {
   timeoutMs?: number;
   /** A built bundle to run with plain node (as the container does) instead of the sources. */
   bundle?: string;
+  /** Node flags before the script, e.g. ["--cpu-prof"]. */
+  nodeArgs?: string[];
+  /** Keep only about this much of the hub's output (for long runs); default: all of it. */
+  maxOutputChars?: number;
 }
 
 export const TEST_TOKEN = "test-token-0123456789abcdef";
@@ -60,8 +64,8 @@ export async function startHubProcess(options: StartHubOptions = {}): Promise<Hu
   const httpPort = options.httpPort ?? (await freePort());
   const mqttPort = options.mqttPort ?? (await freePort());
   const token = options.token ?? TEST_TOKEN;
-  const args = options.bundle ? [options.bundle] : ["--import", "tsx", "hub/src/main.ts"];
-  const child = spawn(process.execPath, args, {
+  const script = options.bundle ? [options.bundle] : ["--import", "tsx", "hub/src/main.ts"];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...script], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -76,20 +80,21 @@ export async function startHubProcess(options: StartHubOptions = {}): Promise<Hu
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout?.on("data", (d) => {
+  const max = options.maxOutputChars ?? Number.POSITIVE_INFINITY;
+  const collect = (d: Buffer) => {
     out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
+    if (out.length > max) out = out.slice(-Math.floor(max / 2));
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
   const exited = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`hub did not start in time; output:\n${out}`)),
-      options.timeoutMs ?? 20_000,
-    );
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`hub did not start in time; output:\n${out}`));
+    }, options.timeoutMs ?? 20_000);
     const check = () => {
       if (out.includes("locus hub ready")) {
         clearTimeout(timer);
