@@ -17,6 +17,7 @@ import {
 } from "../hub/src/geofence/membership.ts";
 import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";
 import { validateGeometry } from "../hub/src/geofence/validate.ts";
+import { mulberry32 } from "../tests/support/random.ts";
 
 export interface EngineBenchOptions {
   fences: number;
@@ -330,18 +331,6 @@ function median(values: readonly number[]): number {
   const mid = sorted.length >> 1;
   if (sorted.length % 2 === 1) return sorted[mid] as number;
   return ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-/** Small seeded PRNG so every run measures the same fences and points. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const FLAGS: Record<string, keyof EngineBenchOptions> = {

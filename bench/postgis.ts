@@ -18,7 +18,8 @@ import { openPostgresStore } from "../hub/src/store/postgres.ts";
 import { SqliteStore } from "../hub/src/store/sqlite.ts";
 import type { Decide, Store } from "../hub/src/store/store.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
-import { boxFor, mulberry32, randomFence } from "./engine.ts";
+import { mulberry32 } from "../tests/support/random.ts";
+import { boxFor, randomFence } from "./engine.ts";
 
 interface Options {
   fences: number;

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mosquitto, mosquittoBinary, startMosquitto } from "./support/broker.ts";
 import { type Recorder, recordFixes } from "./support/broker-recorder.ts";
 import { tempDir, waitFor } from "./support/hub-process.ts";
+import { mulberry32 } from "./support/random.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const ROUNDS = 20;
@@ -19,18 +20,6 @@ const VEHICLE = "crash-01";
 /** Line i of the stream: its ts says which line it was. */
 const line = (i: number) =>
   `${JSON.stringify({ ts: T0 + i * 1000, latitude: 40 + i / 1e6, longitude: -3 })}\n`;
-
-// A small seeded generator, so a failing run can be replayed from the seed in its message.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const unexpected: string[] = [];
 

@@ -6,7 +6,8 @@ import path from "node:path";
 import type { Fence, Position } from "../../hub/src/geofence/fence.ts";
 import { MemoryFenceIndex } from "../../hub/src/geofence/memory-index.ts";
 import { SqliteStore } from "../../hub/src/store/sqlite.ts";
-import { type Box, boxFor, mulberry32, randomFence } from "../engine.ts";
+import { mulberry32 } from "../../tests/support/random.ts";
+import { type Box, boxFor, randomFence } from "../engine.ts";
 import type { Point } from "./load-plan.ts";
 
 export interface FenceSet {

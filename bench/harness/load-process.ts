@@ -3,6 +3,7 @@
 // `window` messages awaiting a PUBACK. Every scenario that publishes fixes uses this code.
 
 import mqtt from "mqtt";
+import { mulberry32 } from "../../tests/support/random.ts";
 import {
   type LoadCommand,
   type LoadMessage,
@@ -16,18 +17,6 @@ function send(message: LoadMessage): void {
   process.send?.(message);
 }
 
-/** Seeded PRNG (mulberry32), so every run sends the same tracks. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Makes vehicle v's next position. */
 function trackOf(plan: LoadPlan, v: number): () => Point {
   const track = plan.track;
@@ -37,7 +26,7 @@ function trackOf(plan: LoadPlan, v: number): () => Point {
     return () => pair[i++ % 2] as Point;
   }
   const [west, south, east, north] = track.box;
-  const random = prng(track.seed * 100_003 + v);
+  const random = mulberry32(track.seed * 100_003 + v);
   let x = west + random() * (east - west);
   let y = south + random() * (north - south);
   let heading = random() * 2 * Math.PI;

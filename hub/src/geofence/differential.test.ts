@@ -15,6 +15,7 @@ import fc from "fast-check";
 import { feature } from "topojson-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestSchema } from "../../../tests/support/postgres.ts";
+import { mulberry32 } from "../../../tests/support/random.ts";
 import { openPostgresStore, type PostgresStore } from "../store/postgres.ts";
 import type { Fence, MultiPolygonCoords, Position, Ring } from "./fence.ts";
 import type { LonLat } from "./fence-index.ts";
@@ -367,17 +368,6 @@ function starFence(extreme: boolean): fc.Arbitrary<Ring[][][]> {
 /** A double in [min, max], without fast-check's bias towards tiny magnitudes. */
 function spread(min: number, max: number): fc.Arbitrary<number> {
   return fc.double({ min: 1, max: 2, noNaN: true }).map((u) => min + (max - min) * (u - 1));
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A double as an exact integer count of 2^-1074 (every finite double is one). */
