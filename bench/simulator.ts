@@ -3,13 +3,15 @@
 // process, so CPU (process.cpuUsage) and RSS are that fleet's alone; measured after the ramp and a
 // warm-up. A script, not a test: `npm run bench:simulator -- --sizes 1000,10000 --seconds 60`.
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Fleet } from "@locus/simulator";
-import { freePort, startHubProcess, tempDir } from "../tests/support/hub-process.ts";
+import { startMosquitto } from "../tests/support/broker.ts";
+import { startHubProcess } from "../tests/support/hub-process.ts";
+import { processCpuSeconds } from "./harness/versions.ts";
 
 export interface SimulatorBenchOptions {
   /** Fleet sizes, each run on its own. */
@@ -57,7 +59,7 @@ export async function benchSimulator(
   for (const vehicles of options.sizes) {
     const broker = await startBroker(options.broker);
     try {
-      const cpuBefore = processCpuTicks(broker.pid);
+      const cpuBefore = broker.pid === null ? null : processCpuSeconds(broker.pid);
       const started = Date.now();
       const measured = await runWorker({
         vehicles,
@@ -65,15 +67,12 @@ export async function benchSimulator(
         measureMs: options.measureMs,
         brokerUrl: broker.url,
       });
-      const cpuAfter = processCpuTicks(broker.pid);
-      const ticksPerSecond = 100; // USER_HZ on Linux
+      const cpuAfter = broker.pid === null ? null : processCpuSeconds(broker.pid);
       const brokerCpuPercent =
         cpuBefore === null || cpuAfter === null
           ? null
           : // Whole run (ramp and warm-up included): the broker is not the subject here.
-            round1(
-              ((cpuAfter - cpuBefore) / ticksPerSecond / ((Date.now() - started) / 1000)) * 100,
-            );
+            round1(((cpuAfter - cpuBefore) / ((Date.now() - started) / 1000)) * 100);
       results.push({ ...measured, broker: options.broker, brokerCpuPercent });
     } finally {
       await broker.stop();
@@ -190,15 +189,9 @@ async function startBroker(kind: SimulatorBenchOptions["broker"]): Promise<Broke
       },
     };
   }
-  execFileSync("sh", ["-c", "command -v mosquitto"], { stdio: "ignore" });
-  const dir = tempDir("locus-bench-sim-");
-  const port = await freePort();
-  const conf = path.join(dir, "mosquitto.conf");
   // A broker that queues and forwards whatever 10,000 QoS 1 publishers send.
-  fs.writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
+  const mosquitto = await startMosquitto({
+    settings: [
       "allow_anonymous true",
       "persistence false",
       "max_connections -1",
@@ -206,52 +199,16 @@ async function startBroker(kind: SimulatorBenchOptions["broker"]): Promise<Broke
       "max_queued_messages 100000",
       "set_tcp_nodelay true",
       "log_type error",
-      "",
-    ].join("\n"),
-  );
-  const child: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
-  const url = `mqtt://127.0.0.1:${port}`;
-  const deadline = Date.now() + 5000;
-  while (!(await listening(port))) {
-    if (Date.now() > deadline) throw new Error("mosquitto did not start");
-    await sleep(50);
-  }
+    ],
+  });
   return {
-    url,
-    pid: child.pid ?? null,
+    url: mosquitto.url,
+    pid: mosquitto.pid(),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        await exited;
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
+      await mosquitto.stop();
+      fs.rmSync(mosquitto.dir, { recursive: true, force: true });
     },
   };
-}
-
-async function listening(port: number): Promise<boolean> {
-  const net = await import("node:net");
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
-/** utime + stime of a process in clock ticks, from /proc; null where there is none. */
-function processCpuTicks(pid: number | null): number | null {
-  if (pid === null) return null;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return null;
-  }
 }
 
 function sleep(ms: number): Promise<void> {

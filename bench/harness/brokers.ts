@@ -3,9 +3,8 @@
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import { freePort, tempDir, waitFor } from "../../tests/support/hub-process.ts";
+import { startMosquitto } from "../../tests/support/broker.ts";
 import { mosquittoBinary } from "./versions.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -50,33 +49,17 @@ export async function startAedes(): Promise<BenchBroker> {
   };
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: "127.0.0.1" });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 /**
  * A Mosquitto of its own on a free loopback port, or the reason it cannot run. Tuned as a
  * production broker would be: no queue or in-flight limits in the way, and TCP_NODELAY, without
  * which each PUBACK can wait for the peer's delayed ACK (Nagle) and throughput is capped by it.
  */
 export async function startBenchMosquitto(): Promise<BenchBroker | { unavailable: string }> {
-  const binary = mosquittoBinary();
-  if (binary === null)
+  if (mosquittoBinary() === null) {
     return { unavailable: "mosquitto is not installed (Debian package mosquitto)" };
-  const dir = tempDir("locus-bench-mosquitto-");
-  const port = await freePort();
-  const conf = path.join(dir, "mosquitto.conf");
-  fs.writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
+  }
+  const mosquitto = await startMosquitto({
+    settings: [
       "allow_anonymous true",
       "persistence false",
       "set_tcp_nodelay true",
@@ -85,32 +68,14 @@ export async function startBenchMosquitto(): Promise<BenchBroker | { unavailable
       "max_inflight_messages 0",
       "log_dest stderr",
       "log_type error",
-      "",
-    ].join("\n"),
-  );
-  let out = "";
-  const child = spawn(binary, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
-  child.stderr?.on("data", (d) => {
-    out += d;
+    ],
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
-    fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    url: mosquitto.url,
+    pid: mosquitto.pid(),
+    async stop() {
+      await mosquitto.stop();
+      fs.rmSync(mosquitto.dir, { recursive: true, force: true });
+    },
   };
-  try {
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
-        return (await accepts(port)) ? true : undefined;
-      },
-      10_000,
-      `mosquitto on port ${port}`,
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url: `mqtt://127.0.0.1:${port}`, pid: child.pid ?? null, stop };
 }

@@ -36,6 +36,11 @@ export interface MosquittoOptions {
   /** Keep sessions and queued messages across a restart (persistence file in the temp dir). */
   persistence?: boolean;
   port?: number;
+  /**
+   * The configuration after the `listener` line, instead of the tests' (benchmarks tune their
+   * own); `persistence` is then up to these lines.
+   */
+  settings?: string[];
 }
 
 export interface Mosquitto {
@@ -51,6 +56,8 @@ export interface Mosquitto {
   restart(): Promise<void>;
   /** Sends a signal to the running broker (SIGHUP: read the password file and ACL again). */
   signal(signal: NodeJS.Signals): void;
+  /** The running broker's process id (for its CPU time), or null when it is stopped. */
+  pid(): number | null;
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -77,17 +84,19 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     conf,
     [
       `listener ${port} 127.0.0.1`,
-      "allow_anonymous true",
-      `persistence ${options.persistence ? "true" : "false"}`,
-      `persistence_location ${dir}/`,
-      "autosave_interval 1",
-      "max_queued_messages 1000000",
-      "max_queued_bytes 0",
-      "max_inflight_messages 0",
-      "log_dest stderr",
-      "log_type error",
-      "log_type warning",
-      "log_type notice",
+      ...(options.settings ?? [
+        "allow_anonymous true",
+        `persistence ${options.persistence ? "true" : "false"}`,
+        `persistence_location ${dir}/`,
+        "autosave_interval 1",
+        "max_queued_messages 1000000",
+        "max_queued_bytes 0",
+        "max_inflight_messages 0",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+      ]),
       "",
     ].join("\n"),
   );
@@ -142,6 +151,7 @@ async function launch(binary: string, conf: string, dir: string, port: number): 
       if (child === null) throw new Error("mosquitto is not running");
       child.kill(signal);
     },
+    pid: () => child?.pid ?? null,
   };
   await broker.start();
   return broker;
