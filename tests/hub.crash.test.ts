@@ -15,33 +15,10 @@ import {
   tempDir,
   waitFor,
 } from "./support/hub-process.ts";
+import { YARD, yardFix } from "./support/yard.ts";
 
 const VEHICLES = 8;
 const FIXES_PER_VEHICLE = 400;
-const BASE_TS = Date.parse("2026-11-24T08:00:00Z");
-
-const SQUARE = {
-  type: "Feature",
-  properties: { name: "yard" },
-  geometry: {
-    type: "Polygon",
-    coordinates: [
-      [
-        [10, 50],
-        [10.01, 50],
-        [10.01, 50.01],
-        [10, 50.01],
-        [10, 50],
-      ],
-    ],
-  },
-};
-
-/** Fix i of a vehicle: three inside, three outside, and so on. */
-function fixPayload(i: number) {
-  const inside = Math.floor(i / 3) % 2 === 1;
-  return { latitude: 50.005, longitude: inside ? 10.005 : 10.02, ts: BASE_TS + i * 1000, seq: i };
-}
 
 function subscribe(url: string, received: Map<string, any>): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
@@ -72,7 +49,7 @@ describe("hub crash safety", () => {
     const mqttPort = await freePort();
     const first = await startHubProcess({ dataDir, httpPort, mqttPort });
     hubs.push(first);
-    const created = await api(first, "POST", "/api/v1/geofences", SQUARE);
+    const created = await api(first, "POST", "/api/v1/geofences", YARD);
     expect(created.status).toBe(201);
 
     const received = new Map<string, any>();
@@ -88,7 +65,7 @@ describe("hub crash safety", () => {
         const id = `crash-${v}`;
         device.publish(
           `locus/vehicles/${id}/location`,
-          JSON.stringify(fixPayload(i)),
+          JSON.stringify(yardFix(i)),
           { qos: 1 },
           (err) => {
             if (err) return;
@@ -132,7 +109,7 @@ describe("hub crash safety", () => {
       // Replay the stored fixes through the engine: these are the events that must exist.
       let state = EMPTY_VEHICLE_STATE;
       for (const seq of storedSeqs) {
-        const fix: Fix = { vehicle_id: id, ts_given: true, ...fixPayload(seq) };
+        const fix: Fix = { vehicle_id: id, ts_given: true, ...yardFix(seq) };
         const covering = index.covering([[fix.longitude, fix.latitude]])[0] ?? [];
         const judged = judgeFix(state, fix, covering, catalogue, {
           defaultMaxAccuracyM: Number.POSITIVE_INFINITY,

@@ -8,30 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../hub/src/config.ts";
 import { type HubEnvironment, mosquittoBinary, openHubEnvironment } from "./support/broker.ts";
 import { api, failedHubStart, freePort, type HubProcess, waitFor } from "./support/hub-process.ts";
-
-const BASE_TS = Date.parse("2026-11-24T08:00:00Z");
-const YARD = {
-  type: "Feature",
-  properties: { name: "yard" },
-  geometry: {
-    type: "Polygon",
-    coordinates: [
-      [
-        [10, 50],
-        [10.01, 50],
-        [10.01, 50.01],
-        [10, 50.01],
-        [10, 50],
-      ],
-    ],
-  },
-};
-
-/** Fix i of a vehicle: three outside, three inside, and so on (an event every third fix). */
-function fixPayload(i: number) {
-  const inside = Math.floor(i / 3) % 2 === 1;
-  return { latitude: 50.005, longitude: inside ? 10.005 : 10.02, ts: BASE_TS + i * 1000, seq: i };
-}
+import { YARD, yardFix } from "./support/yard.ts";
 
 /** The events fixes 0..n-1 of one vehicle cause: enter at 3, exit at 6, enter at 9, … */
 function expectedTypes(n: number): string[] {
@@ -180,7 +157,7 @@ describe.runIf(mosquittoBinary() !== null)("hub with Mosquitto and PostgreSQL", 
           [a, "prod-0"],
           [b, "prod-1"],
         ] as const) {
-          await d.publishAsync(`locus/vehicles/${id}/location`, JSON.stringify(fixPayload(next)), {
+          await d.publishAsync(`locus/vehicles/${id}/location`, JSON.stringify(yardFix(next)), {
             qos: 1,
           });
         }
@@ -230,7 +207,7 @@ describe.runIf(mosquittoBinary() !== null)("hub with Mosquitto and PostgreSQL", 
             for (let i = 0; i < FIXES; i++) {
               d.publish(
                 `locus/vehicles/${ids[v]}/location`,
-                JSON.stringify(fixPayload(i)),
+                JSON.stringify(yardFix(i)),
                 { qos: 1 },
                 (err) => {
                   if (err) return reject(err);
@@ -296,7 +273,7 @@ describe.runIf(mosquittoBinary() !== null)("hub with Mosquitto and PostgreSQL", 
       "health 200 after the broker came back",
     );
     const d = await device("prod-health");
-    await d.publishAsync("locus/vehicles/prod-health/location", JSON.stringify(fixPayload(0)), {
+    await d.publishAsync("locus/vehicles/prod-health/location", JSON.stringify(yardFix(0)), {
       qos: 1,
     });
     await waitFor(async () =>
@@ -316,7 +293,7 @@ describe.runIf(mosquittoBinary() !== null)("hub with Mosquitto and PostgreSQL", 
     for (let i = 0; i < 50; i++) {
       await d.publishAsync(
         "locus/vehicles/prod-saved/location",
-        JSON.stringify(fixPayload(BASE + i)),
+        JSON.stringify(yardFix(BASE + i)),
         { qos: 1 },
       );
     }
