@@ -94,6 +94,24 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_vehicle_ts ON events (vehicle_id, ts, seqno);
   CREATE INDEX events_geofence_ts ON events (geofence_id, ts, seqno);
   `,
+  // 3: fixes arrive in fixes_recent, a plain append-only table, and move into fixes (clustered by
+  // vehicle) in bulk later (see sqlite-fixes.ts). A group commit of fixes from many vehicles
+  // wrote one page of fixes per vehicle; now it appends to one or two.
+  `
+  CREATE TABLE fixes_recent (
+    vehicle_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    seq_key INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    speed REAL,
+    heading REAL,
+    accuracy REAL,
+    altitude REAL,
+    received_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -7,7 +7,7 @@ import path from "node:path";
 import type { GeofenceEvent } from "@locus/protocol";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SqliteStore } from "./sqlite.ts";
+import { SqliteStore, type SqliteStoreOptions } from "./sqlite.ts";
 import { migrate, SCHEMA_VERSION } from "./sqlite-schema.ts";
 import { storeContract } from "./store.contract.ts";
 
@@ -15,23 +15,33 @@ function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "locus-sqlite-"));
 }
 
-storeContract("SqliteStore", async () => {
-  const dir = tempDir();
-  const file = path.join(dir, "locus.db");
-  let current = new SqliteStore(file);
-  return {
-    store: current,
-    reopen: async () => {
-      await current.close();
-      current = new SqliteStore(file);
-      return current;
-    },
-    cleanup: async () => {
-      await current.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+function sqliteHarness(options: SqliteStoreOptions = {}) {
+  return async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "locus.db");
+    let current = new SqliteStore(file, options);
+    return {
+      store: current,
+      reopen: async () => {
+        await current.close();
+        current = new SqliteStore(file, options);
+        return current;
+      },
+      cleanup: async () => {
+        await current.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
   };
-});
+}
+
+// Fixes stay in fixes_recent through each test (the default moves them only by thousands)…
+storeContract("SqliteStore", sqliteHarness());
+// …or move into `fixes` after every group commit, a row at a time, while the test reads.
+storeContract(
+  "SqliteStore, fixes moved after each commit",
+  sqliteHarness({ fixes: { moveAt: 1, chunk: 1 } }),
+);
 
 describe("SqliteStore on disk", () => {
   let dir: string;

@@ -1,12 +1,12 @@
 // The embedded hub's store: one SQLite file in WAL mode, written by this process alone.
 
-import { randomInt } from "node:crypto";
 import { type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
 import Database from "better-sqlite3";
 import type { VehicleState } from "../geofence/membership.ts";
-import { decodeFix, decodeState, encodeFix, encodeState, fixFromColumns } from "./codec.ts";
+import { decodeFix, decodeState, encodeFix, encodeState } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { Checkpointer } from "./sqlite-checkpoint.ts";
+import { type Appended, SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
 import type {
@@ -29,6 +29,8 @@ export interface SqliteStoreOptions {
    * survives a crash of the process, not of the machine.
    */
   synchronous?: "full" | "normal";
+  /** When fixes move from fixes_recent into `fixes` (see sqlite-fixes.ts); tests make it small. */
+  fixes?: SqliteFixesOptions;
 }
 
 interface GeofenceRow {
@@ -42,19 +44,6 @@ interface GeofenceRow {
   dwell_s: number | null;
   created_at: number;
   updated_at: number;
-}
-
-interface FixRow {
-  vehicle_id: string;
-  ts: number;
-  seq_key: number;
-  nonce: number;
-  latitude: number;
-  longitude: number;
-  speed: number | null;
-  heading: number | null;
-  accuracy: number | null;
-  altitude: number | null;
 }
 
 interface EventRow {
@@ -94,14 +83,6 @@ function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
   };
 }
 
-function fixFromRow(row: FixRow): Fix {
-  return fixFromColumns({
-    ...row,
-    seq: row.seq_key < 0 ? null : row.seq_key,
-    ts_given: row.nonce === 0,
-  });
-}
-
 function eventFromRow(row: EventRow): GeofenceEvent {
   return {
     id: row.id,
@@ -135,6 +116,9 @@ export class SqliteStore implements Store {
   #closing: Promise<void> | null = null;
   /** With synchronous "full": flushes the WAL off the event loop (see sqlite-sync.ts). */
   readonly #wal: WalSync | null = null;
+  readonly #fixes: SqliteFixes;
+  /** Fixes are moving from fixes_recent into `fixes`, a chunk per turn of the event loop. */
+  #moving = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const db = new Database(path);
@@ -145,6 +129,7 @@ export class SqliteStore implements Store {
       db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 5000");
       migrate(db);
+      this.#fixes = new SqliteFixes(db, options.fixes);
       db.pragma("wal_autocheckpoint = 0");
       if (options.synchronous !== "normal") this.#wal = new WalSync(path);
     } catch (err) {
@@ -176,10 +161,6 @@ export class SqliteStore implements Store {
       getGeofence: db.prepare("SELECT * FROM geofences WHERE id = ?"),
       listGeofences: db.prepare("SELECT * FROM geofences WHERE id > ? ORDER BY id LIMIT ?"),
       allGeofences: db.prepare("SELECT * FROM geofences ORDER BY id"),
-      insertFix: db.prepare(
-        `INSERT OR IGNORE INTO fixes (vehicle_id, ts, seq_key, nonce, latitude, longitude, speed, heading, accuracy, altitude, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
       upsertVehicle: db.prepare(
         `INSERT INTO vehicles (id, last_fix, state) VALUES (?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state`,
@@ -191,10 +172,6 @@ export class SqliteStore implements Store {
       vehicleStates: db.prepare("SELECT id, state FROM vehicles"),
       listVehicles: db.prepare("SELECT * FROM vehicles WHERE id > ? ORDER BY id LIMIT ?"),
       getVehicle: db.prepare("SELECT * FROM vehicles WHERE id = ?"),
-      locations: db.prepare(
-        `SELECT * FROM fixes WHERE vehicle_id = ? AND ts >= ? AND ts <= ?
-         ORDER BY ts, seq_key, nonce LIMIT ?`,
-      ),
       // An event id is stored once. Its vehicle and ts are part of it, so looking among that
       // vehicle's events at that ts (events_vehicle_ts) finds it without an index on ids.
       eventExists: db.prepare("SELECT 1 FROM events WHERE vehicle_id = ? AND ts = ? AND id = ?"),
@@ -263,24 +240,10 @@ export class SqliteStore implements Store {
     committed?: () => void,
   ): Promise<IngestResult> {
     const receivedAt = Date.now();
+    let appended: Appended | null = null;
     const run = this.#db.transaction(() => {
-      const fresh: Fix[] = [];
-      for (const fix of fixes) {
-        const inserted = this.#stmt.insertFix.run(
-          fix.vehicle_id,
-          fix.ts,
-          fix.seq ?? -1,
-          fix.ts_given ? 0 : randomInt(1, 2 ** 47),
-          fix.latitude,
-          fix.longitude,
-          fix.speed ?? null,
-          fix.heading ?? null,
-          fix.accuracy ?? null,
-          fix.altitude ?? null,
-          receivedAt,
-        );
-        if (inserted.changes > 0) fresh.push(fix);
-      }
+      appended = this.#fixes.append(fixes, receivedAt);
+      const fresh = appended.fresh;
       const decision = decide(fresh);
       for (const v of decision.vehicles) {
         this.#stmt.upsertVehicle.run(v.vehicle_id, encodeFix(v.last_fix), encodeState(v.state));
@@ -306,7 +269,9 @@ export class SqliteStore implements Store {
     });
     this.#writable();
     const result = run.immediate();
+    (appended as Appended | null)?.commit();
     committed?.();
+    this.#moveFixes();
     await this.#durable();
     return result;
   }
@@ -339,13 +304,7 @@ export class SqliteStore implements Store {
   }
 
   async locations(vehicleId: string, range: TimeRange) {
-    const rows = this.#stmt.locations.all(
-      vehicleId,
-      range.from ?? Number.MIN_SAFE_INTEGER,
-      range.to ?? Number.MAX_SAFE_INTEGER,
-      range.limit,
-    ) as FixRow[];
-    return rows.map(fixFromRow);
+    return this.#fixes.history(vehicleId, range);
   }
 
   async events(filter: EventFilter) {
@@ -409,6 +368,31 @@ export class SqliteStore implements Store {
       if (this.#db.open) this.#db.close();
     });
     return this.#closing;
+  }
+
+  /**
+   * Moves fixes into `fixes` once enough wait in fixes_recent: a chunk per turn of the event loop,
+   * so group commits go on in between. The moves need no flush of their own: a row is in one
+   * table or the other in every committed state, and the next group commit's flush covers them.
+   */
+  #moveFixes(): void {
+    if (this.#moving || !this.#fixes.shouldMove) return;
+    this.#moving = true;
+    const step = () => {
+      let more = false;
+      try {
+        if (this.#closing === null && this.#wal?.failure == null) more = this.#fixes.moveChunk();
+      } catch {
+        // A full or failing disk: the rows stay in fixes_recent, readable, and moving is tried
+        // again after the next group commit.
+      }
+      if (more) {
+        setImmediate(step);
+      } else {
+        this.#moving = false;
+      }
+    };
+    setImmediate(step);
   }
 
   /** With synchronous "full": resolves once everything committed so far is on disk. */

@@ -1,0 +1,254 @@
+// Where the SQLite store keeps fixes. History is read by vehicle, so `fixes` is clustered by
+// (vehicle_id, ts): a group commit of fixes from 35 vehicles wrote 35 pages of it, ~6 KB per fix,
+// and the WAL, its fdatasync and the checkpoint all paid for those bytes. Now a group commit
+// appends to `fixes_recent`, a plain table in arrival order (one or two pages per commit), and
+// the rows move into `fixes` later in chunks in arrival order, sorted, so each vehicle's page
+// takes many rows at once. A chunk is one short transaction of its own, between group commits.
+//
+// A fix is stored once (the key: vehicle, ts, seq, and a nonce that is 0 when the fix carried
+// its ts). Duplicates are found without an index on fixes_recent: a fix newer than any stored for
+// its vehicle is new (the common case, one comparison); an older one is looked up in `fixes` and
+// among the keys of fixes_recent, which are kept in memory. Those keys are rebuilt at open by
+// moving every row of fixes_recent into `fixes` first, so memory and file agree from the start.
+
+import { randomInt } from "node:crypto";
+import type { Fix } from "@locus/protocol";
+import type Database from "better-sqlite3";
+import { fixFromColumns } from "./codec.ts";
+import type { TimeRange } from "./store.ts";
+
+export interface SqliteFixesOptions {
+  /** Rows in fixes_recent from which they start moving into `fixes`. */
+  moveAt?: number;
+  /** Rows moved per transaction: each is a short stop of the writer. */
+  chunk?: number;
+}
+
+export interface FixRow {
+  vehicle_id: string;
+  ts: number;
+  seq_key: number;
+  nonce: number;
+  latitude: number;
+  longitude: number;
+  speed: number | null;
+  heading: number | null;
+  accuracy: number | null;
+  altitude: number | null;
+}
+
+export function fixFromRow(row: FixRow): Fix {
+  return fixFromColumns({
+    ...row,
+    seq: row.seq_key < 0 ? null : row.seq_key,
+    ts_given: row.nonce === 0,
+  });
+}
+
+const COLUMNS =
+  "vehicle_id, ts, seq_key, nonce, latitude, longitude, speed, heading, accuracy, altitude, received_at";
+
+/** Row order of a vehicle's history. */
+function before(a: FixRow, b: FixRow): boolean {
+  if (a.ts !== b.ts) return a.ts < b.ts;
+  if (a.seq_key !== b.seq_key) return a.seq_key < b.seq_key;
+  return a.nonce < b.nonce;
+}
+
+/** What one ingest wrote, applied to memory only once its transaction committed. */
+export interface Appended {
+  fresh: Fix[];
+  commit(): void;
+}
+
+export class SqliteFixes {
+  readonly #stmt;
+  readonly #moveAt: number;
+  readonly #chunk: number;
+  /** Per vehicle, the newest ts among its stored fixes (loaded from `fixes` on first sight). */
+  readonly #newest = new Map<string, number>();
+  /** Keys of the rows in fixes_recent that have a given ts (others can never collide). */
+  readonly #recentKeys = new Set<string>();
+  /** The rows of fixes_recent in rowid order: rowid and key (null when it has none). */
+  #rowids: number[] = [];
+  #keys: (string | null)[] = [];
+  #head = 0;
+
+  constructor(
+    readonly db: Database.Database,
+    options: SqliteFixesOptions = {},
+  ) {
+    this.#moveAt = Math.max(1, options.moveAt ?? 8192);
+    this.#chunk = Math.max(1, options.chunk ?? 1024);
+    this.#stmt = {
+      append: db.prepare(
+        `INSERT INTO fixes_recent (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      newest: db.prepare("SELECT max(ts) AS ts FROM fixes WHERE vehicle_id = ?").pluck(),
+      stored: db.prepare(
+        "SELECT 1 FROM fixes WHERE vehicle_id = ? AND ts = ? AND seq_key = ? AND nonce = 0",
+      ),
+      // OR IGNORE: a row already there is the same fix; keeping one copy is the point.
+      move: db.prepare(
+        `INSERT OR IGNORE INTO fixes (${COLUMNS}) SELECT ${COLUMNS} FROM fixes_recent
+         WHERE rowid <= ? ORDER BY vehicle_id, ts, seq_key, nonce`,
+      ),
+      forget: db.prepare("DELETE FROM fixes_recent WHERE rowid <= ?"),
+      moveAll: db.prepare(
+        `INSERT OR IGNORE INTO fixes (${COLUMNS}) SELECT ${COLUMNS} FROM fixes_recent
+         ORDER BY vehicle_id, ts, seq_key, nonce`,
+      ),
+      forgetAll: db.prepare("DELETE FROM fixes_recent"),
+      history: db.prepare(
+        `SELECT * FROM fixes WHERE vehicle_id = ? AND ts >= ? AND ts <= ?
+         ORDER BY ts, seq_key, nonce LIMIT ?`,
+      ),
+      // No index: fixes_recent holds at most a few chunks, and an index by vehicle would bring
+      // back the page per vehicle per commit this table exists to avoid.
+      recentHistory: db.prepare(
+        `SELECT * FROM fixes_recent WHERE vehicle_id = ? AND ts >= ? AND ts <= ?
+         ORDER BY ts, seq_key, nonce LIMIT ?`,
+      ),
+    };
+    db.transaction(() => {
+      this.#stmt.moveAll.run();
+      this.#stmt.forgetAll.run();
+    }).immediate();
+  }
+
+  /** Rows waiting in fixes_recent. */
+  get recent(): number {
+    return this.#rowids.length - this.#head;
+  }
+
+  /** Whether rows should move now (then call `moveChunk` until it returns false). */
+  get shouldMove(): boolean {
+    return this.recent >= this.#moveAt;
+  }
+
+  /**
+   * Appends the fixes not stored yet; call inside the ingest transaction, and `commit()` once it
+   * committed. Returns the new ones in arrival order.
+   */
+  append(fixes: readonly Fix[], receivedAt: number): Appended {
+    const fresh: Fix[] = [];
+    const newest = new Map<string, number>();
+    const keys: (string | null)[] = [];
+    const rowids: number[] = [];
+    const batchKeys = new Set<string>();
+    for (const fix of fixes) {
+      const seqKey = fix.seq ?? -1;
+      let key: string | null = null;
+      if (fix.ts_given) {
+        key = `${fix.vehicle_id}\u0000${fix.ts}\u0000${seqKey}`;
+        const top = newest.get(fix.vehicle_id) ?? this.#newestOf(fix.vehicle_id);
+        if (fix.ts > top) {
+          newest.set(fix.vehicle_id, fix.ts);
+        } else if (
+          batchKeys.has(key) ||
+          this.#recentKeys.has(key) ||
+          this.#stmt.stored.get(fix.vehicle_id, fix.ts, seqKey) !== undefined
+        ) {
+          continue;
+        }
+        batchKeys.add(key);
+      }
+      const { lastInsertRowid } = this.#stmt.append.run(
+        fix.vehicle_id,
+        fix.ts,
+        seqKey,
+        // A fix without its own ts gets a random nonce: it never collides, not even with itself.
+        fix.ts_given ? 0 : randomInt(1, 2 ** 47),
+        fix.latitude,
+        fix.longitude,
+        fix.speed ?? null,
+        fix.heading ?? null,
+        fix.accuracy ?? null,
+        fix.altitude ?? null,
+        receivedAt,
+      );
+      fresh.push(fix);
+      rowids.push(Number(lastInsertRowid));
+      keys.push(key);
+    }
+    return {
+      fresh,
+      commit: () => {
+        for (const [vehicle, ts] of newest) this.#newest.set(vehicle, ts);
+        for (let i = 0; i < rowids.length; i++) {
+          const key = keys[i] as string | null;
+          this.#rowids.push(rowids[i] as number);
+          this.#keys.push(key);
+          if (key !== null) this.#recentKeys.add(key);
+        }
+      },
+    };
+  }
+
+  /**
+   * Moves the oldest chunk of fixes_recent into `fixes` in one transaction. Returns whether
+   * more should move (down to half of `moveAt`, so moving is not restarted every commit).
+   */
+  moveChunk(): boolean {
+    const n = Math.min(this.#chunk, this.recent);
+    if (n === 0) return false;
+    const last = this.#head + n - 1;
+    const upTo = this.#rowids[last] as number;
+    this.db
+      .transaction(() => {
+        this.#stmt.move.run(upTo);
+        this.#stmt.forget.run(upTo);
+      })
+      .immediate();
+    for (let i = this.#head; i <= last; i++) {
+      const key = this.#keys[i];
+      if (key !== null && key !== undefined) this.#recentKeys.delete(key);
+    }
+    this.#head = last + 1;
+    if (this.#head > 4096 && this.#head * 2 > this.#rowids.length) {
+      this.#rowids = this.#rowids.slice(this.#head);
+      this.#keys = this.#keys.slice(this.#head);
+      this.#head = 0;
+    }
+    return this.recent > 0 && this.recent >= this.#moveAt / 2;
+  }
+
+  /** A vehicle's fixes in ts order within the range, from both tables. */
+  history(vehicleId: string, range: TimeRange): Fix[] {
+    const params = [
+      vehicleId,
+      range.from ?? Number.MIN_SAFE_INTEGER,
+      range.to ?? Number.MAX_SAFE_INTEGER,
+      range.limit,
+    ];
+    const moved = this.#stmt.history.all(...params) as FixRow[];
+    if (this.recent === 0) return moved.map(fixFromRow);
+    const recent = this.#stmt.recentHistory.all(...params) as FixRow[];
+    const out: Fix[] = [];
+    let i = 0;
+    let j = 0;
+    while (out.length < range.limit && (i < moved.length || j < recent.length)) {
+      const a = moved[i];
+      const b = recent[j];
+      if (b === undefined || (a !== undefined && before(a, b))) {
+        out.push(fixFromRow(a as FixRow));
+        i++;
+      } else {
+        out.push(fixFromRow(b));
+        j++;
+      }
+    }
+    return out;
+  }
+
+  #newestOf(vehicleId: string): number {
+    let ts = this.#newest.get(vehicleId);
+    if (ts === undefined) {
+      // Read once per vehicle; every later append keeps it current. fixes_recent was emptied at
+      // open and every row appended since is counted, so `fixes` alone answers here.
+      ts = (this.#stmt.newest.get(vehicleId) as number | null) ?? Number.NEGATIVE_INFINITY;
+      this.#newest.set(vehicleId, ts);
+    }
+    return ts;
+  }
+}
