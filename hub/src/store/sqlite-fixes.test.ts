@@ -65,7 +65,7 @@ describe("SqliteFixes", () => {
     expect(append(fixes, [fixAt("v1", 1, { seq: 1 }), fixAt("v1", 2, { seq: 2 })])).toHaveLength(2);
     // Still in fixes_recent: the in-memory keys answer.
     expect(append(fixes, [fixAt("v1", 1, { seq: 1, speed: 3 })])).toEqual([]);
-    expect(fixes.moveChunk()).toBe(false);
+    expect(fixes.moveChunk()).toBe(2);
     expect(count("fixes")).toBe(2);
     expect(count("fixes_recent")).toBe(0);
     // Moved: `fixes` answers.
@@ -75,7 +75,7 @@ describe("SqliteFixes", () => {
     expect(fixes.history("v1", all).map((f) => f.seq)).toEqual([1, 9, 2]);
   });
 
-  it("moves the oldest rows first, a chunk per transaction, down to half of moveAt", () => {
+  it("moves the oldest rows first, as many as asked in one transaction", () => {
     const fixes = new SqliteFixes(db, { moveAt: 6, chunk: 2 });
     append(
       fixes,
@@ -84,14 +84,19 @@ describe("SqliteFixes", () => {
     expect(fixes.shouldMove).toBe(false);
     append(fixes, [fixAt("v2", 1)]);
     expect(fixes.shouldMove).toBe(true);
-    expect(fixes.moveChunk()).toBe(true);
+    expect(fixes.chunkAfter(1)).toBe(2);
+    expect(fixes.chunkAfter(3)).toBe(6);
+    expect(fixes.moveChunk(2)).toBe(2);
     expect(db.prepare("SELECT ts FROM fixes ORDER BY ts").pluck().all()).toEqual([
       T0 + 1000,
       T0 + 2000,
     ]);
-    expect(fixes.moveChunk()).toBe(false); // 2 left, under half of 6
-    expect(count("fixes")).toBe(4);
-    expect(fixes.recent).toBe(2);
+    expect(fixes.shouldMove).toBe(false);
+    expect(fixes.moveChunk(3)).toBe(3);
+    expect(count("fixes")).toBe(5);
+    expect(fixes.recent).toBe(1);
+    expect(fixes.moveChunk(3)).toBe(1);
+    expect(fixes.moveChunk(3)).toBe(0);
     expect(fixes.history("v1", all).map((f) => f.ts)).toEqual(
       [1, 2, 3, 4, 5].map((s) => T0 + s * 1000),
     );
@@ -171,7 +176,7 @@ describe("SqliteFixes", () => {
         }
         stored.push(...expected);
         expect(append(fixes, batch), `seed ${seed} step ${step}`).toEqual(expected);
-        while (fixes.shouldMove && random() < 0.8 && fixes.moveChunk()) {}
+        if (fixes.shouldMove && random() < 0.8) fixes.moveChunk(fixes.chunkAfter(batch.length));
         if (random() < 0.05) {
           db.close();
           db = open();

@@ -18,9 +18,9 @@ import { fixFromColumns } from "./codec.ts";
 import type { TimeRange } from "./store.ts";
 
 export interface SqliteFixesOptions {
-  /** Rows in fixes_recent from which they start moving into `fixes`. */
+  /** Rows in fixes_recent from which they move into `fixes`. */
   moveAt?: number;
-  /** Rows moved per transaction: each is a short stop of the writer. */
+  /** Fewest rows moved per transaction: more rows per vehicle share each page written. */
   chunk?: number;
 }
 
@@ -121,9 +121,14 @@ export class SqliteFixes {
     return this.#rowids.length - this.#head;
   }
 
-  /** Whether rows should move now (then call `moveChunk` until it returns false). */
+  /** Whether rows should move now. */
   get shouldMove(): boolean {
     return this.recent >= this.#moveAt;
+  }
+
+  /** Rows to move after a group commit of `n` fixes: at least twice as many, so moving keeps up. */
+  chunkAfter(n: number): number {
+    return Math.max(this.#chunk, 2 * n);
   }
 
   /**
@@ -185,13 +190,10 @@ export class SqliteFixes {
     };
   }
 
-  /**
-   * Moves the oldest chunk of fixes_recent into `fixes` in one transaction. Returns whether
-   * more should move (down to half of `moveAt`, so moving is not restarted every commit).
-   */
-  moveChunk(): boolean {
-    const n = Math.min(this.#chunk, this.recent);
-    if (n === 0) return false;
+  /** Moves the oldest `rows` of fixes_recent into `fixes` in one transaction; returns how many. */
+  moveChunk(rows: number = this.#chunk): number {
+    const n = Math.min(rows, this.recent);
+    if (n === 0) return 0;
     const last = this.#head + n - 1;
     const upTo = this.#rowids[last] as number;
     this.db
@@ -210,7 +212,7 @@ export class SqliteFixes {
       this.#keys = this.#keys.slice(this.#head);
       this.#head = 0;
     }
-    return this.recent > 0 && this.recent >= this.#moveAt / 2;
+    return n;
   }
 
   /** A vehicle's fixes in ts order within the range, from both tables. */
