@@ -154,6 +154,25 @@ describe.runIf(hasMosquitto)("ExternalBroker", () => {
     expect(await redeliveredAfterRestart(broker, clientId, dev)).toEqual([]);
   });
 
+  it("acknowledges thousands in arrival order as their commits settle, in waves", async () => {
+    const proxy = await startTcpProxy(mosquitto.port);
+    proxies.push(proxy);
+    const receiver = new HeldReceiver();
+    const clientId = "hub-many-in-order";
+    const broker = await start({ clientId, receiver, url: proxy.url, receiveMaximum: 3000 });
+    const dev = await device();
+    const sent = Array.from({ length: 3000 }, (_, i) => String(i));
+    for (const p of sent) dev.publish(LOCATION, p, { qos: 1 });
+    await waitFor(() => (receiver.messages.length === 3000 ? true : undefined), 10_000);
+    // The first 2,000 settle, in three waves, the last out of order: those are acknowledged
+    // (the list of pending PUBACKs is compacted on the way), the last 1,000 are not.
+    for (let i = 0; i < 1200; i++) receiver.messages[i]?.done(null);
+    for (let i = 1999; i >= 1600; i--) receiver.messages[i]?.done(null);
+    for (let i = 1200; i < 1600; i++) receiver.messages[i]?.done(null);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await redeliveredAfterReconnect(proxy, broker, receiver, dev)).toEqual(sent.slice(2000));
+  });
+
   it("does not acknowledge a message the store failed to commit, and gets it again", async () => {
     const receiver = new HeldReceiver();
     const clientId = "hub-store-failure";
