@@ -199,6 +199,7 @@ export async function runBench(
           seconds: (performance.now() - started) / 1000,
         };
       }
+      await ctx.endScenario();
       ctx.results.set(scenario.name, result);
       log(
         `  ${result.status} in ${result.seconds.toFixed(1)} s${result.reason ? `: ${result.reason}` : ""}`,

@@ -101,11 +101,19 @@ export interface EmbeddedHub {
   vehiclePrefix(label: string): string;
 }
 
+/** Runs each cleanup in turn; one that fails is reported and the rest still run. */
+async function runAll(cleanups: readonly (() => Promise<void>)[]): Promise<void> {
+  for (const fn of cleanups) {
+    await fn().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
+  }
+}
+
 export class BenchContext {
   readonly options: BenchOptions;
   readonly results = new Map<string, ScenarioResult>();
   #embedded: Promise<EmbeddedHub> | null = null;
   #cleanups: (() => Promise<void>)[] = [];
+  #scenarioCleanups: (() => Promise<void>)[] = [];
   #fenceSets = new Map<number, FenceSet>();
 
   constructor(options: BenchOptions) {
@@ -161,15 +169,29 @@ export class BenchContext {
     return `the embedded hub exited (${child.exitCode ?? child.signalCode}); its last output:\n${e.hub.output().slice(-3000)}`;
   }
 
-  /** Runs `fn` when the benchmark ends (reverse order). */
+  /** Runs `fn` when the benchmark ends (reverse order): for what later scenarios share. */
   atEnd(fn: () => Promise<void>): void {
     this.#cleanups.push(fn);
   }
 
+  /**
+   * Runs `fn` when the current scenario ends (reverse order): a scenario's own brokers and
+   * databases must not go on running (a PostgreSQL checkpointing what it was sent, say) while
+   * later scenarios measure.
+   */
+  afterScenario(fn: () => Promise<void>): void {
+    this.#scenarioCleanups.push(fn);
+  }
+
+  /** Ends what the scenario that just ran started for itself. */
+  async endScenario(): Promise<void> {
+    await runAll(this.#scenarioCleanups.reverse());
+    this.#scenarioCleanups = [];
+  }
+
   async close(): Promise<void> {
-    for (const fn of this.#cleanups.reverse()) {
-      await fn().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
-    }
+    await this.endScenario();
+    await runAll(this.#cleanups.reverse());
     this.#cleanups = [];
   }
 

@@ -119,12 +119,12 @@ function hubTarget(e: EmbeddedHub): Target {
 /** A bare aedes with one QoS 1 subscriber to every location topic. */
 async function bareTarget(ctx: BenchContext): Promise<Target> {
   const broker = await startAedes();
-  ctx.atEnd(() => broker.stop());
+  ctx.afterScenario(() => broker.stop());
   const subscriber = await mqtt.connectAsync(broker.url, {
     clientId: "bench-latency-subscriber",
     reconnectPeriod: 0,
   });
-  ctx.atEnd(async () => {
+  ctx.afterScenario(async () => {
     await subscriber.endAsync(true);
   });
   let listener: ((topic: string, payload: Buffer) => void) | null = null;

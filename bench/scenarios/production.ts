@@ -156,7 +156,7 @@ export const production: Scenario = {
       const reason = "PostgreSQL with PostGIS is not installed";
       return { status: "not available", reason, parameters, figures: {}, rows: [] };
     }
-    ctx.atEnd(() => pg.stop());
+    ctx.afterScenario(() => pg.stop());
     const mosquitto = await startBenchMosquitto();
     if ("unavailable" in mosquitto) {
       return {
@@ -167,7 +167,7 @@ export const production: Scenario = {
         rows: [],
       };
     }
-    ctx.atEnd(() => mosquitto.stop());
+    ctx.afterScenario(() => mosquitto.stop());
 
     const base = (ctx.results.get("baseline")?.figures.mosquitto as { messagesPerSecond?: number })
       ?.messagesPerSecond;
