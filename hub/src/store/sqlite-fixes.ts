@@ -1,15 +1,16 @@
 // Where the SQLite store keeps fixes. History is read by vehicle, so `fixes` is clustered by
-// (vehicle_id, ts): a group commit of fixes from 35 vehicles wrote 35 pages of it, ~6 KB per fix,
-// and the WAL, its fdatasync and the checkpoint all paid for those bytes. Now a group commit
-// appends to `fixes_recent`, a plain table in arrival order (one or two pages per commit), and
-// the rows move into `fixes` later in chunks in arrival order, sorted, so each vehicle's page
-// takes many rows at once. A chunk is one short transaction of its own, between group commits.
+// (vehicle_id, ts). Writing each group commit straight into it would write one page per vehicle
+// in the commit (35 pages for 35 vehicles, ~6 KB per fix), which the WAL, its fdatasync and the
+// checkpoints all pay for. Instead a group commit appends to `fixes_recent`, a plain table in
+// arrival order (one or two pages per commit), and the rows move into `fixes` later in chunks in
+// arrival order, sorted, so each vehicle's page takes many rows at once. A chunk is one short
+// transaction of its own, between group commits.
 //
 // A fix is stored once (the key: vehicle, ts, seq, and a nonce that is 0 when the fix carried
 // its ts). Duplicates are found without an index on fixes_recent: a fix newer than any stored for
 // its vehicle is new (the common case, one comparison); an older one is looked up in `fixes` and
-// among the keys of fixes_recent, which are kept in memory. Those keys are rebuilt at open by
-// moving every row of fixes_recent into `fixes` first, so memory and file agree from the start.
+// among the keys of fixes_recent, which are kept in memory. At open every row left in
+// fixes_recent moves into `fixes` first, so memory (empty) and file agree from the start.
 
 import { randomInt } from "node:crypto";
 import type { Fix } from "@locus/protocol";

@@ -376,10 +376,9 @@ export class SqliteStore implements Store {
 
   /**
    * Moves fixes into `fixes` once enough wait in fixes_recent: one chunk after a group commit, on
-   * the next turn of the event loop, so that acknowledging that commit comes first and moving
-   * never holds up the writer for more than one chunk at a time. The moves need no flush of their
-   * own: a row is in one table or the other in every committed state, and the next group
-   * commit's flush covers them.
+   * the next turn of the event loop, so that moving never holds up the writer for more than one
+   * chunk at a time. The moves need no flush of their own: a row is in one table or the other in
+   * every committed state, and the next group commit's flush covers them.
    */
   #moveFixes(committed: number): void {
     if (this.#moving || !this.#fixes.shouldMove) return;
