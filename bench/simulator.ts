@@ -9,8 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Fleet } from "@locus/simulator";
-import { startMosquitto } from "../tests/support/broker.ts";
 import { startHubProcess } from "../tests/support/hub-process.ts";
+import { type BenchBroker, startBenchMosquitto } from "./harness/brokers.ts";
 import { processCpuSeconds } from "./harness/versions.ts";
 
 export interface SimulatorBenchOptions {
@@ -172,13 +172,7 @@ async function worker(input: WorkerInput): Promise<void> {
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 
-interface Broker {
-  url: string;
-  pid: number | null;
-  stop(): Promise<void>;
-}
-
-async function startBroker(kind: SimulatorBenchOptions["broker"]): Promise<Broker> {
+async function startBroker(kind: SimulatorBenchOptions["broker"]): Promise<BenchBroker> {
   if (kind === "hub") {
     const hub = await startHubProcess({ env: { LOCUS_LOG_LEVEL: "error" } });
     return {
@@ -190,25 +184,9 @@ async function startBroker(kind: SimulatorBenchOptions["broker"]): Promise<Broke
     };
   }
   // A broker that queues and forwards whatever 10,000 QoS 1 publishers send.
-  const mosquitto = await startMosquitto({
-    settings: [
-      "allow_anonymous true",
-      "persistence false",
-      "max_connections -1",
-      "max_inflight_messages 0",
-      "max_queued_messages 100000",
-      "set_tcp_nodelay true",
-      "log_type error",
-    ],
-  });
-  return {
-    url: mosquitto.url,
-    pid: mosquitto.pid(),
-    async stop() {
-      await mosquitto.stop();
-      fs.rmSync(mosquitto.dir, { recursive: true, force: true });
-    },
-  };
+  const mosquitto = await startBenchMosquitto();
+  if ("unavailable" in mosquitto) throw new Error(mosquitto.unavailable);
+  return mosquitto;
 }
 
 function sleep(ms: number): Promise<void> {
