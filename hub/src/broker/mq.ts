@@ -28,12 +28,17 @@ export function createRouter(concurrency: number): Emitter {
       return this;
     }
     delivering = true;
+    // Taken by index, not with Array#shift, which copies the rest of a queue of thousands each
+    // time; deliveries started meanwhile are appended and taken in the same loop.
+    let taken = 0;
     try {
       deliver.call(this, message, callback);
-      for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
-        deliver.call(this, next[0], next[1]);
+      while (taken < waiting.length) {
+        const [next, done] = waiting[taken++] as [Message, unknown];
+        deliver.call(this, next, done);
       }
     } finally {
+      waiting.splice(0, taken);
       delivering = false;
     }
     return this;
