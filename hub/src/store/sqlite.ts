@@ -6,7 +6,7 @@ import type { VehicleState } from "../geofence/membership.ts";
 import { decodeFix, decodeState, encodeFix, encodeState } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { Checkpointer } from "./sqlite-checkpoint.ts";
-import { type Appended, SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
+import { SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
 import type {
@@ -244,9 +244,8 @@ export class SqliteStore implements Store {
     committed?: () => void,
   ): Promise<IngestResult> {
     const receivedAt = Date.now();
-    let appended: Appended | null = null;
     const run = this.#db.transaction(() => {
-      appended = this.#fixes.append(fixes, receivedAt);
+      const appended = this.#fixes.append(fixes, receivedAt);
       const fresh = appended.fresh;
       const decision = decide(fresh);
       for (const v of decision.vehicles) {
@@ -269,11 +268,12 @@ export class SqliteStore implements Store {
         );
         events.push({ seqno: Number(result.lastInsertRowid), event: e });
       }
-      return { stored: fresh.length, duplicates: fixes.length - fresh.length, events };
+      const result = { stored: fresh.length, duplicates: fixes.length - fresh.length, events };
+      return { result, appended };
     });
     this.#writable();
-    const result = run.immediate();
-    (appended as Appended | null)?.commit();
+    const { result, appended } = run.immediate();
+    appended.commit();
     committed?.();
     this.#moveFixes(fixes.length);
     await this.#durable();
