@@ -28,19 +28,25 @@ export function decodeFix(text: string): Fix {
   return JSON.parse(text) as Fix;
 }
 
-/** Drops the optional fields a row holds as NULL, so stored fixes compare equal to decoded ones. */
-export function fixFromColumns(row: {
-  vehicle_id: string;
-  ts: number;
-  seq: number | null;
-  ts_given: boolean;
+/** A fix's position and readings as a row holds them: NULL where the fix had none. */
+export interface FixReadingColumns {
   latitude: number;
   longitude: number;
   speed: number | null;
   heading: number | null;
   accuracy: number | null;
   altitude: number | null;
-}): Fix {
+}
+
+/** Drops the optional fields a row holds as NULL, so stored fixes compare equal to decoded ones. */
+export function fixFromColumns(
+  row: FixReadingColumns & {
+    vehicle_id: string;
+    ts: number;
+    seq: number | null;
+    ts_given: boolean;
+  },
+): Fix {
   const fix: Fix = {
     vehicle_id: row.vehicle_id,
     latitude: row.latitude,

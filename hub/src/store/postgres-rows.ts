@@ -2,7 +2,7 @@
 // (geometry as WKB or coordinates, bigint as text, jsonb as text) and the conversions.
 
 import { type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
-import { decodeFix, decodeState, fixFromColumns } from "./codec.ts";
+import { decodeFix, decodeState, type FixReadingColumns, fixFromColumns } from "./codec.ts";
 import { wkbToMultiPolygon } from "./postgres-wkb.ts";
 import type { GeofenceRecord, VehicleRecord } from "./store.ts";
 
@@ -19,17 +19,11 @@ export interface GeofenceRow {
   updated_at: string;
 }
 
-export interface FixRow {
+export interface FixRow extends FixReadingColumns {
   vehicle_id: string;
   ts: string;
   seq_key: string;
   nonce: string;
-  latitude: number;
-  longitude: number;
-  speed: number | null;
-  heading: number | null;
-  accuracy: number | null;
-  altitude: number | null;
 }
 
 export interface EventRow {

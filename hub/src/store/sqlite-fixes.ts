@@ -15,7 +15,7 @@
 import { randomInt } from "node:crypto";
 import type { Fix } from "@locus/protocol";
 import type Database from "better-sqlite3";
-import { fixFromColumns } from "./codec.ts";
+import { type FixReadingColumns, fixFromColumns } from "./codec.ts";
 import type { TimeRange } from "./store.ts";
 
 export interface SqliteFixesOptions {
@@ -25,17 +25,11 @@ export interface SqliteFixesOptions {
   chunk?: number;
 }
 
-export interface FixRow {
+export interface FixRow extends FixReadingColumns {
   vehicle_id: string;
   ts: number;
   seq_key: number;
   nonce: number;
-  latitude: number;
-  longitude: number;
-  speed: number | null;
-  heading: number | null;
-  accuracy: number | null;
-  altitude: number | null;
 }
 
 export function fixFromRow(row: FixRow): Fix {
