@@ -11,10 +11,9 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { FenceCatalogue } from "../hub/src/geofence/catalogue.ts";
+import { GeofenceEngine } from "../hub/src/geofence/engine.ts";
 import { DEFAULT_JUDGE_OPTIONS } from "../hub/src/geofence/membership.ts";
 import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";
-import { Detector } from "../hub/src/ingest/detector.ts";
 import { IngestPipeline } from "../hub/src/ingest/pipeline.ts";
 import { Receiver } from "../hub/src/ingest/receiver.ts";
 import { createMetrics } from "../hub/src/metrics.ts";
@@ -62,15 +61,13 @@ export async function runPipelineBench(
   const file = path.join(dir, "locus.db");
   const store = new SqliteStore(file, { synchronous: o.synchronous });
   try {
-    const fences = new FenceCatalogue(new MemoryFenceIndex());
-    for (const record of await store.allGeofences()) await fences.upsert(record);
-    const detector = new Detector(await store.vehicleStates(), fences, DEFAULT_JUDGE_OPTIONS);
+    const engine = new GeofenceEngine(new MemoryFenceIndex(), DEFAULT_JUDGE_OPTIONS);
+    await engine.load(await store.allGeofences(), await store.vehicleStates());
     const metrics = createMetrics({ outboxDepth: () => 0, connectedDevices: () => 0 });
     let events = 0;
     const pipeline = new IngestPipeline({
       store,
-      fences,
-      detector,
+      engine,
       metrics,
       onEvents: (e) => {
         events += e.length;

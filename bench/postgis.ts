@@ -14,9 +14,10 @@ import type { Fence } from "../hub/src/geofence/fence.ts";
 import type { LonLat } from "../hub/src/geofence/fence-index.ts";
 import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";
 import { PostgisFenceIndex } from "../hub/src/geofence/postgis-index.ts";
+import { type Decide, ingest } from "../hub/src/ingest/test-support.ts";
 import { openPostgresStore } from "../hub/src/store/postgres.ts";
 import { SqliteStore } from "../hub/src/store/sqlite.ts";
-import type { Decide, Store } from "../hub/src/store/store.ts";
+import type { Store } from "../hub/src/store/store.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
 import { mulberry32 } from "../tests/support/random.ts";
 import { boxFor, randomFence } from "./engine.ts";
@@ -103,7 +104,7 @@ async function timeIngest(store: Store, options: Options, vehicles: number) {
       });
     }
     const t = performance.now();
-    stored += (await store.ingest(fixes, decide)).stored;
+    stored += (await ingest(store, fixes, decide)).stored;
     times.push(performance.now() - t);
   }
   const seconds = (performance.now() - start) / 1000;

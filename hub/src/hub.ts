@@ -11,11 +11,10 @@ import { EmbeddedBroker } from "./broker/embedded.ts";
 import { BrokerConnectError, ExternalBroker } from "./broker/external.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
 import { ensureDataDir, resolveApiToken } from "./data-dir.ts";
-import { FenceCatalogue } from "./geofence/catalogue.ts";
+import { GeofenceEngine } from "./geofence/engine.ts";
 import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
-import { Detector } from "./ingest/detector.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
 import { createMetrics } from "./metrics.ts";
@@ -68,12 +67,10 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const { store, pool } = await openStore(config);
     cleanups.push(() => store.close());
 
-    const index = fenceIndex(config, pool);
-    const fences = new FenceCatalogue(index);
-    await fences.load(await store.allGeofences(), index instanceof PostgisFenceIndex);
-    const detector = new Detector(await store.vehicleStates(), fences, {
+    const engine = new GeofenceEngine(fenceIndex(config, pool), {
       defaultMaxAccuracyM: config.maxAccuracyM,
     });
+    await engine.load(await store.allGeofences(), await store.vehicleStates());
 
     let broker: Broker | null = null;
     const metrics = createMetrics({
@@ -92,8 +89,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     });
     const pipeline = new IngestPipeline({
       store,
-      fences,
-      detector,
+      engine,
       metrics,
       onEvents: (events) => publisher.enqueue(events),
       maxFixesPerCommit: config.groupCommitMaxFixes,
@@ -126,7 +122,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const api: FastifyInstance = await buildApi(
       {
         store,
-        fences,
+        fences: engine,
         token: token.token,
         metrics: metrics.registry,
         health,

@@ -3,6 +3,7 @@
 import { buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Membership } from "../geofence/membership.ts";
+import { ingest } from "../ingest/test-support.ts";
 import type { VehicleUpdate } from "../store/store.ts";
 import { call, errorMessage, polygonFeature, startApi, type TestApi } from "./test-support.ts";
 
@@ -29,7 +30,7 @@ function fix(vehicle_id: string, i: number, extra: Partial<Fix> = {}): Fix {
 
 /** Stores fixes; the newest becomes the vehicle's last fix, inside the given fences. */
 async function write(fixes: Fix[], inside: string[], events: GeofenceEvent[] = []) {
-  await t.store.ingest(fixes, (fresh) => {
+  await ingest(t.store, fixes, (fresh) => {
     const last = new Map<string, Fix>();
     for (const f of fresh) {
       const prev = last.get(f.vehicle_id);

@@ -17,6 +17,11 @@ export type LonLat = readonly [number, number];
 export interface FenceIndex {
   /** Adds the fence, or replaces the geometry and settings of the fence with the same id. */
   upsert(fence: Fence): MaybePromise<void>;
+  /**
+   * Takes the stored fences at start. An index that is the store's own table (PostGIS) already
+   * holds them and only reads its size.
+   */
+  load(fences: readonly Fence[]): MaybePromise<void>;
   /** Forgets the fence with this id; an unknown id is not an error. */
   remove(id: string): MaybePromise<void>;
   /**

@@ -66,6 +66,11 @@ export class PostgisFenceIndex implements FenceIndex {
     return this.#size;
   }
 
+  /** The table is the index: the stored fences are in it already. */
+  async load(_fences: readonly Fence[]): Promise<void> {
+    await this.refresh();
+  }
+
   async upsert(fence: Fence): Promise<void> {
     const now = Date.now();
     const result = await this.#pool.query<{ n: string }>({

@@ -1,4 +1,4 @@
-// IngestPipeline with a real SqliteStore, the in-memory fence index and the Detector: group
+// IngestPipeline with a real SqliteStore and the geofence engine on the in-memory index: group
 // commits, acknowledgement after commit, events in order, duplicates, and store failures.
 
 import fs from "node:fs";
@@ -6,13 +6,12 @@ import os from "node:os";
 import path from "node:path";
 import { eventId, type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FenceCatalogue } from "../geofence/catalogue.ts";
+import { GeofenceEngine } from "../geofence/engine.ts";
 import { DEFAULT_JUDGE_OPTIONS } from "../geofence/membership.ts";
 import { MemoryFenceIndex } from "../geofence/memory-index.ts";
 import { createMetrics, type HubMetrics } from "../metrics.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { GeofenceRecord, OutboxEvent, Store } from "../store/store.ts";
-import { Detector } from "./detector.ts";
 import { IngestPipeline } from "./pipeline.ts";
 
 const T0 = Date.parse("2026-11-24T20:00:00.000Z");
@@ -36,8 +35,7 @@ let file: string;
 let stores: SqliteStore[];
 let store: SqliteStore;
 let fence: GeofenceRecord;
-let fences: FenceCatalogue;
-let detector: Detector;
+let engine: GeofenceEngine;
 let metrics: HubMetrics;
 let committed: OutboxEvent[][];
 
@@ -68,9 +66,8 @@ beforeEach(async () => {
     },
     T0,
   );
-  fences = new FenceCatalogue(new MemoryFenceIndex());
-  await fences.upsert(fence);
-  detector = new Detector(await store.vehicleStates(), fences, DEFAULT_JUDGE_OPTIONS);
+  engine = new GeofenceEngine(new MemoryFenceIndex(), DEFAULT_JUDGE_OPTIONS);
+  await engine.load([fence], await store.vehicleStates());
   metrics = createMetrics({ outboxDepth: () => store.outboxDepth(), connectedDevices: () => 0 });
   committed = [];
 });
@@ -82,8 +79,7 @@ afterEach(async () => {
 function pipelineOn(target: Store, maxFixesPerCommit?: number): IngestPipeline {
   return new IngestPipeline({
     store: target,
-    fences,
-    detector,
+    engine,
     metrics,
     onEvents: (events) => committed.push(events),
     ...(maxFixesPerCommit === undefined ? {} : { maxFixesPerCommit }),
@@ -203,7 +199,7 @@ describe("IngestPipeline", () => {
     expect(await store.events({ limit: 10 })).toHaveLength(2);
     expect(await store.getVehicle("v1")).toMatchObject({ last_fix: leave });
     expect((await store.vehicleStates()).get("v1")?.inside.size).toBe(0);
-    expect(detector.state("v1").inside.size).toBe(0);
+    expect(engine.state("v1").inside.size).toBe(0);
   });
 
   it("fails every message of a failed commit, and loses nothing once the store is back", async () => {
@@ -225,7 +221,7 @@ describe("IngestPipeline", () => {
     expect(results).toEqual([expect.any(Error), expect.any(Error)]);
     expect(committed).toEqual([]);
     // The failed commit must not have moved the engine's state on.
-    expect(detector.state("v1").last_ts).toBeNull();
+    expect(engine.state("v1").last_ts).toBeNull();
 
     const reopened = new SqliteStore(file, { synchronous: "normal" });
     stores.push(reopened);
@@ -252,11 +248,13 @@ describe("IngestPipeline", () => {
     const flushes: (() => void)[] = [];
     const slowDisk = new Proxy(store as Store, {
       get(target, key) {
-        if (key === "ingest") {
-          return async (...args: Parameters<Store["ingest"]>) => {
-            const result = await target.ingest(...args);
-            await new Promise<void>((resolve) => flushes.push(resolve));
-            return result;
+        if (key === "commit") {
+          return async (...args: Parameters<Store["commit"]>) => {
+            const result = await target.commit(...args);
+            const durable = result.durable.then(
+              () => new Promise<void>((resolve) => flushes.push(resolve)),
+            );
+            return { ...result, durable };
           };
         }
         const value = Reflect.get(target, key);
@@ -277,7 +275,7 @@ describe("IngestPipeline", () => {
     pipeline.submit([leaving], () => order.push("exit"));
     await until(() => flushes.length === 2);
     expect(await store.locations("v1", { limit: 10 })).toEqual([entering, leaving]);
-    expect(detector.state("v1").last_ts).toBe(leaving.ts);
+    expect(engine.state("v1").last_ts).toBe(leaving.ts);
     // Two commits wait for the disk: a third is not written until one of them is flushed.
     pipeline.submit([again], () => order.push("enter again"));
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));

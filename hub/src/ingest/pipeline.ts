@@ -1,4 +1,6 @@
-// Group commit: fixes that arrive while one transaction is written go into the next one, and each
+// The owner of a fix's way through the hub. Each group commit reads top to bottom in #commit:
+// deduplicate → judge → commit fixes, states and outbox in one transaction → acknowledge →
+// publish. Fixes that arrive while one transaction is written go into the next one, and each
 // message is acknowledged only once its fixes are committed and durable, with the events they
 // caused. Two stages overlap: while one group commit reaches the disk (SQLite's fdatasync runs off
 // the event loop), the next is already written, so a message that arrives meanwhile waits for
@@ -6,10 +8,10 @@
 // still follow commit order: a store's flush covers every commit made before it.
 
 import type { Fix } from "@locus/protocol";
-import type { FenceCatalogue } from "../geofence/catalogue.ts";
+import type { GeofenceEngine } from "../geofence/engine.ts";
 import type { HubMetrics } from "../metrics.ts";
 import type { OutboxEvent, Store } from "../store/store.ts";
-import type { Detector } from "./detector.ts";
+import { Deduplicator } from "./dedup.ts";
 
 const noop = () => {};
 
@@ -21,8 +23,7 @@ interface Pending {
 
 export interface PipelineOptions {
   store: Store;
-  fences: FenceCatalogue;
-  detector: Detector;
+  engine: GeofenceEngine;
   metrics: HubMetrics;
   /** Receives the events of each commit, in outbox order. */
   onEvents: (events: OutboxEvent[]) => void;
@@ -37,6 +38,7 @@ export interface PipelineOptions {
 
 export class IngestPipeline {
   readonly #o: Required<PipelineOptions>;
+  readonly #dedup: Deduplicator;
   #queue: Pending[] = [];
   #queuedFixes = 0;
   /** A transaction is being written (set until the store reports it committed, or failed). */
@@ -50,6 +52,7 @@ export class IngestPipeline {
 
   constructor(options: PipelineOptions) {
     this.#o = { maxFixesPerCommit: 5000, maxUnflushed: 2, ...options };
+    this.#dedup = new Deduplicator(options.store);
   }
 
   /** Fixes waiting for the next commit. */
@@ -128,30 +131,23 @@ export class IngestPipeline {
 
   /** Writes one group commit, then acknowledges it once durable and `previous` has settled. */
   async #commit(batch: Pending[], onWritten: () => void, previous: Promise<void>): Promise<void> {
-    const { store, fences, detector, metrics } = this.#o;
+    const { store, engine, metrics } = this.#o;
     const fixes: Fix[] = [];
     for (const p of batch) for (const f of p.fixes) fixes.push(f);
-    let result: Awaited<ReturnType<Store["ingest"]>>;
+    let events: OutboxEvent[];
+    let fresh: Fix[];
     try {
-      const points = fixes.map((f) => [f.longitude, f.latitude] as const);
-      const found = await fences.index.covering(points);
-      const covering = new Map<Fix, readonly string[]>();
-      for (let i = 0; i < fixes.length; i++) covering.set(fixes[i] as Fix, found[i] ?? []);
-      let decided: ReturnType<Detector["decide"]> | null = null;
-      result = await store.ingest(
-        fixes,
-        (fresh) => {
-          decided = detector.decide(fresh, covering, Date.now());
-          return decided;
-        },
-        () => {
-          // Committed: the next group commit judges from these states. Should the flush fail,
-          // the store refuses every later write (see sqlite-sync.ts), so nothing is judged from
-          // a state that is not on disk.
-          if (decided) detector.commit(decided);
-          onWritten();
-        },
-      );
+      fresh = await this.#dedup.fresh(fixes);
+      const decision = await engine.judge(fresh, Date.now());
+      const committed = await store.commit({ fixes: fresh, ...decision });
+      // Committed: the next group commit deduplicates and judges from here on. Should the flush
+      // fail, the store refuses every later write (see sqlite-sync.ts), so nothing is judged from
+      // a state that is not on disk.
+      this.#dedup.committed(fresh);
+      engine.apply(decision);
+      onWritten();
+      await committed.durable;
+      events = committed.events;
     } catch (err) {
       await previous;
       const error = err instanceof Error ? err : new Error(String(err));
@@ -161,16 +157,16 @@ export class IngestPipeline {
     // Acknowledgements and events in commit order, whatever order the store reports flushes in.
     await previous;
     const now = performance.now();
-    metrics.fixesAccepted.inc(result.stored);
-    if (result.duplicates > 0) metrics.fixesDuplicate.inc(result.duplicates);
+    metrics.fixesAccepted.inc(fresh.length);
+    if (fresh.length < fixes.length) metrics.fixesDuplicate.inc(fixes.length - fresh.length);
     metrics.groupCommitSize.observe(fixes.length);
     for (const p of batch) {
       metrics.ingestLatency.observe((now - p.arrivedAt) / 1000);
       p.done(null);
     }
-    if (result.events.length > 0) {
-      for (const e of result.events) metrics.events.inc({ type: e.event.type });
-      this.#o.onEvents(result.events);
+    if (events.length > 0) {
+      for (const e of events) metrics.events.inc({ type: e.event.type });
+      this.#o.onEvents(events);
     }
   }
 }

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { buildEvent, decodeEvent, EVENTS_TOPIC, type Fix } from "@locus/protocol";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ingest } from "../ingest/test-support.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { OutboxEvent, Store } from "../store/store.ts";
 import { OutboxPublisher, type PublishEvent } from "./publisher.ts";
@@ -42,7 +43,7 @@ async function commitEvents(count: number, into: Store = store): Promise<OutboxE
       seq: s,
     });
   }
-  const result = await into.ingest(fixes, (fresh) => ({
+  const result = await ingest(into, fixes, (fresh) => ({
     vehicles: [],
     events: fresh.map((f, i) =>
       buildEvent(

@@ -6,67 +6,42 @@ import type { Fix, GeofenceEvent } from "@locus/protocol";
 import type pg from "pg";
 import { encodeFix, encodeState } from "./codec.ts";
 import { LOCK_OUTBOX, SCHEMA_KEY } from "./postgres-schema.ts";
-import type { Decide, Decision, IngestResult, OutboxEvent } from "./store.ts";
+import type { GroupCommit, OutboxEvent, VehicleUpdate } from "./store.ts";
 
 /** Attempts of one group commit that hit a deadlock or serialisation failure (another hub). */
 const INGEST_ATTEMPTS = 3;
 
-/** A fix as the insert sends it; `key` is its identity as the RETURNING clause spells it. */
-interface FixIdentity {
+/** A fix as the insert sends it. */
+interface FixRowInput {
   fix: Fix;
   seqKey: number;
   nonce: number;
-  key: string;
-}
-
-function identityKey(
-  vehicleId: string,
-  ts: number | string,
-  seqKey: number | string,
-  nonce: number | string,
-) {
-  return `${vehicleId}\u0000${ts}\u0000${seqKey}\u0000${nonce}`;
 }
 
 function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Retried: another hub's transaction deadlocked with this one, or a serialisation conflict. */
+/** Retried: another transaction deadlocked with this one, or a serialisation conflict. */
 function isRetryable(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return code === "40P01" || code === "40001";
 }
 
 /**
- * Store.ingest on PostgreSQL, in one transaction: all fixes in one INSERT … SELECT FROM unnest …
- * ON CONFLICT DO NOTHING whose RETURNING tells which were new; then `decide`; then one upsert for
- * the vehicles and one insert for the events. Retried whole after a deadlock with another hub.
+ * Store.commit on PostgreSQL, in one transaction: all fixes in one INSERT … SELECT FROM unnest
+ * (ON CONFLICT DO NOTHING: a fix stored meanwhile stays stored once), one upsert for the vehicles
+ * and one insert for the events. Retried whole after a deadlock.
  */
-export async function ingestGroupCommit(
-  pool: pg.Pool,
-  fixes: readonly Fix[],
-  decide: Decide,
-): Promise<IngestResult> {
+export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<OutboxEvent[]> {
   const receivedAt = Date.now();
-  // Later copies of a fix within the call are duplicates of the first, as across calls.
-  const unique = new Map<string, FixIdentity>();
-  const order: FixIdentity[] = [];
-  for (const fix of fixes) {
-    const seqKey = fix.seq ?? -1;
-    const nonce = fix.ts_given ? 0 : randomInt(1, 2 ** 47);
-    const identity = {
-      fix,
-      seqKey,
-      nonce,
-      key: identityKey(fix.vehicle_id, fix.ts, seqKey, nonce),
-    };
-    if (unique.has(identity.key)) continue;
-    unique.set(identity.key, identity);
-    order.push(identity);
-  }
-  // Rows are inserted in key order, so two hubs storing overlapping batches lock alike.
-  const sorted = [...order].sort(
+  const rows: FixRowInput[] = batch.fixes.map((fix) => ({
+    fix,
+    seqKey: fix.seq ?? -1,
+    nonce: fix.ts_given ? 0 : randomInt(1, 2 ** 47),
+  }));
+  // Rows are inserted in key order, so two transactions storing overlapping batches lock alike.
+  rows.sort(
     (a, b) =>
       byteOrder(a.fix.vehicle_id, b.fix.vehicle_id) ||
       a.fix.ts - b.fix.ts ||
@@ -77,14 +52,12 @@ export async function ingestGroupCommit(
     const client = await pool.connect();
     try {
       await client.query("BEGIN");
-      const inserted = await insertFixes(client, sorted, receivedAt);
-      const fresh = order.filter((f) => inserted.has(f.key)).map((f) => f.fix);
-      const decision = decide(fresh);
-      await upsertVehicles(client, decision);
-      const events = await insertEvents(client, decision);
+      if (rows.length > 0) await insertFixes(client, rows, receivedAt);
+      await upsertVehicles(client, batch.vehicles);
+      const events = await insertEvents(client, batch.events);
       await client.query("COMMIT");
       client.release();
-      return { stored: fresh.length, duplicates: fixes.length - fresh.length, events };
+      return events;
     } catch (err) {
       // A connection whose rollback fails is broken: releasing it with the error discards it.
       const broken = await client.query("ROLLBACK").then(
@@ -99,9 +72,9 @@ export async function ingestGroupCommit(
 
 async function insertFixes(
   client: pg.PoolClient,
-  rows: readonly FixIdentity[],
+  rows: readonly FixRowInput[],
   receivedAt: number,
-) {
+): Promise<void> {
   const cols = {
     vehicle: [] as string[],
     ts: [] as number[],
@@ -126,12 +99,7 @@ async function insertFixes(
     cols.accuracy.push(fix.accuracy ?? null);
     cols.altitude.push(fix.altitude ?? null);
   }
-  const result = await client.query<{
-    vehicle_id: string;
-    ts: string;
-    seq_key: string;
-    nonce: string;
-  }>({
+  await client.query({
     name: "locus_insert_fixes",
     text: `INSERT INTO fixes (vehicle_id, ts, seq_key, nonce, geom, speed, heading, accuracy,
              altitude, received_at)
@@ -141,8 +109,7 @@ async function insertFixes(
            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[],
              $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[])
              AS u(vehicle_id, ts, seq_key, nonce, lon, lat, speed, heading, accuracy, altitude)
-           ON CONFLICT DO NOTHING
-           RETURNING vehicle_id, ts, seq_key, nonce`,
+           ON CONFLICT DO NOTHING`,
     values: [
       cols.vehicle,
       cols.ts,
@@ -157,13 +124,15 @@ async function insertFixes(
       receivedAt,
     ],
   });
-  return new Set(result.rows.map((r) => identityKey(r.vehicle_id, r.ts, r.seq_key, r.nonce)));
 }
 
-async function upsertVehicles(client: pg.PoolClient, decision: Decision): Promise<void> {
-  if (decision.vehicles.length === 0) return;
+async function upsertVehicles(
+  client: pg.PoolClient,
+  vehicles: readonly VehicleUpdate[],
+): Promise<void> {
+  if (vehicles.length === 0) return;
   // One row per vehicle (the last update wins, as when applied one by one), in id order.
-  const last = new Map(decision.vehicles.map((v) => [v.vehicle_id, v]));
+  const last = new Map(vehicles.map((v) => [v.vehicle_id, v]));
   const updates = [...last.values()].sort((a, b) => byteOrder(a.vehicle_id, b.vehicle_id));
   await client.query({
     name: "locus_upsert_vehicles",
@@ -180,10 +149,13 @@ async function upsertVehicles(client: pg.PoolClient, decision: Decision): Promis
   });
 }
 
-async function insertEvents(client: pg.PoolClient, decision: Decision): Promise<OutboxEvent[]> {
-  if (decision.events.length === 0) return [];
+async function insertEvents(
+  client: pg.PoolClient,
+  decided: readonly GeofenceEvent[],
+): Promise<OutboxEvent[]> {
+  if (decided.length === 0) return [];
   const byId = new Map<string, GeofenceEvent>();
-  for (const e of decision.events) if (!byId.has(e.id)) byId.set(e.id, e);
+  for (const e of decided) if (!byId.has(e.id)) byId.set(e.id, e);
   const events = [...byId.values()];
   // Held until commit: seqnos then become visible in increasing order even with several hubs
   // writing, so a publisher reading "after seqno n" never skips one committed late.

@@ -2,13 +2,12 @@
 // geofence shapes are PostGIS geometries (SRID 4326), so the geofences table can serve as the
 // spatial index itself (PostgisFenceIndex).
 
-import type { Fix } from "@locus/protocol";
 import pg from "pg";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import type { VehicleState } from "../geofence/membership.ts";
 import { decodeState } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
-import { ingestGroupCommit } from "./postgres-ingest.ts";
+import { commitGroup } from "./postgres-ingest.ts";
 import {
   EVENT_COLUMNS,
   type EventRow,
@@ -26,10 +25,12 @@ import {
 import { migrate } from "./postgres-schema.ts";
 import { multiPolygonToWkb } from "./postgres-wkb.ts";
 import type {
-  Decide,
+  Committed,
   EventFilter,
+  FixKey,
   GeofenceInput,
   GeofenceRecord,
+  GroupCommit,
   Page,
   Store,
   TimeRange,
@@ -192,11 +193,38 @@ export class PostgresStore implements Store {
     return result.rows.map(geofenceFromRow);
   }
 
-  /** One transaction per call; see postgres-ingest.ts. Committed means durable here. */
-  async ingest(fixes: readonly Fix[], decide: Decide, committed?: () => void) {
-    const result = await ingestGroupCommit(this.pool, fixes, decide);
-    committed?.();
-    return result;
+  async newestFixTs(vehicleIds: readonly string[]) {
+    const out = new Map<string, number>();
+    if (vehicleIds.length === 0) return out;
+    // One index probe per vehicle (fixes' key starts with vehicle_id, ts).
+    const result = await this.pool.query<{ id: string; ts: string }>({
+      name: "locus_newest_fix_ts",
+      text: `SELECT v.id, (SELECT max(ts) FROM fixes f WHERE f.vehicle_id = v.id) AS ts
+             FROM unnest($1::text[]) AS v(id)`,
+      values: [vehicleIds],
+    });
+    for (const row of result.rows) if (row.ts !== null) out.set(row.id, Number(row.ts));
+    return out;
+  }
+
+  async storedFixes(keys: readonly FixKey[]) {
+    if (keys.length === 0) return [];
+    const result = await this.pool.query<{ i: number }>({
+      name: "locus_stored_fixes",
+      text: `SELECT k.i::int AS i
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS k(v, ts, seq, i)
+             WHERE EXISTS (SELECT 1 FROM fixes f WHERE f.vehicle_id = k.v AND f.ts = k.ts
+               AND f.seq_key = k.seq AND f.nonce = 0)`,
+      values: [keys.map((k) => k.vehicle_id), keys.map((k) => k.ts), keys.map((k) => k.seq ?? -1)],
+    });
+    const stored = keys.map(() => false);
+    for (const row of result.rows) stored[row.i - 1] = true;
+    return stored;
+  }
+
+  /** One transaction; see postgres-ingest.ts. Committed means durable here. */
+  async commit(batch: GroupCommit): Promise<Committed> {
+    return { events: await commitGroup(this.pool, batch), durable: Promise.resolve() };
   }
 
   async vehicleStates() {

@@ -47,11 +47,22 @@ describe("SqliteFixes", () => {
     return d;
   }
 
-  /** Appends in a transaction of its own and commits, as the store's ingest does. */
+  /**
+   * Appends the fixes `stored` does not know (and no earlier copy in the batch), in a transaction
+   * of its own, and commits, as a group commit does. Returns what it appended.
+   */
   function append(fixes: SqliteFixes, batch: Fix[]): Fix[] {
-    const appended = db.transaction(() => fixes.append(batch, T0)).immediate();
+    const seen = new Set<string>();
+    const fresh = batch.filter((f) => {
+      if (!f.ts_given) return true;
+      const key = `${f.vehicle_id} ${f.ts} ${f.seq}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return !fixes.stored([{ vehicle_id: f.vehicle_id, ts: f.ts, seq: f.seq ?? null }])[0];
+    });
+    const appended = db.transaction(() => fixes.append(fresh, T0)).immediate();
     appended.commit();
-    return appended.fresh;
+    return fresh;
   }
 
   function count(table: string): number {
@@ -127,6 +138,7 @@ describe("SqliteFixes", () => {
         .immediate(),
     ).toThrow("disk full");
     expect(count("fixes_recent")).toBe(0);
+    expect(fixes.newest(["v1"])).toEqual(new Map());
     // Neither the keys nor the newest ts were taken: the same fixes are new, not duplicates.
     expect(append(fixes, batch)).toEqual(batch);
   });

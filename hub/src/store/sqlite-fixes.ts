@@ -6,17 +6,17 @@
 // arrival order, sorted, so each vehicle's page takes many rows at once. A chunk is one short
 // transaction of its own, between group commits.
 //
-// A fix is stored once (the key: vehicle, ts, seq, and a nonce that is 0 when the fix carried
-// its ts). Duplicates are found without an index on fixes_recent: a fix newer than any stored for
-// its vehicle is new (the common case, one comparison); an older one is looked up in `fixes` and
-// among the keys of fixes_recent, which are kept in memory. At open every row left in
-// fixes_recent moves into `fixes` first, so memory (empty) and file agree from the start.
+// A fix's key is (vehicle, ts, seq, nonce), the nonce 0 when the fix carried its ts. Whether a
+// key is stored is answered without an index on fixes_recent: it is looked up in `fixes` and
+// among the keys of fixes_recent, which are kept in memory; likewise each vehicle's newest ts in
+// fixes_recent. At open every row left in fixes_recent moves into `fixes` first, so memory
+// (empty) and file agree from the start.
 
 import { randomInt } from "node:crypto";
 import type { Fix } from "@locus/protocol";
 import type Database from "better-sqlite3";
 import { type FixReadingColumns, fixFromColumns } from "./codec.ts";
-import type { TimeRange } from "./store.ts";
+import type { FixKey, TimeRange } from "./store.ts";
 
 export interface SqliteFixesOptions {
   /** Rows in fixes_recent from which they move into `fixes`. */
@@ -50,18 +50,24 @@ function before(a: FixRow, b: FixRow): boolean {
   return a.nonce < b.nonce;
 }
 
-/** What one ingest wrote, applied to memory only once its transaction committed. */
+/** What one append wrote, applied to memory only once its transaction committed. */
 export interface Appended {
-  fresh: Fix[];
   commit(): void;
+}
+
+function keyOf(vehicleId: string, ts: number, seq: number | null): string {
+  return `${vehicleId}\u0000${ts}\u0000${seq ?? -1}`;
 }
 
 export class SqliteFixes {
   readonly #stmt;
   readonly #moveAt: number;
   readonly #chunk: number;
-  /** Per vehicle, the newest ts among its stored fixes (loaded from `fixes` on first sight). */
-  readonly #newest = new Map<string, number>();
+  /**
+   * Per vehicle, the newest ts appended to fixes_recent since open. Never lowered when rows move:
+   * the row is then in `fixes`, still stored.
+   */
+  readonly #recentNewest = new Map<string, number>();
   /** Keys of the rows in fixes_recent that have a given ts (others can never collide). */
   readonly #recentKeys = new Set<string>();
   /** The rows of fixes_recent in rowid order: rowid and key (null when it has none). */
@@ -126,33 +132,39 @@ export class SqliteFixes {
     return Math.max(this.#chunk, 2 * n);
   }
 
+  /** Newest stored ts per vehicle, from `fixes` (indexed) and fixes_recent (in memory). */
+  newest(vehicleIds: readonly string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const id of vehicleIds) {
+      const moved = this.#stmt.newest.get(id) as number | null;
+      const recent = this.#recentNewest.get(id);
+      const ts = Math.max(moved ?? Number.NEGATIVE_INFINITY, recent ?? Number.NEGATIVE_INFINITY);
+      if (ts !== Number.NEGATIVE_INFINITY) out.set(id, ts);
+    }
+    return out;
+  }
+
+  /** For each key, whether a fix with that identity and its own ts is stored. */
+  stored(keys: readonly FixKey[]): boolean[] {
+    return keys.map(
+      (k) =>
+        this.#recentKeys.has(keyOf(k.vehicle_id, k.ts, k.seq)) ||
+        this.#stmt.stored.get(k.vehicle_id, k.ts, k.seq ?? -1) !== undefined,
+    );
+  }
+
   /**
-   * Appends the fixes not stored yet; call inside the ingest transaction, and `commit()` once it
-   * committed. Returns the new ones in arrival order.
+   * Appends fixes the caller found fresh; call inside the commit's transaction, and `commit()`
+   * once it committed.
    */
   append(fixes: readonly Fix[], receivedAt: number): Appended {
-    const fresh: Fix[] = [];
     const newest = new Map<string, number>();
     const keys: (string | null)[] = [];
     const rowids: number[] = [];
-    const batchKeys = new Set<string>();
     for (const fix of fixes) {
       const seqKey = fix.seq ?? -1;
-      let key: string | null = null;
-      if (fix.ts_given) {
-        key = `${fix.vehicle_id}\u0000${fix.ts}\u0000${seqKey}`;
-        const top = newest.get(fix.vehicle_id) ?? this.#newestOf(fix.vehicle_id);
-        if (fix.ts > top) {
-          newest.set(fix.vehicle_id, fix.ts);
-        } else if (
-          batchKeys.has(key) ||
-          this.#recentKeys.has(key) ||
-          this.#stmt.stored.get(fix.vehicle_id, fix.ts, seqKey) !== undefined
-        ) {
-          continue;
-        }
-        batchKeys.add(key);
-      }
+      const top = newest.get(fix.vehicle_id);
+      if (top === undefined || fix.ts > top) newest.set(fix.vehicle_id, fix.ts);
       const { lastInsertRowid } = this.#stmt.append.run(
         fix.vehicle_id,
         fix.ts,
@@ -167,14 +179,15 @@ export class SqliteFixes {
         fix.altitude ?? null,
         receivedAt,
       );
-      fresh.push(fix);
       rowids.push(Number(lastInsertRowid));
-      keys.push(key);
+      keys.push(fix.ts_given ? keyOf(fix.vehicle_id, fix.ts, fix.seq ?? null) : null);
     }
     return {
-      fresh,
       commit: () => {
-        for (const [vehicle, ts] of newest) this.#newest.set(vehicle, ts);
+        for (const [vehicle, ts] of newest) {
+          const known = this.#recentNewest.get(vehicle);
+          if (known === undefined || ts > known) this.#recentNewest.set(vehicle, ts);
+        }
         for (let i = 0; i < rowids.length; i++) {
           const key = keys[i] as string | null;
           this.#rowids.push(rowids[i] as number);
@@ -236,16 +249,5 @@ export class SqliteFixes {
       }
     }
     return out;
-  }
-
-  #newestOf(vehicleId: string): number {
-    let ts = this.#newest.get(vehicleId);
-    if (ts === undefined) {
-      // Read once per vehicle; every later append keeps it current. fixes_recent was emptied at
-      // open and every row appended since is counted, so `fixes` alone answers here.
-      ts = (this.#stmt.newest.get(vehicleId) as number | null) ?? Number.NEGATIVE_INFINITY;
-      this.#newest.set(vehicleId, ts);
-    }
-    return ts;
   }
 }

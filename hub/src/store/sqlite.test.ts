@@ -7,6 +7,7 @@ import path from "node:path";
 import type { GeofenceEvent } from "@locus/protocol";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ingest } from "../ingest/test-support.ts";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite.ts";
 import { migrate, SCHEMA_VERSION } from "./sqlite-schema.ts";
 import { storeContract } from "./store.contract.ts";
@@ -134,7 +135,7 @@ describe("SqliteStore on disk", () => {
       };
       const again = { ...(await store.events({ limit: 10 }))[1], id: "e-7" } as GeofenceEvent;
       const fresh = { ...again, id: "e-8", ts: new Date(T0 + 2000).toISOString() };
-      const result = await store.ingest([fix], () => ({ vehicles: [], events: [again, fresh] }));
+      const result = await ingest(store, [fix], () => ({ vehicles: [], events: [again, fresh] }));
       expect(result.events.map((e) => e.event.id)).toEqual(["e-8"]);
       expect(result.events[0]?.seqno).toBeGreaterThan(7);
     } finally {

@@ -1,6 +1,6 @@
 // The embedded hub's store: one SQLite file in WAL mode, written by this process alone.
 
-import { type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
+import { formatTs, type GeofenceEvent } from "@locus/protocol";
 import Database from "better-sqlite3";
 import type { VehicleState } from "../geofence/membership.ts";
 import { decodeFix, decodeState, encodeFix, encodeState } from "./codec.ts";
@@ -10,11 +10,12 @@ import { SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
 import type {
-  Decide,
+  Committed,
   EventFilter,
+  FixKey,
   GeofenceInput,
   GeofenceRecord,
-  IngestResult,
+  GroupCommit,
   OutboxEvent,
   Page,
   Store,
@@ -238,21 +239,23 @@ export class SqliteStore implements Store {
     return (this.#stmt.allGeofences.all() as GeofenceRow[]).map(geofenceFromRow);
   }
 
-  async ingest(
-    fixes: readonly Fix[],
-    decide: Decide,
-    committed?: () => void,
-  ): Promise<IngestResult> {
+  async newestFixTs(vehicleIds: readonly string[]) {
+    return this.#fixes.newest(vehicleIds);
+  }
+
+  async storedFixes(keys: readonly FixKey[]) {
+    return this.#fixes.stored(keys);
+  }
+
+  async commit(batch: GroupCommit): Promise<Committed> {
     const receivedAt = Date.now();
     const run = this.#db.transaction(() => {
-      const appended = this.#fixes.append(fixes, receivedAt);
-      const fresh = appended.fresh;
-      const decision = decide(fresh);
-      for (const v of decision.vehicles) {
+      const appended = this.#fixes.append(batch.fixes, receivedAt);
+      for (const v of batch.vehicles) {
         this.#stmt.upsertVehicle.run(v.vehicle_id, encodeFix(v.last_fix), encodeState(v.state));
       }
       const events: OutboxEvent[] = [];
-      for (const e of decision.events) {
+      for (const e of batch.events) {
         const ts = Date.parse(e.ts);
         if (this.#stmt.eventExists.get(e.vehicle_id, ts, e.id) !== undefined) continue;
         const result = this.#stmt.insertEvent.run(
@@ -268,16 +271,13 @@ export class SqliteStore implements Store {
         );
         events.push({ seqno: Number(result.lastInsertRowid), event: e });
       }
-      const result = { stored: fresh.length, duplicates: fixes.length - fresh.length, events };
-      return { result, appended };
+      return { events, appended };
     });
     this.#writable();
-    const { result, appended } = run.immediate();
+    const { events, appended } = run.immediate();
     appended.commit();
-    committed?.();
-    this.#moveFixes(fixes.length);
-    await this.#durable();
-    return result;
+    this.#moveFixes(batch.fixes.length);
+    return { events, durable: this.#durable() ?? Promise.resolve() };
   }
 
   async vehicleStates() {

@@ -3,9 +3,11 @@
 
 import { buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Decision } from "../geofence/engine.ts";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import type { Membership, VehicleState } from "../geofence/membership.ts";
-import type { Decide, Decision, GeofenceInput, OutboxEvent, Store } from "./store.ts";
+import { type Decide, ingest } from "../ingest/test-support.ts";
+import type { GeofenceInput, OutboxEvent, Store } from "./store.ts";
 
 /** A store under test, opened empty. */
 export interface StoreHarness {
@@ -85,7 +87,6 @@ function eventFor(fix: Fix, type: "enter" | "exit", fenceId = "fence-a"): Geofen
   return buildEvent({ type, geofence_id: fenceId }, fix, `name of ${fenceId}`, fix.ts + 4);
 }
 
-const nothing: Decide = () => ({ vehicles: [], events: [] });
 const emitting =
   (events: GeofenceEvent[]): Decide =>
   () => ({ vehicles: [], events });
@@ -214,7 +215,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
     describe("ingest and locations", () => {
       it("stores fixes and reads them back in ts order, per vehicle", async () => {
         const fixes = [fixAt("v1", 3), fixAt("v1", 1), fixAt("v2", 2), fixAt("v1", 2)];
-        const result = await store.ingest(fixes, nothing);
+        const result = await ingest(store, fixes);
         expect(result).toEqual({ stored: 4, duplicates: 0, events: [] });
         expect(await store.locations("v1", { limit: 100 })).toEqual([
           fixAt("v1", 1),
@@ -226,9 +227,9 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       });
 
       it("reads within [from, to], oldest first up to limit", async () => {
-        await store.ingest(
+        await ingest(
+          store,
           [1, 2, 3, 4, 5, 6].map((s) => fixAt("v1", s)),
-          nothing,
         );
         const range = { from: T0 + 2000, to: T0 + 5000 };
         const ts = async (r: { from?: number; to?: number; limit: number }) =>
@@ -258,7 +259,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           altitude: undefined,
         };
         const untimed = fixAt("v1", 3, { ts_given: false, seq: 7, speed: 13.25 });
-        await store.ingest([full, bare, untimed], nothing);
+        await ingest(store, [full, bare, untimed]);
         const [a, b, c] = await store.locations("v1", { limit: 10 });
         expect(a).toStrictEqual(full);
         expect(b).toStrictEqual(fixAt("v1", 2));
@@ -268,7 +269,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       it("skips duplicates by (vehicle_id, ts, seq) within one call, keeping the first", async () => {
         const first = fixAt("v1", 1, { seq: 4 });
         const again = fixAt("v1", 1, { seq: 4, latitude: 1 });
-        const result = await store.ingest([first, fixAt("v1", 2, { seq: 5 }), again], nothing);
+        const result = await ingest(store, [first, fixAt("v1", 2, { seq: 5 }), again]);
         expect(result).toMatchObject({ stored: 2, duplicates: 1 });
         expect(await store.locations("v1", { limit: 10 })).toEqual([
           first,
@@ -277,11 +278,12 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       });
 
       it("skips duplicates across calls, with and without seq", async () => {
-        await store.ingest([fixAt("v1", 1, { seq: 4 }), fixAt("v1", 2)], nothing);
-        const result = await store.ingest(
-          [fixAt("v1", 1, { seq: 4, speed: 9 }), fixAt("v1", 2), fixAt("v1", 3)],
-          nothing,
-        );
+        await ingest(store, [fixAt("v1", 1, { seq: 4 }), fixAt("v1", 2)]);
+        const result = await ingest(store, [
+          fixAt("v1", 1, { seq: 4, speed: 9 }),
+          fixAt("v1", 2),
+          fixAt("v1", 3),
+        ]);
         expect(result).toMatchObject({ stored: 1, duplicates: 2 });
         expect(await store.locations("v1", { limit: 10 })).toEqual([
           fixAt("v1", 1, { seq: 4 }),
@@ -291,42 +293,69 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       });
 
       it("keeps fixes that differ in ts, in seq, in whether seq is given, or in vehicle", async () => {
-        await store.ingest([fixAt("v1", 1, { seq: 4 })], nothing);
+        await ingest(store, [fixAt("v1", 1, { seq: 4 })]);
         const others = [
           fixAt("v1", 2, { seq: 4 }), // a wiped device reusing its seq
           fixAt("v1", 1, { seq: 5 }),
           fixAt("v1", 1),
           fixAt("v2", 1, { seq: 4 }),
         ];
-        expect(await store.ingest(others, nothing)).toMatchObject({ stored: 4, duplicates: 0 });
+        expect(await ingest(store, others)).toMatchObject({ stored: 4, duplicates: 0 });
         expect(await store.locations("v1", { limit: 10 })).toHaveLength(4);
       });
 
       it("never takes a fix without a given ts for a duplicate", async () => {
         const timed = fixAt("v1", 1, { seq: 4 });
         const untimed = fixAt("v1", 1, { seq: 4, ts_given: false });
-        await store.ingest([timed], nothing);
-        const result = await store.ingest(
-          [untimed, untimed, fixAt("v1", 2, { ts_given: false })],
-          nothing,
-        );
+        await ingest(store, [timed]);
+        const result = await ingest(store, [untimed, untimed, fixAt("v1", 2, { ts_given: false })]);
         expect(result).toMatchObject({ stored: 3, duplicates: 0 });
         // Nor is a stored untimed fix the original of a later timed one.
-        await store.ingest([fixAt("v1", 5, { ts_given: false })], nothing);
-        expect(await store.ingest([fixAt("v1", 5)], nothing)).toMatchObject({ stored: 1 });
+        await ingest(store, [fixAt("v1", 5, { ts_given: false })]);
+        expect(await ingest(store, [fixAt("v1", 5)])).toMatchObject({ stored: 1 });
         expect(await store.locations("v1", { limit: 10 })).toHaveLength(6);
       });
 
       it("hands decide only the fresh fixes, in arrival order", async () => {
-        await store.ingest([fixAt("v1", 1, { seq: 1 })], nothing);
+        await ingest(store, [fixAt("v1", 1, { seq: 1 })]);
         const seen: Fix[][] = [];
         const later = fixAt("v1", 9, { seq: 9 });
         const earlier = fixAt("v2", 3);
-        await store.ingest([later, fixAt("v1", 1, { seq: 1 }), earlier, later], (fresh) => {
+        await ingest(store, [later, fixAt("v1", 1, { seq: 1 }), earlier, later], (fresh) => {
           seen.push([...fresh]);
           return { vehicles: [], events: [] };
         });
         expect(seen.at(-1)).toEqual([later, earlier]);
+      });
+
+      it("tells each vehicle's newest stored ts, untimed fixes included", async () => {
+        await ingest(store, [fixAt("v1", 3), fixAt("v1", 1), fixAt("v2", 2, { ts_given: false })]);
+        const newest = await store.newestFixTs(["v1", "v2", "nobody"]);
+        expect(newest).toEqual(
+          new Map([
+            ["v1", T0 + 3000],
+            ["v2", T0 + 2000],
+          ]),
+        );
+        expect(await store.newestFixTs([])).toEqual(new Map());
+      });
+
+      it("tells which fix identities are stored, only for fixes with their own ts", async () => {
+        await ingest(store, [
+          fixAt("v1", 1, { seq: 4 }),
+          fixAt("v1", 2),
+          fixAt("v1", 3, { ts_given: false }),
+        ]);
+        const stored = await store.storedFixes([
+          { vehicle_id: "v1", ts: T0 + 1000, seq: 4 },
+          { vehicle_id: "v1", ts: T0 + 1000, seq: null },
+          { vehicle_id: "v1", ts: T0 + 2000, seq: null },
+          { vehicle_id: "v1", ts: T0 + 2000, seq: 0 },
+          { vehicle_id: "v1", ts: T0 + 3000, seq: null },
+          { vehicle_id: "v2", ts: T0 + 1000, seq: 4 },
+        ]);
+        expect(stored).toEqual([true, false, true, false, false, false]);
+        expect(await store.storedFixes([])).toEqual([]);
       });
     });
 
@@ -342,7 +371,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           vehicles: [{ vehicle_id: "v1", state, last_fix: fix }],
           events: [],
         };
-        await store.ingest([fixAt("v1", 1), fix], () => decision);
+        await ingest(store, [fixAt("v1", 1), fix], () => decision);
         const expected = { id: "v1", last_fix: fix, state, status: "unknown" };
         expect(await store.getVehicle("v1")).toEqual(expected);
         expect(await store.listVehicles({ limit: 10 })).toEqual([expected]);
@@ -352,13 +381,13 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
 
       it("overwrites a vehicle's state and last fix with the next update", async () => {
         const first = fixAt("v1", 1);
-        await store.ingest([first], () => ({
+        await ingest(store, [first], () => ({
           vehicles: [{ vehicle_id: "v1", state, last_fix: first }],
           events: [],
         }));
         const second = fixAt("v1", 5);
         const outside = stateInside(second.ts, {});
-        await store.ingest([second], () => ({
+        await ingest(store, [second], () => ({
           vehicles: [{ vehicle_id: "v1", state: outside, last_fix: second }],
           events: [],
         }));
@@ -368,7 +397,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
 
       it("lists vehicles in id order, a page at a time", async () => {
         const fixes = ["c", "a", "b"].map((id) => fixAt(id, 1));
-        await store.ingest(fixes, (fresh) => ({
+        await ingest(store, fixes, (fresh) => ({
           vehicles: fresh.map((f) => ({
             vehicle_id: f.vehicle_id,
             state: stateInside(f.ts, {}),
@@ -397,7 +426,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           vehicles: [{ vehicle_id: "v1", state, last_fix: fix }],
           events: [],
         });
-        await store.ingest([fix], update);
+        await ingest(store, [fix], update);
         await store.setVehicleStatus("v1", "offline", T0 + 1);
         expect(await store.getVehicle("v1")).toEqual({
           id: "v1",
@@ -407,7 +436,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         });
         await store.setVehicleStatus("v1", "online", T0 + 2);
         const next = fixAt("v1", 2);
-        await store.ingest([next], () => ({
+        await ingest(store, [next], () => ({
           vehicles: [{ vehicle_id: "v1", state, last_fix: next }],
           events: [],
         }));
@@ -422,7 +451,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
 
       it("keeps vehicles across a reopen", async ({ skip }) => {
         const fix = fixAt("v1", 2);
-        await store.ingest([fix], () => ({
+        await ingest(store, [fix], () => ({
           vehicles: [{ vehicle_id: "v1", state, last_fix: fix }],
           events: [],
         }));
@@ -442,7 +471,8 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       it("writes decided events with rising seqnos and returns them", async () => {
         const a = fixAt("v1", 1);
         const b = fixAt("v1", 2);
-        const first = await store.ingest(
+        const first = await ingest(
+          store,
           [a, b],
           emitting([eventFor(a, "enter"), eventFor(b, "exit")]),
         );
@@ -451,7 +481,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           eventFor(b, "exit"),
         ]);
         const c = fixAt("v1", 3);
-        const second = await store.ingest([c], emitting([eventFor(c, "enter")]));
+        const second = await ingest(store, [c], emitting([eventFor(c, "enter")]));
         const seqnos = [...first.events, ...second.events].map((e) => e.seqno);
         expect(seqnos).toHaveLength(3);
         expect([...seqnos].sort((x, y) => x - y)).toEqual(seqnos);
@@ -463,21 +493,25 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       it("stores an event id once, within one call and across calls", async () => {
         const a = fixAt("v1", 1);
         const enter = eventFor(a, "enter");
-        const first = await store.ingest([a], emitting([enter, enter]));
+        const first = await ingest(store, [a], emitting([enter, enter]));
         expect(first.events.map((e) => e.event)).toEqual([enter]);
-        const second = await store.ingest([fixAt("v1", 2)], emitting([enter]));
+        const second = await ingest(store, [fixAt("v1", 2)], emitting([enter]));
         expect(second.events).toEqual([]);
         expect(await store.events({ limit: 100 })).toEqual([enter]);
         expect(await store.outboxDepth()).toBe(1);
       });
 
-      it("stores nothing of a call whose decide throws, and stays usable", async () => {
+      it("stores nothing of a commit that fails midway, and stays usable", async () => {
         const fixes = [fixAt("v1", 1, { seq: 1 }), fixAt("v1", 2, { seq: 2 })];
-        const boom = new Error("decide failed");
-        const failing: Decide = () => {
-          throw boom;
+        const broken = { ...eventFor(fixes[1] as Fix, "enter"), type: null as never };
+        const vehicle = {
+          vehicle_id: "v1",
+          state: stateInside(T0 + 2000, {}),
+          last_fix: fixes[1] as Fix,
         };
-        await expect(store.ingest(fixes, failing)).rejects.toThrow("decide failed");
+        await expect(
+          store.commit({ fixes, vehicles: [vehicle], events: [broken] }),
+        ).rejects.toThrow();
         expect(await store.locations("v1", { limit: 10 })).toEqual([]);
         expect(await store.getVehicle("v1")).toBeNull();
         expect(await store.events({ limit: 10 })).toEqual([]);
@@ -489,7 +523,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           state: stateInside(T0 + 2000, {}),
           last_fix: fixes[1] as Fix,
         };
-        const result = await store.ingest(fixes, () => ({ vehicles: [update], events: [event] }));
+        const result = await ingest(store, fixes, () => ({ vehicles: [update], events: [event] }));
         expect(result).toMatchObject({ stored: 2, duplicates: 0 });
         expect(result.events.map((e) => e.event)).toEqual([event]);
         expect(await store.getVehicle("v1")).toMatchObject({ last_fix: fixes[1] });
@@ -497,7 +531,8 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
 
       it("reads undelivered events after a seqno, in outbox order, and marks them delivered", async () => {
         const fixes = [1, 2, 3, 4, 5].map((s) => fixAt("v1", s));
-        const { events } = await store.ingest(
+        const { events } = await ingest(
+          store,
           fixes,
           emitting(fixes.map((f, i) => eventFor(f, i % 2 === 0 ? "enter" : "exit"))),
         );
@@ -518,7 +553,8 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
 
       it("keeps undelivered events and seqno order across a reopen", async ({ skip }) => {
         const fixes = [1, 2, 3].map((s) => fixAt("v1", s));
-        const { events } = await store.ingest(
+        const { events } = await ingest(
+          store,
           fixes,
           emitting(fixes.map((f) => eventFor(f, "enter", `f${f.ts}`))),
         );
@@ -527,7 +563,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         expect(await store.undelivered(0, 10)).toEqual(events.slice(1));
         expect(await store.outboxDepth()).toBe(2);
         const later = fixAt("v1", 4);
-        const next = await store.ingest([later], emitting([eventFor(later, "exit")]));
+        const next = await ingest(store, [later], emitting([eventFor(later, "exit")]));
         expect(next.events[0]?.seqno).toBeGreaterThan(events[2]?.seqno as number);
       });
     });
@@ -544,8 +580,8 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       };
 
       beforeEach(async () => {
-        await store.ingest([at("v1", 40)], emitting([all.v1EnterB, all.v2EnterB]));
-        await store.ingest([at("v1", 10)], emitting([all.v1ExitA, all.v2EnterA, all.v1EnterA]));
+        await ingest(store, [at("v1", 40)], emitting([all.v1EnterB, all.v2EnterB]));
+        await ingest(store, [at("v1", 10)], emitting([all.v1ExitA, all.v2EnterA, all.v1EnterA]));
       });
 
       it("lists every event in ts order, then outbox order", async () => {
@@ -593,11 +629,11 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
     it("keeps geofences and fixes across a reopen", async ({ skip }) => {
       const fence = await store.createGeofence(fenceInput("kept"), T0);
       const fix = fixAt("v1", 1, { seq: 2, accuracy: 3 });
-      await store.ingest([fix], nothing);
+      await ingest(store, [fix]);
       await reopen(skip);
       expect(await store.getGeofence(fence.id)).toEqual(fence);
       expect(await store.locations("v1", { limit: 10 })).toEqual([fix]);
-      expect(await store.ingest([fix], nothing)).toMatchObject({ stored: 0, duplicates: 1 });
+      expect(await ingest(store, [fix])).toMatchObject({ stored: 0, duplicates: 1 });
       const next = await store.createGeofence(fenceInput("next"), T0 + 1);
       expect((await store.listGeofences({ limit: 10 })).map((g) => g.id)).toEqual([
         fence.id,

@@ -30,26 +30,33 @@ export interface VehicleUpdate {
   last_fix: Fix;
 }
 
-/** What the engine decided about the fixes of one group commit that were not duplicates. */
-export interface Decision {
-  vehicles: VehicleUpdate[];
-  events: GeofenceEvent[];
+/** A fix's identity when it carried its own ts: fixes without one are never duplicates. */
+export interface FixKey {
+  vehicle_id: string;
+  ts: number;
+  /** null when the fix has no seq. */
+  seq: number | null;
 }
 
-/**
- * Called inside the ingest transaction with the fixes that were new (duplicates removed), in
- * arrival order. Must be pure: when the transaction fails, its result is thrown away, and a store
- * that retries a transaction may call it again; only the last call's result is written.
- */
-export type Decide = (fresh: readonly Fix[]) => Decision;
+/** One group commit: what the engine decided about the fresh fixes, written atomically. */
+export interface GroupCommit {
+  /** Fixes not stored yet, in arrival order (the caller has removed duplicates). */
+  fixes: readonly Fix[];
+  vehicles: readonly VehicleUpdate[];
+  /** Events to append to the outbox; an event id already stored is skipped. */
+  events: readonly GeofenceEvent[];
+}
 
-export interface IngestResult {
-  /** Fixes stored by this call. */
-  stored: number;
-  /** Fixes that were already stored (redeliveries). */
-  duplicates: number;
+/** A group commit that is committed: later reads and commits see it. */
+export interface Committed {
   /** The events written to the outbox, with their outbox positions, in order. */
   events: OutboxEvent[];
+  /**
+   * Settles once the commit is durable (or rejects when it cannot be made so). A store whose
+   * durability comes after the commit, such as SQLite's, lets the next group commit be written
+   * while this one reaches the disk.
+   */
+  durable: Promise<void>;
 }
 
 export interface OutboxEvent {
@@ -97,14 +104,17 @@ export interface Store {
   allGeofences(): Promise<GeofenceRecord[]>;
 
   /**
-   * One group commit: store the fixes (duplicates by vehicle_id, ts and seq are skipped), then
-   * write what `decide` returns for the new ones (vehicle state and outbox events), atomically.
-   * Resolves once the commit is durable. `committed`, when given, runs as soon as the transaction
-   * has committed, which may be before it is durable: from then on later transactions see it
-   * (a store whose durability comes after the commit, such as SQLite's, lets the next group
-   * commit be written while this one reaches the disk).
+   * For each vehicle, the newest ts among its stored fixes; vehicles without fixes are absent.
+   * With `stored`, it is how the caller finds duplicates before judging.
    */
-  ingest(fixes: readonly Fix[], decide: Decide, committed?: () => void): Promise<IngestResult>;
+  newestFixTs(vehicleIds: readonly string[]): Promise<Map<string, number>>;
+  /** For each key, whether a fix with that identity (and its own ts) is stored. */
+  storedFixes(keys: readonly FixKey[]): Promise<boolean[]>;
+  /**
+   * Writes one group commit in one transaction: the fixes, the vehicles' states and last fixes,
+   * and the events. Resolves once committed; nothing of it is written when it rejects.
+   */
+  commit(batch: GroupCommit): Promise<Committed>;
   /** Every vehicle's judged state, to warm the engine at start. */
   vehicleStates(): Promise<Map<string, VehicleState>>;
   setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number): Promise<void>;

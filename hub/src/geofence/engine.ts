@@ -1,0 +1,117 @@
+// The geofence engine: the live fences (by id and in the spatial index) and every vehicle's
+// judged state, behind one seam. It judges a group commit's fresh fixes with the pure `judgeFix`
+// and changes its vehicle states only when told that the decision was committed.
+
+import { buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
+import type { GeofenceRecord, VehicleUpdate } from "../store/store.ts";
+import type { Fence } from "./fence.ts";
+import type { FenceIndex, LonLat } from "./fence-index.ts";
+import {
+  EMPTY_VEHICLE_STATE,
+  type JudgeOptions,
+  judgeFix,
+  type VehicleState,
+} from "./membership.ts";
+
+/** What the engine decided about the fresh fixes of one group commit. */
+export interface Decision {
+  vehicles: VehicleUpdate[];
+  events: GeofenceEvent[];
+}
+
+export function fenceFromRecord(record: GeofenceRecord): Fence {
+  const fence: Fence = { id: record.id, name: record.name, polygons: record.polygons };
+  if (record.hysteresis_m !== null) fence.hysteresis_m = record.hysteresis_m;
+  if (record.max_accuracy_m !== null) fence.max_accuracy_m = record.max_accuracy_m;
+  if (record.dwell_s !== null) fence.dwell_s = record.dwell_s;
+  return fence;
+}
+
+export class GeofenceEngine {
+  readonly #fences = new Map<string, Fence>();
+  readonly #states = new Map<string, VehicleState>();
+  readonly #index: FenceIndex;
+  readonly #options: JudgeOptions;
+
+  constructor(index: FenceIndex, options: JudgeOptions) {
+    this.#index = index;
+    this.#options = options;
+  }
+
+  /** Takes the stored geofences and vehicle states at start. */
+  async load(
+    records: readonly GeofenceRecord[],
+    states: ReadonlyMap<string, VehicleState>,
+  ): Promise<void> {
+    const fences = records.map(fenceFromRecord);
+    for (const fence of fences) this.#fences.set(fence.id, fence);
+    for (const [id, state] of states) this.#states.set(id, state);
+    await this.#index.load(fences);
+  }
+
+  /** After a geofence was stored (created or replaced). */
+  async upsert(record: GeofenceRecord): Promise<void> {
+    const fence = fenceFromRecord(record);
+    await this.#index.upsert(fence);
+    this.#fences.set(fence.id, fence);
+  }
+
+  /** After a geofence was deleted: memberships of it end without an event. */
+  async remove(id: string): Promise<void> {
+    this.#fences.delete(id);
+    await this.#index.remove(id);
+  }
+
+  has(id: string): boolean {
+    return this.#fences.has(id);
+  }
+
+  get fenceCount(): number {
+    return this.#fences.size;
+  }
+
+  state(vehicleId: string): VehicleState {
+    return this.#states.get(vehicleId) ?? EMPTY_VEHICLE_STATE;
+  }
+
+  /**
+   * Judges `fresh` (no duplicates) in arrival order. A fix older than its vehicle's newest is
+   * history only: stored, not judged, and not looked up in the index. Changes nothing here.
+   */
+  async judge(fresh: readonly Fix[], detectedAt: number): Promise<Decision> {
+    const judged: Fix[] = [];
+    const newest = new Map<string, number>();
+    for (const fix of fresh) {
+      const last = newest.get(fix.vehicle_id) ?? this.state(fix.vehicle_id).last_ts;
+      if (last !== null && fix.ts < last) continue;
+      newest.set(fix.vehicle_id, fix.ts);
+      judged.push(fix);
+    }
+    if (judged.length === 0) return { vehicles: [], events: [] };
+    const points = judged.map((f): LonLat => [f.longitude, f.latitude]);
+    const covering = await this.#index.covering(points);
+
+    const touched = new Map<string, VehicleUpdate>();
+    const events: GeofenceEvent[] = [];
+    for (let i = 0; i < judged.length; i++) {
+      const fix = judged[i] as Fix;
+      const previous = touched.get(fix.vehicle_id)?.state ?? this.state(fix.vehicle_id);
+      const result = judgeFix(previous, fix, covering[i] ?? [], this.#fences, this.#options);
+      touched.set(fix.vehicle_id, {
+        vehicle_id: fix.vehicle_id,
+        state: result.state,
+        last_fix: fix,
+      });
+      for (const t of result.transitions) {
+        const name = this.#fences.get(t.fence_id)?.name ?? "";
+        events.push(buildEvent({ type: t.type, geofence_id: t.fence_id }, fix, name, detectedAt));
+      }
+    }
+    return { vehicles: [...touched.values()], events };
+  }
+
+  /** Makes a committed decision's states the ones the next fixes are judged from. */
+  apply(decision: Decision): void {
+    for (const v of decision.vehicles) this.#states.set(v.vehicle_id, v.state);
+  }
+}
