@@ -1,5 +1,5 @@
 // Fix and event times: strict RFC 3339 parsing (no Date.parse guesswork), the one UTC format
-// every answer and event uses, and the schemas that say both.
+// every answer and event uses, and the schemas of a time in either of its wire forms.
 import Type from "typebox";
 
 /** Earliest accepted time: 1970-01-01T00:00:00.000Z. */
