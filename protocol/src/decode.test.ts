@@ -225,7 +225,8 @@ describe("decodeLocationMessage rejects", () => {
     ["vehicle_id as object", { ...base, vehicle_id: {} }, "invalid_vehicle_id"],
     ["vehicle_id of another vehicle", { ...base, vehicle_id: "truck-02" }, "vehicle_id_mismatch"],
     ["vehicle_id differing in case", { ...base, vehicle_id: "TRUCK-01" }, "vehicle_id_mismatch"],
-    ["vehicle_id empty", { ...base, vehicle_id: "" }, "vehicle_id_mismatch"],
+    ["vehicle_id empty", { ...base, vehicle_id: "" }, "invalid_vehicle_id"],
+    ["vehicle_id not a vehicle id", { ...base, vehicle_id: "truck 01" }, "invalid_vehicle_id"],
   ])("%s", (_name, payload, reason) => {
     // Raw strings carry what JSON.stringify cannot write, such as 1e400 (Infinity once parsed).
     const text = typeof payload === "string" ? payload : JSON.stringify(payload);

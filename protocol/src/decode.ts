@@ -1,8 +1,9 @@
 // Decoding of incoming location messages: the hub's hot path, so plain hand-written checks with
-// no schema interpretation per fix, and no input that can make it throw.
+// no schema interpretation per fix, and no input that can make it throw. LocationMessageSchema
+// is the spec; spec.property.test.ts holds this decoder to it, reasons included.
 import { type Fix, MAX_BATCH } from "./fix.ts";
 import { parseTs } from "./time.ts";
-import { parseLocationTopic } from "./topics.ts";
+import { parseLocationTopic, VEHICLE_ID_PATTERN } from "./topics.ts";
 
 /** Why a message or a fix in it was dropped; metric labels, so the hub can register them all up front. */
 export const REJECT_REASONS = [
@@ -151,9 +152,11 @@ function readFix(element: unknown, vehicleId: string, receivedAt: number): Fix |
   const o = element as Fields;
 
   const vid = o.vehicle_id;
-  if (!absent(vid)) {
-    if (typeof vid !== "string") return "invalid_vehicle_id";
-    if (vid !== vehicleId) return "vehicle_id_mismatch";
+  // The topic's id is a valid one, so the pattern is only tried when the two differ.
+  if (!absent(vid) && vid !== vehicleId) {
+    return typeof vid === "string" && VEHICLE_ID_PATTERN.test(vid)
+      ? "vehicle_id_mismatch"
+      : "invalid_vehicle_id";
   }
   const latitude = o.latitude;
   if (!isNumberIn(latitude, -90, 90)) return "invalid_latitude";

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import type { Static } from "typebox";
 import Type from "typebox";
 import type { Fix } from "./fix.ts";
-import { formatTs, parseTs } from "./time.ts";
+import { formatTs, parseTs, timeStringSchema } from "./time.ts";
 import { VEHICLE_ID_PATTERN } from "./topics.ts";
 
 /** Event types the hub emits. Consumers must ignore types they do not know. */
@@ -25,16 +25,10 @@ export const GeofenceEventSchema = Type.Object(
     vehicle_id: Type.String({ pattern: VEHICLE_ID_PATTERN.source, description: "Vehicle id" }),
     geofence_id: Type.String({ description: "Geofence id" }),
     geofence_name: Type.String({ description: "Geofence name when the event was detected" }),
-    ts: Type.String({
-      format: "date-time",
-      description: "Time of the fix that caused the event, RFC 3339 UTC",
-    }),
+    ts: timeStringSchema("Time of the fix that caused the event, RFC 3339 UTC"),
     latitude: Type.Number({ minimum: -90, maximum: 90, description: "Latitude of that fix" }),
     longitude: Type.Number({ minimum: -180, maximum: 180, description: "Longitude of that fix" }),
-    detected_at: Type.String({
-      format: "date-time",
-      description: "When the hub decided the event, RFC 3339 UTC",
-    }),
+    detected_at: timeStringSchema("When the hub decided the event, RFC 3339 UTC"),
   },
   { description: "A geofence event" },
 );
@@ -129,18 +123,21 @@ function isEventType(v: unknown): v is EventType {
   return v === "enter" || v === "exit" || v === "dwell";
 }
 
+// Range checks fail for NaN on their own; the bounds keep Infinity (JSON's 1e999) out.
+function isNumberIn(v: unknown, min: number, max: number): boolean {
+  return typeof v === "number" && v >= min && v <= max;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
- * Reads an event payload from the events topic; null when it is not a well-formed event or has
- * a type this version does not know (consumers ignore those). Never throws.
+ * Reads an event payload from the events topic; null when GeofenceEventSchema does not accept it
+ * (so also for a type this version does not know, which consumers ignore). Never throws.
  */
 export function decodeEvent(payload: Uint8Array | string): GeofenceEvent | null {
   let o: unknown;
   try {
-    const text =
-      typeof payload === "string"
-        ? payload
-        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
-    o = JSON.parse(text);
+    o = JSON.parse(typeof payload === "string" ? payload : utf8.decode(payload));
   } catch {
     return null;
   }
@@ -150,12 +147,13 @@ export function decodeEvent(payload: Uint8Array | string): GeofenceEvent | null 
     typeof e.id !== "string" ||
     !isEventType(e.type) ||
     typeof e.vehicle_id !== "string" ||
+    !VEHICLE_ID_PATTERN.test(e.vehicle_id) ||
     typeof e.geofence_id !== "string" ||
     typeof e.geofence_name !== "string" ||
     typeof e.ts !== "string" ||
     parseTs(e.ts) === null ||
-    typeof e.latitude !== "number" ||
-    typeof e.longitude !== "number" ||
+    !isNumberIn(e.latitude, -90, 90) ||
+    !isNumberIn(e.longitude, -180, 180) ||
     typeof e.detected_at !== "string" ||
     parseTs(e.detected_at) === null
   ) {

@@ -1,9 +1,9 @@
 // Location fixes: the §3 payload a device sends, the decoded Fix the hub works with, and the
 // stored fix as REST answers give it back. Schemas feed REST validation and OpenAPI.
 
-import type { Static } from "typebox";
+import type { Static, TSchema } from "typebox";
 import Type from "typebox";
-import { formatTs, MAX_TS_MS, MIN_TS_MS } from "./time.ts";
+import { EpochMsSchema, formatTs, timeStringSchema } from "./time.ts";
 import { VEHICLE_ID_PATTERN } from "./topics.ts";
 
 /** Most fixes one message may carry. */
@@ -36,38 +36,40 @@ const HeadingSchema = Type.Number({
 });
 const AccuracySchema = Type.Number({ minimum: 0, description: "Horizontal accuracy, m" });
 const AltitudeSchema = Type.Number({ description: "Altitude, m" });
-const TimeStringSchema = Type.String({
-  format: "date-time",
-  description: "RFC 3339 date-time",
-});
 
-/** One fix as a device publishes it on `locus/vehicles/{vehicle_id}/location`. */
+// JSON null in an optional field means the same as leaving it out: many serialisers write
+// absent values as null, and a device should not lose a fix over it.
+function absentOrNull<T extends TSchema>(schema: T) {
+  return Type.Optional(Type.Union([schema, Type.Null()]));
+}
+
+/**
+ * One fix as a device publishes it on `locus/vehicles/{vehicle_id}/location`: the spec that
+ * `decodeLocationMessage` is held to. The one rule it cannot state is relative to the topic: a
+ * `vehicle_id` present must equal the topic's.
+ */
 export const FixPayloadSchema = Type.Object(
   {
     latitude: LatitudeSchema,
     longitude: LongitudeSchema,
-    ts: Type.Optional(
-      Type.Union(
-        [
-          TimeStringSchema,
-          Type.Integer({ minimum: MIN_TS_MS, maximum: MAX_TS_MS, description: "Epoch ms" }),
-        ],
-        { description: "Time of the fix; absent: the time the hub received it" },
-      ),
+    ts: absentOrNull(
+      Type.Union([timeStringSchema("RFC 3339 date-time"), EpochMsSchema], {
+        description: "Time of the fix; absent: the time the hub received it",
+      }),
     ),
-    seq: Type.Optional(SeqSchema),
-    vehicle_id: Type.Optional(
+    seq: absentOrNull(SeqSchema),
+    vehicle_id: absentOrNull(
       Type.String({
         pattern: VEHICLE_ID_PATTERN.source,
         description: "Vehicle id; if present it must equal the topic's vehicle id",
       }),
     ),
-    speed: Type.Optional(SpeedSchema),
-    heading: Type.Optional(HeadingSchema),
-    accuracy: Type.Optional(AccuracySchema),
-    altitude: Type.Optional(AltitudeSchema),
+    speed: absentOrNull(SpeedSchema),
+    heading: absentOrNull(HeadingSchema),
+    accuracy: absentOrNull(AccuracySchema),
+    altitude: absentOrNull(AltitudeSchema),
   },
-  { description: "A location fix; unknown fields are ignored" },
+  { description: "A location fix; unknown fields are ignored, null is the same as absent" },
 );
 export type FixPayload = Static<typeof FixPayloadSchema>;
 
@@ -78,11 +80,16 @@ export const FixBatchSchema = Type.Array(FixPayloadSchema, {
   description: "A batch of fixes, oldest first",
 });
 
+/** The payload of a location message: one fix, or a batch. */
+export const LocationMessageSchema = Type.Union([FixPayloadSchema, FixBatchSchema], {
+  description: "One fix, or a batch of 1..1000 fixes",
+});
+
 /** A stored fix as the REST API returns it. */
 export const FixSchema = Type.Object(
   {
     vehicle_id: VehicleIdSchema,
-    ts: Type.String({ format: "date-time", description: "Time of the fix, RFC 3339 UTC" }),
+    ts: timeStringSchema("Time of the fix, RFC 3339 UTC"),
     latitude: LatitudeSchema,
     longitude: LongitudeSchema,
     seq: Type.Optional(SeqSchema),

@@ -1,5 +1,6 @@
-// Fix and event times: strict RFC 3339 parsing (no Date.parse guesswork) and the one UTC format
-// every answer and event uses.
+// Fix and event times: strict RFC 3339 parsing (no Date.parse guesswork), the one UTC format
+// every answer and event uses, and the schemas of a time in either of its wire forms.
+import Type from "typebox";
 
 /** Earliest accepted time: 1970-01-01T00:00:00.000Z. */
 export const MIN_TS_MS = 0;
@@ -149,3 +150,24 @@ function parseRfc3339(s: string): number | null {
     ms;
   return result >= MIN_TS_MS && result <= MAX_TS_MS ? result : null;
 }
+
+/**
+ * An RFC 3339 date-time string as `parseTs` reads it. TypeBox's `date-time` format alone would
+ * also take RFC 9557 suffixes (`…Z[Europe/Paris]`) and times outside MIN_TS_MS..MAX_TS_MS, so the
+ * parser itself is the schema's refinement: what the schema accepts, the decoders accept. The
+ * refinement is not enumerable, so OpenAPI documents keep the plain `date-time`.
+ */
+export function timeStringSchema(description: string) {
+  return Type.Refine(
+    Type.String({ format: "date-time", description }),
+    (s) => parseTs(s) !== null,
+    () => "must be an RFC 3339 date-time between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z",
+  );
+}
+
+/** A time as an integer number of epoch milliseconds, within MIN_TS_MS..MAX_TS_MS. */
+export const EpochMsSchema = Type.Integer({
+  minimum: MIN_TS_MS,
+  maximum: MAX_TS_MS,
+  description: "Epoch ms",
+});

@@ -1,5 +1,8 @@
 // MQTT topic names of the Locus protocol (CONTRACT §3): building them for publishers and taking
-// them apart for subscribers, with the vehicle id rule enforced in one place.
+// them apart for subscribers, with the vehicle id rule enforced in one place; and the status
+// payload, the one message on them that is not JSON.
+import type { Static } from "typebox";
+import Type from "typebox";
 
 /** A vehicle id as allowed in topics and payloads. */
 export const VEHICLE_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -67,7 +70,12 @@ export function parseStatusTopic(topic: string): string | null {
 
 /** The payloads allowed on a status topic. */
 export const VEHICLE_STATUSES = ["online", "offline"] as const;
-export type VehicleStatus = (typeof VEHICLE_STATUSES)[number];
+
+/** A status-topic payload, as text (not JSON): exactly `online` or `offline`. */
+export const VehicleStatusSchema = Type.Union([Type.Literal("online"), Type.Literal("offline")], {
+  description: "online, or offline (the agent's MQTT last will)",
+});
+export type VehicleStatus = Static<typeof VehicleStatusSchema>;
 
 /** The status carried by a status-topic payload, or null when it is neither `online` nor `offline`. */
 export function parseVehicleStatus(payload: Uint8Array | string): VehicleStatus | null {
