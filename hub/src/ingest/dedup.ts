@@ -6,6 +6,10 @@
 import type { Fix } from "@locus/protocol";
 import type { FixKey, Store } from "../store/store.ts";
 
+function keyOf(fix: Fix): string {
+  return `${fix.vehicle_id}\u0000${fix.ts}\u0000${fix.seq ?? -1}`;
+}
+
 export class Deduplicator {
   readonly #store: Pick<Store, "newestFixTs" | "storedFixes">;
   /** Newest stored ts per vehicle seen since start (read from the store on first sight). */
@@ -27,31 +31,38 @@ export class Deduplicator {
       for (const id of unseen) this.#newest.set(id, found.get(id) ?? Number.NEGATIVE_INFINITY);
     }
 
+    // A fix newer than every earlier one of its vehicle cannot repeat any of them, so the keys of
+    // the batch are only made once an older fix turns up (rare: a redelivery, a late fix).
     const newest = new Map<string, number>();
-    const keys = new Set<string>();
+    let keys: Set<string> | null = null;
     const candidates: { at: number; key: FixKey }[] = [];
     const keep: boolean[] = [];
-    for (const fix of fixes) {
-      if (!fix.ts_given) {
-        keep.push(true);
-        continue;
-      }
-      const key = `${fix.vehicle_id}\u0000${fix.ts}\u0000${fix.seq ?? -1}`;
-      if (keys.has(key)) {
-        keep.push(false);
-        continue;
-      }
-      keys.add(key);
+    for (let i = 0; i < fixes.length; i++) {
+      const fix = fixes[i] as Fix;
+      keep.push(true);
+      if (!fix.ts_given) continue;
       const top = newest.get(fix.vehicle_id) ?? (this.#newest.get(fix.vehicle_id) as number);
       if (fix.ts > top) {
         newest.set(fix.vehicle_id, fix.ts);
-      } else {
-        candidates.push({
-          at: keep.length,
-          key: { vehicle_id: fix.vehicle_id, ts: fix.ts, seq: fix.seq ?? null },
-        });
+        continue;
       }
-      keep.push(true);
+      if (keys === null) {
+        keys = new Set();
+        for (let j = 0; j < i; j++) {
+          const earlier = fixes[j] as Fix;
+          if (earlier.ts_given && keep[j]) keys.add(keyOf(earlier));
+        }
+      }
+      const key = keyOf(fix);
+      if (keys.has(key)) {
+        keep[i] = false;
+        continue;
+      }
+      keys.add(key);
+      candidates.push({
+        at: i,
+        key: { vehicle_id: fix.vehicle_id, ts: fix.ts, seq: fix.seq ?? null },
+      });
     }
     if (candidates.length > 0) {
       const stored = await this.#store.storedFixes(candidates.map((c) => c.key));
