@@ -17,6 +17,7 @@ COPY protocol/package.json protocol/
 COPY hub/package.json hub/
 COPY agent/package.json agent/
 COPY simulator/package.json simulator/
+COPY demo/package.json demo/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY protocol/src protocol/src

@@ -9,6 +9,7 @@ import net from "node:net";
 import path from "node:path";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import agentPackage from "../agent/package.json" with { type: "json" };
 import { requireBinary } from "./support/binaries.ts";
 import { freePort, tempDir, waitFor } from "./support/hub-process.ts";
 
@@ -140,10 +141,13 @@ describe.skipIf(!available)("dist/locus-agent (single executable)", () => {
     );
   }
 
-  it("prints its usage", async () => {
+  it("prints its usage and its version", async () => {
     const help = await run(AGENT, ["--help"], { timeoutMs: 10_000 });
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--vehicle-id/);
+    const version = await run(AGENT, ["--version"], { timeoutMs: 10_000 });
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe(`locus-agent ${agentPackage.version}\n`);
   });
 
   it("delivers stdin fixes in order with contiguous seqs, and continues the seq after a restart", async () => {

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import agentPackage from "../agent/package.json" with { type: "json" };
 import { readBufferStats } from "../agent/src/buffer/sqlite.ts";
 import { type Mosquitto, mosquittoBinary, startMosquitto } from "./support/broker.ts";
 import { recordFixes } from "./support/broker-recorder.ts";
@@ -68,6 +69,12 @@ describe("agent command line", () => {
     const r = runSync(["--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("usage: locus-agent --vehicle-id ID --broker URL");
+  });
+
+  it("prints its version", () => {
+    const r = runSync(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`locus-agent ${agentPackage.version}\n`);
   });
 
   it("says which buffer and why when it cannot open one", () => {

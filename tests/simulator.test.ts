@@ -11,7 +11,7 @@ import { eventId, LOCATION_TOPIC_FILTER, parseLocationTopic } from "@locus/proto
 import { MotionModel, trackFixes, vehicleId } from "@locus/simulator";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_BBOX, DEMO_BLOCK_M, DEMO_FENCES } from "../hub/src/demo/fences.ts";
+import { DEMO_BBOX, DEMO_BLOCK_M, DEMO_FENCES } from "../demo/src/fences.ts";
 import type { Fence } from "../hub/src/geofence/fence.ts";
 import { EMPTY_VEHICLE_STATE, judgeFix } from "../hub/src/geofence/membership.ts";
 import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";

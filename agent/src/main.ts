@@ -1,7 +1,7 @@
 // `locus-agent` (and `npm run agent -- …`): reads the command line, runs the agent or prints a
 // buffer's status, and turns SIGINT/SIGTERM into a clean stop.
 
-import { type Command, parseArgs, USAGE, UsageError } from "./cli/args.ts";
+import { type Command, parseArgs, USAGE, UsageError, VERSION } from "./cli/args.ts";
 import { runAgent } from "./cli/run.ts";
 import { openSource } from "./sources/index.ts";
 import { runStatus } from "./status.ts";
@@ -20,6 +20,9 @@ async function main(): Promise<number> {
   switch (command.kind) {
     case "help":
       process.stdout.write(USAGE);
+      return 0;
+    case "version":
+      process.stdout.write(`locus-agent ${VERSION}\n`);
       return 0;
     case "status":
       return runStatus(

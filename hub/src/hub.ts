@@ -2,6 +2,7 @@
 // Embedded (SQLite, aedes) or production (PostgreSQL/PostGIS, Mosquitto), in any combination.
 
 import path from "node:path";
+import { redactUrl } from "@locus/protocol";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
@@ -232,15 +233,4 @@ async function openBroker(config: HubConfig, receiver: Receiver, log: Logger): P
   }).catch((err) => {
     throw portTaken(err, "LOCUS_MQTT_PORT", mqtt.host, mqtt.port);
   });
-}
-
-/** A URL without its password, for messages. */
-function redactUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = "***";
-    return url.toString();
-  } catch {
-    return "(unparsable URL)";
-  }
 }

@@ -1,5 +1,6 @@
 // `npm start`: the hub with embedded defaults. Reads config, starts, prints where it listens.
 
+import { parseHubArgs, USAGE, UsageError, VERSION } from "./cli.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { startHub } from "./hub.ts";
 
@@ -9,7 +10,30 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+/** --help and --version answer and exit; any other argument is a mistake (exit 2). */
+function readCommandLine(): void {
+  let command: ReturnType<typeof parseHubArgs>;
+  try {
+    command = parseHubArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(
+      `locus hub: ${err.message} (the hub takes its settings from LOCUS_* environment variables; --help lists them)\n`,
+    );
+    process.exit(2);
+  }
+  if (command.kind === "help") {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  if (command.kind === "version") {
+    process.stdout.write(`locus hub ${VERSION}\n`);
+    process.exit(0);
+  }
+}
+
 async function main(): Promise<void> {
+  readCommandLine();
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();

@@ -3,6 +3,7 @@
 
 import type { Static, TSchema } from "typebox";
 import Type from "typebox";
+import { copyReadings } from "./readings.ts";
 import { EpochMsSchema, formatTs, timeStringSchema } from "./time.ts";
 import { VEHICLE_ID_PATTERN } from "./topics.ts";
 
@@ -133,9 +134,5 @@ export function toWireFix(fix: Fix): WireFix {
     longitude: fix.longitude,
   };
   if (fix.seq !== undefined) wire.seq = fix.seq;
-  if (fix.speed !== undefined) wire.speed = fix.speed;
-  if (fix.heading !== undefined) wire.heading = fix.heading;
-  if (fix.accuracy !== undefined) wire.accuracy = fix.accuracy;
-  if (fix.altitude !== undefined) wire.altitude = fix.altitude;
-  return wire;
+  return copyReadings(wire, fix);
 }

@@ -9,7 +9,7 @@ const abort = new AbortController();
 process.on("SIGINT", () => abort.abort());
 process.on("SIGTERM", () => abort.abort());
 
-const { parseArgs, USAGE, UsageError } = await import("./cli/args.ts");
+const { parseArgs, USAGE, UsageError, VERSION } = await import("./cli/args.ts");
 const { runSimulation } = await import("./cli/run.ts");
 
 let command: Command;
@@ -22,6 +22,10 @@ try {
 }
 if (command.kind === "help") {
   process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (command.kind === "version") {
+  process.stdout.write(`locus simulate ${VERSION}\n`);
   process.exit(0);
 }
 if (abort.signal.aborted) process.exit(0);

@@ -1,6 +1,8 @@
 // The agent's store-and-forward buffer: every fix is kept here, with its seq, from the moment it
 // is read until the broker acknowledges it. One interface, a SQLite and an in-memory backend.
 
+import { copyReadings } from "@locus/protocol";
+
 /** A fix as the agent reads it, ready to be buffered; `ts` is always known (epoch ms). */
 export interface NewFix {
   ts: number;
@@ -19,12 +21,7 @@ export interface BufferedFix extends NewFix {
 
 /** A BufferedFix with `seq`, copying the known fields only (a caller's extra keys are not kept). */
 export function bufferedFix(seq: number, fix: NewFix): BufferedFix {
-  const out: BufferedFix = { seq, ts: fix.ts, latitude: fix.latitude, longitude: fix.longitude };
-  if (fix.speed !== undefined) out.speed = fix.speed;
-  if (fix.heading !== undefined) out.heading = fix.heading;
-  if (fix.accuracy !== undefined) out.accuracy = fix.accuracy;
-  if (fix.altitude !== undefined) out.altitude = fix.altitude;
-  return out;
+  return copyReadings({ seq, ts: fix.ts, latitude: fix.latitude, longitude: fix.longitude }, fix);
 }
 
 /** The last PUBACK'd fix: its seq and when the acknowledgement arrived (epoch ms). */

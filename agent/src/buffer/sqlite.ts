@@ -10,6 +10,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { copyReadings } from "@locus/protocol";
 import type Database from "better-sqlite3";
 import { openDatabase } from "../native/sqlite.ts";
 import {
@@ -83,11 +84,7 @@ function fromRow(row: FixRow): BufferedFix {
     latitude: row.latitude,
     longitude: row.longitude,
   };
-  if (row.speed !== null) fix.speed = row.speed;
-  if (row.heading !== null) fix.heading = row.heading;
-  if (row.accuracy !== null) fix.accuracy = row.accuracy;
-  if (row.altitude !== null) fix.altitude = row.altitude;
-  return fix;
+  return copyReadings(fix, row);
 }
 
 function lastAckOf(meta: MetaRow): LastAck | null {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_BUFFER, DEFAULT_MAX_BUFFER, parseArgs, UsageError } from "./args.ts";
+import agentPackage from "../../package.json" with { type: "json" };
+import {
+  DEFAULT_BUFFER,
+  DEFAULT_MAX_BUFFER,
+  parseArgs,
+  USAGE,
+  UsageError,
+  VERSION,
+} from "./args.ts";
 
 const base = ["--vehicle-id", "truck-01", "--broker", "mqtt://127.0.0.1:1883"];
 
@@ -67,6 +75,14 @@ describe("parseArgs", () => {
     expect(parseArgs(["--help"])).toEqual({ kind: "help" });
   });
 
+  it("answers --help and --version before checking the rest", () => {
+    expect(parseArgs(["--broker", "mqtt://h", "--help"])).toEqual({ kind: "help" });
+    expect(parseArgs(["--version"])).toEqual({ kind: "version" });
+    expect(parseArgs(["status", "--version"])).toEqual({ kind: "version" });
+    expect(VERSION).toBe(agentPackage.version);
+    expect(USAGE).toContain("--version");
+  });
+
   it.each([
     [[], "--vehicle-id is required"],
     [["--vehicle-id", "truck-01"], "--broker is required"],
@@ -91,6 +107,8 @@ describe("parseArgs", () => {
     [[...base, "extra"], 'unexpected argument "extra"'],
     [[...base, "--json"], "--json goes with the status command"],
     [["status", "--vehicle-id", "t"], "--vehicle-id is not a status option"],
+    [[...base, "--version=1"], "--version takes no value"],
+    [[...base, "-v"], 'unexpected argument "-v"'],
   ])("refuses %j with one clear line", (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);

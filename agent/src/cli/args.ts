@@ -2,6 +2,8 @@
 // with one line that names it; the entry point prints it and exits 2.
 
 import { isVehicleId } from "@locus/protocol";
+import { readFlags, UsageError } from "@locus/protocol/cli";
+import agentPackage from "../../package.json" with { type: "json" };
 
 /** Everything `locus-agent --vehicle-id … --broker …` needs. */
 export interface RunConfig {
@@ -24,14 +26,13 @@ export interface RunConfig {
 export type Command =
   | { kind: "run"; config: RunConfig }
   | { kind: "status"; buffer: string; json: boolean }
-  | { kind: "help" };
+  | { kind: "help" }
+  | { kind: "version" };
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { UsageError };
+
+/** This agent's version, as `--version` prints it. */
+export const VERSION: string = agentPackage.version;
 
 export const DEFAULT_BUFFER = "./locus-agent.db";
 /** About eleven days of one fix a second; roughly 100 MB of SQLite. */
@@ -59,21 +60,25 @@ publishes them to locus/vehicles/ID/location (MQTT QoS 1).
   --verbose               also log every connection change
   --json                  status: print JSON
   --help                  print this help
+  --version               print the version
 `;
 
-const VALUE_FLAGS = new Set([
-  "vehicle-id",
-  "broker",
-  "username",
-  "password",
-  "buffer",
-  "source",
-  "max-buffer",
-  "client-id",
-  "reconnect-max",
-]);
-const SWITCHES = new Set(["verbose", "json", "help"]);
-const STATUS_FLAGS = new Set(["buffer", "json", "help"]);
+const FLAGS = {
+  values: [
+    "vehicle-id",
+    "broker",
+    "username",
+    "password",
+    "buffer",
+    "source",
+    "max-buffer",
+    "client-id",
+    "reconnect-max",
+  ],
+  switches: ["verbose", "json"],
+  commands: ["status"],
+};
+const STATUS_FLAGS = new Set(["buffer", "json", "help", "version"]);
 const BROKER_PROTOCOLS = new Set(["mqtt:", "mqtts:", "tcp:", "tls:", "ssl:", "ws:", "wss:"]);
 
 /** Parses the arguments after the program name. Throws a UsageError on a bad one. */
@@ -81,41 +86,10 @@ export function parseArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
 ): Command {
-  const values = new Map<string, string>();
-  const switches = new Set<string>();
-  let status = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith("--")) {
-      if (arg === "status" && i === 0) {
-        status = true;
-        continue;
-      }
-      throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (SWITCHES.has(name)) {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
-      switches.add(name);
-      continue;
-    }
-    if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown option --${name}`);
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      if (value === undefined || value.startsWith("--")) {
-        throw new UsageError(`--${name} needs a value`);
-      }
-      i++;
-    }
-    if (values.has(name)) throw new UsageError(`--${name} is given twice`);
-    values.set(name, value);
-  }
-
+  const { command, values, switches } = readFlags(argv, FLAGS);
   if (switches.has("help")) return { kind: "help" };
-  if (status) {
+  if (switches.has("version")) return { kind: "version" };
+  if (command === "status") {
     for (const name of [...values.keys(), ...switches]) {
       if (!STATUS_FLAGS.has(name)) throw new UsageError(`--${name} is not a status option`);
     }

@@ -1,6 +1,7 @@
 // `locus-agent --vehicle-id … --broker …`: wires a source, a buffer and the delivery loop, and
 // stops cleanly on abort (SIGINT/SIGTERM) or when the source ends and everything is delivered.
 
+import { redactUrl } from "@locus/protocol";
 import type { FixBuffer } from "../buffer/buffer.ts";
 import { BufferError } from "../buffer/buffer.ts";
 import { MemoryBuffer } from "../buffer/memory.ts";
@@ -63,7 +64,7 @@ export async function runAgent(config: RunConfig, deps: RunDeps): Promise<number
   });
   const stats = buffer.stats();
   write(
-    `locus-agent: ${config.vehicleId} -> ${redact(config.brokerUrl)}, source ${config.source}, ` +
+    `locus-agent: ${config.vehicleId} -> ${redactUrl(config.brokerUrl)}, source ${config.source}, ` +
       `buffer ${config.buffer} (${stats.depth} waiting, next seq ${stats.nextSeq}` +
       `${stats.dropped > 0 ? `, ${stats.dropped} dropped so far` : ""})\n`,
   );
@@ -125,15 +126,4 @@ async function read(
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** The URL without its password, for logs. */
-function redact(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password !== "") url.password = "***";
-    return url.toString();
-  } catch {
-    return raw;
-  }
 }

@@ -4,6 +4,8 @@
 // connection per agent, so a simulator can run thousands in one process.
 
 import {
+  Backoff,
+  copyReadings,
   DEFAULT_MAX_BYTES,
   decodeLocationMessage,
   locationTopic,
@@ -14,7 +16,6 @@ import {
 import mqtt from "mqtt";
 import type { BufferedFix, FixBuffer, NewFix } from "../buffer/buffer.ts";
 import type { SourceFix } from "../sources/fix.ts";
-import { Backoff } from "./backoff.ts";
 import { encodeMessage } from "./payload.ts";
 
 /** A fix from a source (the shape `openSource` yields); `ts` is epoch ms, absent: read now. */
@@ -251,15 +252,7 @@ export class Agent {
     if (reject !== undefined || read === undefined) {
       throw new InvalidFixError(reject?.reason ?? "not_object");
     }
-    return {
-      ts: read.ts,
-      latitude: read.latitude,
-      longitude: read.longitude,
-      speed: read.speed,
-      heading: read.heading,
-      accuracy: read.accuracy,
-      altitude: read.altitude,
-    };
+    return copyReadings({ ts: read.ts, latitude: read.latitude, longitude: read.longitude }, read);
   }
 
   private connect(): void {

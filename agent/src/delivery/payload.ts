@@ -1,25 +1,20 @@
 // Buffered fixes as MQTT payloads (CONTRACT §3): one fix alone as a JSON object, a backlog as a
 // JSON array, oldest first, within the protocol's batch and payload size limits.
 
-import { DEFAULT_MAX_BYTES, MAX_BATCH, toWireFix } from "@locus/protocol";
+import { copyReadings, DEFAULT_MAX_BYTES, type Fix, MAX_BATCH, toWireFix } from "@locus/protocol";
 import type { BufferedFix } from "../buffer/buffer.ts";
 
 /** One fix in its wire form: vehicle_id, ts (RFC 3339), seq and the fields it has. */
 export function encodeFix(vehicleId: string, fix: BufferedFix): string {
-  return JSON.stringify(
-    toWireFix({
-      vehicle_id: vehicleId,
-      ts: fix.ts,
-      ts_given: true,
-      latitude: fix.latitude,
-      longitude: fix.longitude,
-      seq: fix.seq,
-      speed: fix.speed,
-      heading: fix.heading,
-      accuracy: fix.accuracy,
-      altitude: fix.altitude,
-    }),
-  );
+  const decoded: Fix = {
+    vehicle_id: vehicleId,
+    ts: fix.ts,
+    ts_given: true,
+    latitude: fix.latitude,
+    longitude: fix.longitude,
+    seq: fix.seq,
+  };
+  return JSON.stringify(toWireFix(copyReadings(decoded, fix)));
 }
 
 export interface Message {

@@ -2,7 +2,7 @@
 // with a 2D or 3D fix become fixes; a lost connection is retried with backoff until the abort.
 
 import net from "node:net";
-import { parseTs } from "@locus/protocol";
+import { Backoff, parseTs } from "@locus/protocol";
 import type { SourceFix, SourceOptions } from "./fix.ts";
 import { readLines } from "./lines.ts";
 
@@ -18,7 +18,10 @@ export interface GpsdAddress {
 }
 
 export interface GpsdOptions extends SourceOptions {
-  /** First retry delay, ms; doubles per failed attempt up to maxRetryMs. Default 250. */
+  /**
+   * Bound of the first retry delay, ms (full jitter); doubles per failed attempt up to
+   * maxRetryMs. Default 250.
+   */
   minRetryMs?: number;
   /** Default 10 000. */
   maxRetryMs?: number;
@@ -114,7 +117,7 @@ function connect(address: GpsdAddress, signal: AbortSignal): Promise<net.Socket>
 
 /**
  * Fixes from gpsd until `signal` aborts. Connection problems never end the iteration: they are
- * reported once through `onInvalid` and the connection is retried with exponential backoff.
+ * reported once through `onInvalid` and the connection is retried with backoff (full jitter).
  * A TPV with the same time as the fix before it (gpsd may report an epoch more than once while
  * its sentences arrive) is skipped.
  */
@@ -123,10 +126,11 @@ export async function* gpsdFixes(
   options: GpsdOptions,
 ): AsyncGenerator<SourceFix> {
   const { signal, onInvalid } = options;
-  const minRetry = options.minRetryMs ?? 250;
-  const maxRetry = options.maxRetryMs ?? 10_000;
+  const backoff = new Backoff({
+    initialMs: options.minRetryMs ?? 250,
+    maxMs: options.maxRetryMs ?? 10_000,
+  });
   const where = `${address.host}:${address.port}`;
-  let retry = minRetry;
   let lastTs: number | undefined;
   let reportedDown = false;
 
@@ -140,8 +144,7 @@ export async function* gpsdFixes(
         onInvalid?.(`gpsd at ${where} unreachable (${(err as Error).message}); retrying`);
         reportedDown = true;
       }
-      await sleep(retry, signal);
-      retry = Math.min(retry * 2, maxRetry);
+      await sleep(backoff.next(), signal);
       continue;
     }
     socket.on("error", () => {
@@ -162,7 +165,7 @@ export async function* gpsdFixes(
           onInvalid?.("gpsd sent a line that is not JSON");
           continue;
         }
-        retry = minRetry;
+        backoff.reset();
         reportedDown = false;
         const fix = tpvToFix(report);
         if (fix === null) continue;
@@ -181,7 +184,6 @@ export async function* gpsdFixes(
       socket.destroy();
     }
     if (signal.aborted) return;
-    await sleep(retry, signal);
-    retry = Math.min(retry * 2, maxRetry);
+    await sleep(backoff.next(), signal);
   }
 }

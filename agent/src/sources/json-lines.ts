@@ -1,7 +1,7 @@
 // The `stdin` source's line format: one §3 fix as a JSON object per line. Validation is the
 // protocol's own decoder, so the agent accepts exactly what the hub would.
 
-import { decodeLocationMessage, locationTopic } from "@locus/protocol";
+import { copyReadings, decodeLocationMessage, locationTopic } from "@locus/protocol";
 import type { SourceFix } from "./fix.ts";
 
 // Any valid topic will do: the decoder needs one, and the vehicle id is the agent's to set.
@@ -28,9 +28,5 @@ export function parseJsonFix(line: string): SourceFix | string {
   if (!fix) return decoded.rejects[0]?.reason ?? "invalid_fix";
   const out: SourceFix = { latitude: fix.latitude, longitude: fix.longitude };
   if (fix.ts_given) out.ts = fix.ts;
-  if (fix.speed !== undefined) out.speed = fix.speed;
-  if (fix.heading !== undefined) out.heading = fix.heading;
-  if (fix.accuracy !== undefined) out.accuracy = fix.accuracy;
-  if (fix.altitude !== undefined) out.altitude = fix.altitude;
-  return out;
+  return copyReadings(out, fix);
 }

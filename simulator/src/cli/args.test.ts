@@ -1,12 +1,15 @@
 // The simulator's flags: defaults, every value checked, one clear line for a bad one.
 
 import { describe, expect, it } from "vitest";
+import simulatorPackage from "../../package.json" with { type: "json" };
 import {
   DEFAULT_BBOX,
   type ParseDeps,
   parseArgs,
   type SimulateConfig,
+  USAGE,
   UsageError,
+  VERSION,
 } from "./args.ts";
 
 const FILES: Record<string, string> = {
@@ -190,11 +193,15 @@ describe("simulator flags", () => {
     [["--vehicles", "3", "--vehicles", "4"], /given twice/],
     [["--quiet=yes"], /--quiet takes no value/],
     [["stray"], /unexpected argument "stray"/],
+    [["--version=2"], /--version takes no value/],
   ])("refuses %j", (argv, message) => {
     expect(refusal(...argv)).toMatch(message);
   });
 
-  it("answers --help", () => {
+  it("answers --help and --version", () => {
     expect(parseArgs(["--vehicles", "3", "--help"], deps)).toEqual({ kind: "help" });
+    expect(parseArgs(["--version"], deps)).toEqual({ kind: "version" });
+    expect(VERSION).toBe(simulatorPackage.version);
+    expect(USAGE).toContain("--version");
   });
 });

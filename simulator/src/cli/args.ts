@@ -3,6 +3,8 @@
 
 import fs from "node:fs";
 import { isVehicleId } from "@locus/protocol";
+import { readFlags } from "@locus/protocol/cli";
+import simulatorPackage from "../../package.json" with { type: "json" };
 import type { BufferChoice, FleetOptions, VehicleCredentials } from "../fleet/fleet.ts";
 import type { BBox } from "../motion/frame.ts";
 import { DEFAULT_BLOCK_M, type MotionSpec } from "../motion/model.ts";
@@ -20,9 +22,15 @@ export type SimulateConfig = Omit<FleetOptions, "onEvent" | "onNotice"> & {
   quiet: boolean;
 };
 
-export type Command = { kind: "run"; config: SimulateConfig } | { kind: "help" };
+export type Command =
+  | { kind: "run"; config: SimulateConfig }
+  | { kind: "help" }
+  | { kind: "version" };
 
 export { UsageError };
+
+/** The simulator's version, as `--version` prints it. */
+export const VERSION: string = simulatorPackage.version;
 
 /** A box around downtown Los Angeles, about 9 × 9 km. */
 export const DEFAULT_BBOX: BBox = { west: -118.3, south: 34.0, east: -118.2, north: 34.08 };
@@ -70,32 +78,35 @@ the end (after --duration, or on Ctrl-C).
   --reconnect-max TIME    the agents' longest wait between connection attempts (default 30s)
   --quiet                 no progress, only the summary
   --help                  print this help
+  --version               print the version
 `;
 
-const VALUE_FLAGS = new Set([
-  "vehicles",
-  "interval",
-  "duration",
-  "broker",
-  "username",
-  "password",
-  "credentials",
-  "id-prefix",
-  "bbox",
-  "motion",
-  "block-m",
-  "routes",
-  "noise-m",
-  "seed",
-  "buffer",
-  "buffer-dir",
-  "buffer-sync",
-  "max-buffer",
-  "ramp",
-  "outage",
-  "reconnect-max",
-]);
-const SWITCHES = new Set(["quiet", "help"]);
+const FLAGS = {
+  values: [
+    "vehicles",
+    "interval",
+    "duration",
+    "broker",
+    "username",
+    "password",
+    "credentials",
+    "id-prefix",
+    "bbox",
+    "motion",
+    "block-m",
+    "routes",
+    "noise-m",
+    "seed",
+    "buffer",
+    "buffer-dir",
+    "buffer-sync",
+    "max-buffer",
+    "ramp",
+    "outage",
+    "reconnect-max",
+  ],
+  switches: ["quiet"],
+};
 const BROKER_PROTOCOLS = new Set(["mqtt:", "mqtts:", "tcp:", "tls:", "ssl:", "ws:", "wss:"]);
 /** Brokers the outage relay can stand in front of: plain TCP, no TLS to terminate. */
 const RELAYABLE_PROTOCOLS = new Set(["mqtt:", "tcp:", "ws:"]);
@@ -113,33 +124,9 @@ const DEFAULT_DEPS: ParseDeps = {
 
 /** Parses the arguments after the program name. Throws a UsageError on a bad one. */
 export function parseArgs(argv: readonly string[], deps: ParseDeps = DEFAULT_DEPS): Command {
-  const values = new Map<string, string>();
-  const switches = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (SWITCHES.has(name)) {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
-      switches.add(name);
-      continue;
-    }
-    if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown option --${name}`);
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      // A negative number is a value (a west longitude in --bbox), not a flag.
-      if (value === undefined || (value.startsWith("--") && value.length > 2)) {
-        throw new UsageError(`--${name} needs a value`);
-      }
-      i++;
-    }
-    if (values.has(name)) throw new UsageError(`--${name} is given twice`);
-    values.set(name, value);
-  }
+  const { values, switches } = readFlags(argv, FLAGS);
   if (switches.has("help")) return { kind: "help" };
+  if (switches.has("version")) return { kind: "version" };
 
   const brokerUrl = broker(values.get("broker") ?? DEFAULT_BROKER);
   const credentials = values.has("credentials")

@@ -2,6 +2,7 @@
 // and prints the summary. Exit codes: 0 a clean stop, 1 the fleet could not start.
 
 import fs from "node:fs";
+import { redactUrl } from "@locus/protocol";
 import { Fleet, type FleetReport } from "../fleet/fleet.ts";
 import { formatMs } from "../fleet/format.ts";
 import type { SimulateConfig } from "./args.ts";
@@ -100,24 +101,13 @@ function header(c: SimulateConfig): string {
     `locus simulate: ${c.vehicles.toLocaleString("en-US")} vehicles, a fix every ${formatMs(c.intervalMs)}`,
     where,
     `seed ${c.seed}${c.seedGiven ? "" : " (random; --seed to repeat)"}`,
-    `broker ${redact(c.brokerUrl)}`,
+    `broker ${redactUrl(c.brokerUrl)}`,
     c.durationMs === null ? "until Ctrl-C" : `for ${formatMs(c.durationMs)}`,
   ];
   if (c.outage) {
     parts.push(`outage at ${formatMs(c.outage.startMs)} for ${formatMs(c.outage.lengthMs)}`);
   }
   return parts.join(", ");
-}
-
-/** The URL without a password. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
 
 /**

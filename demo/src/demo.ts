@@ -4,10 +4,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ConfigError, type Hub, loadConfig, startHub } from "@locus/hub";
 import type { GeofenceEvent } from "@locus/protocol";
 import { Fleet, type FleetStats } from "@locus/simulator";
-import { ConfigError, loadConfig } from "../config.ts";
-import { type Hub, startHub } from "../hub.ts";
 import { DEMO_BBOX, DEMO_BLOCK_M, DEMO_FENCES } from "./fences.ts";
 import { choosePort } from "./ports.ts";
 

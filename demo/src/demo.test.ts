@@ -1,10 +1,9 @@
 // The demo's pieces: valid sample geofences laid out for a quick first event, port fallback.
 
 import net from "node:net";
+import { MemoryFenceIndex, validateGeometry } from "@locus/hub";
 import { MotionModel, trackFixes } from "@locus/simulator";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryFenceIndex } from "../geofence/memory-index.ts";
-import { validateGeometry } from "../geofence/validate.ts";
 import { DEMO_BBOX, DEMO_BLOCK_M, DEMO_FENCES } from "./fences.ts";
 import { choosePort, portFree } from "./ports.ts";
 

@@ -1,5 +1,5 @@
-// Reconnection delays: exponential backoff with full jitter, so a fleet that lost its broker at
-// the same moment comes back spread over time instead of all at once.
+// Retry delays: exponential backoff with full jitter, so a fleet (or several hubs) that lost a
+// service at the same moment comes back spread over time instead of all at once.
 
 export interface BackoffOptions {
   /** Upper bound of the first delay, ms. */
@@ -10,6 +10,7 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
+/** The delays of one retry loop: `next()` after each failure, `reset()` after a success that lasted. */
 export class Backoff {
   private attempt = 0;
   private readonly random: () => number;
@@ -30,7 +31,7 @@ export class Backoff {
     return Math.floor(this.random() * cap);
   }
 
-  /** Starts again from the first delay (after a connection that lasted). */
+  /** Starts again from the first delay. */
   reset(): void {
     this.attempt = 0;
   }

@@ -1,3 +1,5 @@
+// The shared backoff: doubling bounds up to the cap, full jitter, reset.
+
 import { describe, expect, it } from "vitest";
 import { Backoff } from "./backoff.ts";
 

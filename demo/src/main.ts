@@ -1,8 +1,25 @@
 // `npm run demo`: starts the demo and stops it cleanly on Ctrl-C / SIGTERM (exit 0).
 
+import { parseDemoArgs, USAGE, UsageError, VERSION } from "./cli.ts";
 import type { Demo } from "./demo.ts";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+
+try {
+  const command = parseDemoArgs(process.argv.slice(2));
+  if (command.kind === "help") {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  if (command.kind === "version") {
+    out(`locus demo ${VERSION}`);
+    process.exit(0);
+  }
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  process.stderr.write(`locus demo: ${err.message} (see --help)\n`);
+  process.exit(2);
+}
 
 // Signals are caught before the hub is loaded (which takes seconds on a busy machine): a Ctrl-C
 // while loading exits 0 at once; while starting, the demo stops as soon as it is up. Repeated
