@@ -1,6 +1,6 @@
 // How vehicle state and fixes are written into a store's text columns; shared by every store.
 
-import type { Fix } from "@locus/protocol";
+import { copyReadings, type Fix } from "@locus/protocol";
 import type { Membership, VehicleState } from "../geofence/membership.ts";
 
 type StoredMembership = [fenceId: string, enteredAt: number, dwellEmitted: 0 | 1];
@@ -55,9 +55,5 @@ export function fixFromColumns(
     ts_given: row.ts_given,
   };
   if (row.seq !== null) fix.seq = row.seq;
-  if (row.speed !== null) fix.speed = row.speed;
-  if (row.heading !== null) fix.heading = row.heading;
-  if (row.accuracy !== null) fix.accuracy = row.accuracy;
-  if (row.altitude !== null) fix.altitude = row.altitude;
-  return fix;
+  return copyReadings(fix, row);
 }
