@@ -1,12 +1,19 @@
 // The embedded hub's store: one SQLite file in WAL mode, written by this process alone.
 
-import { formatTs, type GeofenceEvent } from "@locus/protocol";
 import Database from "better-sqlite3";
 import type { VehicleState } from "../geofence/membership.ts";
-import { decodeFix, decodeState, encodeFix, encodeState } from "./codec.ts";
+import { decodeState, encodeFix, encodeState } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { Checkpointer } from "./sqlite-checkpoint.ts";
 import { SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
+import {
+  type EventRow,
+  eventFromRow,
+  type GeofenceRow,
+  geofenceFromRow,
+  type VehicleRow,
+  vehicleFromRow,
+} from "./sqlite-rows.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
 import type {
@@ -20,7 +27,6 @@ import type {
   Page,
   Store,
   TimeRange,
-  VehicleRecord,
 } from "./store.ts";
 
 export interface SqliteStoreOptions {
@@ -34,78 +40,7 @@ export interface SqliteStoreOptions {
   fixes?: SqliteFixesOptions;
 }
 
-interface GeofenceRow {
-  id: string;
-  name: string;
-  geometry_type: "Polygon" | "MultiPolygon";
-  polygons: string;
-  properties: string;
-  hysteresis_m: number | null;
-  max_accuracy_m: number | null;
-  dwell_s: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-interface EventRow {
-  seqno: number;
-  id: string;
-  type: string;
-  vehicle_id: string;
-  geofence_id: string;
-  geofence_name: string;
-  ts: number;
-  latitude: number;
-  longitude: number;
-  detected_at: number;
-}
-
-interface VehicleRow {
-  id: string;
-  last_fix: string | null;
-  state: string;
-  status: "online" | "offline" | "unknown";
-}
-
 const EMPTY_STATE = JSON.stringify({ last_ts: null, inside: [] });
-
-function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    geometry_type: row.geometry_type,
-    polygons: JSON.parse(row.polygons),
-    properties: JSON.parse(row.properties),
-    hysteresis_m: row.hysteresis_m,
-    max_accuracy_m: row.max_accuracy_m,
-    dwell_s: row.dwell_s,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-  };
-}
-
-function eventFromRow(row: EventRow): GeofenceEvent {
-  return {
-    id: row.id,
-    type: row.type as GeofenceEvent["type"],
-    vehicle_id: row.vehicle_id,
-    geofence_id: row.geofence_id,
-    geofence_name: row.geofence_name,
-    ts: formatTs(row.ts),
-    latitude: row.latitude,
-    longitude: row.longitude,
-    detected_at: formatTs(row.detected_at),
-  };
-}
-
-function vehicleFromRow(row: VehicleRow): VehicleRecord {
-  return {
-    id: row.id,
-    last_fix: row.last_fix === null ? null : decodeFix(row.last_fix),
-    state: decodeState(row.state),
-    status: row.status,
-  };
-}
 
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
