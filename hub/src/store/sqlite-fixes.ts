@@ -7,10 +7,11 @@
 // transaction of its own, between group commits.
 //
 // A fix's key is (vehicle, ts, seq, nonce), the nonce 0 when the fix carried its ts. Whether a
-// key is stored is answered without an index on fixes_recent: it is looked up in `fixes` and
-// among the keys of fixes_recent, which are kept in memory; likewise each vehicle's newest ts in
-// fixes_recent. At open every row left in fixes_recent moves into `fixes` first, so memory
-// (empty) and file agree from the start.
+// key is stored is looked up in `fixes` by its key, and in fixes_recent, which has no index, by
+// one scan for all the keys of a call that may be there (their vehicle has a row there at least
+// as new). Such look-ups are rare (redeliveries, late fixes: the caller skips every fix newer
+// than its vehicle's newest) and fixes_recent is small, so no fix pays for keeping its key in
+// memory. At open every row left in fixes_recent moves into `fixes` first.
 
 import { randomInt } from "node:crypto";
 import type { Fix } from "@locus/protocol";
@@ -55,8 +56,8 @@ export interface Appended {
   commit(): void;
 }
 
-function keyOf(vehicleId: string, ts: number, seq: number | null): string {
-  return `${vehicleId}\u0000${ts}\u0000${seq ?? -1}`;
+function keyOf(vehicleId: string, ts: number, seqKey: number): string {
+  return `${vehicleId}\u0000${ts}\u0000${seqKey}`;
 }
 
 export class SqliteFixes {
@@ -68,11 +69,8 @@ export class SqliteFixes {
    * the row is then in `fixes`, still stored.
    */
   readonly #recentNewest = new Map<string, number>();
-  /** Keys of the rows in fixes_recent that have a given ts (others can never collide). */
-  readonly #recentKeys = new Set<string>();
-  /** The rows of fixes_recent in rowid order: rowid and key (null when it has none). */
+  /** The rowids of fixes_recent in order, from #head on: where each chunk to move ends. */
   #rowids: number[] = [];
-  #keys: (string | null)[] = [];
   #head = 0;
 
   constructor(
@@ -95,6 +93,11 @@ export class SqliteFixes {
          WHERE rowid <= ? ORDER BY vehicle_id, ts, seq_key, nonce`,
       ),
       forget: db.prepare("DELETE FROM fixes_recent WHERE rowid <= ?"),
+      // One scan of fixes_recent (no index) for the keys of one stored() call.
+      recentKeys: db.prepare(
+        `SELECT vehicle_id, ts, seq_key FROM fixes_recent
+         WHERE nonce = 0 AND ts BETWEEN ? AND ? AND vehicle_id IN (SELECT value FROM json_each(?))`,
+      ),
       moveAll: db.prepare(
         `INSERT OR IGNORE INTO fixes (${COLUMNS}) SELECT ${COLUMNS} FROM fixes_recent
          ORDER BY vehicle_id, ts, seq_key, nonce`,
@@ -146,11 +149,36 @@ export class SqliteFixes {
 
   /** For each key, whether a fix with that identity and its own ts is stored. */
   stored(keys: readonly FixKey[]): boolean[] {
-    return keys.map(
-      (k) =>
-        this.#recentKeys.has(keyOf(k.vehicle_id, k.ts, k.seq)) ||
-        this.#stmt.stored.get(k.vehicle_id, k.ts, k.seq ?? -1) !== undefined,
+    const out = keys.map(
+      (k) => this.#stmt.stored.get(k.vehicle_id, k.ts, k.seq ?? -1) !== undefined,
     );
+    const maybe: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as FixKey;
+      const recent = this.#recentNewest.get(k.vehicle_id);
+      if (!out[i] && this.recent > 0 && recent !== undefined && k.ts <= recent) maybe.push(i);
+    }
+    if (maybe.length === 0) return out;
+    let from = Number.POSITIVE_INFINITY;
+    let to = Number.NEGATIVE_INFINITY;
+    const vehicles = new Set<string>();
+    for (const i of maybe) {
+      const k = keys[i] as FixKey;
+      from = Math.min(from, k.ts);
+      to = Math.max(to, k.ts);
+      vehicles.add(k.vehicle_id);
+    }
+    const rows = this.#stmt.recentKeys.all(from, to, JSON.stringify([...vehicles])) as {
+      vehicle_id: string;
+      ts: number;
+      seq_key: number;
+    }[];
+    const there = new Set(rows.map((r) => keyOf(r.vehicle_id, r.ts, r.seq_key)));
+    for (const i of maybe) {
+      const k = keys[i] as FixKey;
+      out[i] = there.has(keyOf(k.vehicle_id, k.ts, k.seq ?? -1));
+    }
+    return out;
   }
 
   /**
@@ -159,7 +187,6 @@ export class SqliteFixes {
    */
   append(fixes: readonly Fix[], receivedAt: number): Appended {
     const newest = new Map<string, number>();
-    const keys: (string | null)[] = [];
     const rowids: number[] = [];
     for (const fix of fixes) {
       const seqKey = fix.seq ?? -1;
@@ -180,7 +207,6 @@ export class SqliteFixes {
         receivedAt,
       );
       rowids.push(Number(lastInsertRowid));
-      keys.push(fix.ts_given ? keyOf(fix.vehicle_id, fix.ts, fix.seq ?? null) : null);
     }
     return {
       commit: () => {
@@ -188,12 +214,7 @@ export class SqliteFixes {
           const known = this.#recentNewest.get(vehicle);
           if (known === undefined || ts > known) this.#recentNewest.set(vehicle, ts);
         }
-        for (let i = 0; i < rowids.length; i++) {
-          const key = keys[i] as string | null;
-          this.#rowids.push(rowids[i] as number);
-          this.#keys.push(key);
-          if (key !== null) this.#recentKeys.add(key);
-        }
+        for (const rowid of rowids) this.#rowids.push(rowid);
       },
     };
   }
@@ -210,14 +231,9 @@ export class SqliteFixes {
         this.#stmt.forget.run(upTo);
       })
       .immediate();
-    for (let i = this.#head; i <= last; i++) {
-      const key = this.#keys[i];
-      if (key !== null && key !== undefined) this.#recentKeys.delete(key);
-    }
     this.#head = last + 1;
     if (this.#head > 4096 && this.#head * 2 > this.#rowids.length) {
       this.#rowids = this.#rowids.slice(this.#head);
-      this.#keys = this.#keys.slice(this.#head);
       this.#head = 0;
     }
     return n;
