@@ -43,6 +43,10 @@ export function fixFromRow(row: FixRow): Fix {
 
 const COLUMNS =
   "vehicle_id, ts, seq_key, nonce, latitude, longitude, speed, heading, accuracy, altitude, received_at";
+const ROW_VALUES = 11;
+const ROW = `(${Array(ROW_VALUES).fill("?").join(", ")})`;
+/** Rows per multi-row INSERT: 352 parameters, well within SQLite's limit of 32,766. */
+const APPEND_ROWS = 32;
 
 /** Row order of a vehicle's history. */
 function before(a: FixRow, b: FixRow): boolean {
@@ -69,9 +73,8 @@ export class SqliteFixes {
    * the row is then in `fixes`, still stored.
    */
   readonly #recentNewest = new Map<string, number>();
-  /** The rowids of fixes_recent in order, from #head on: where each chunk to move ends. */
-  #rowids: number[] = [];
-  #head = 0;
+  /** Rows in fixes_recent (committed). */
+  #recent = 0;
 
   constructor(
     readonly db: Database.Database,
@@ -80,9 +83,14 @@ export class SqliteFixes {
     this.#moveAt = Math.max(1, options.moveAt ?? 8192);
     this.#chunk = Math.max(1, options.chunk ?? 1024);
     this.#stmt = {
-      append: db.prepare(
-        `INSERT INTO fixes_recent (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      append: db.prepare(`INSERT INTO fixes_recent (${COLUMNS}) VALUES ${ROW}`),
+      appendMany: db.prepare(
+        `INSERT INTO fixes_recent (${COLUMNS}) VALUES ${Array(APPEND_ROWS).fill(ROW).join(", ")}`,
       ),
+      // Rows are only ever removed oldest first, so the n-th in rowid order ends a chunk of n.
+      nthRowid: db
+        .prepare("SELECT rowid FROM fixes_recent ORDER BY rowid LIMIT 1 OFFSET ?")
+        .pluck(),
       newest: db.prepare("SELECT max(ts) AS ts FROM fixes WHERE vehicle_id = ?").pluck(),
       stored: db.prepare(
         "SELECT 1 FROM fixes WHERE vehicle_id = ? AND ts = ? AND seq_key = ? AND nonce = 0",
@@ -122,7 +130,7 @@ export class SqliteFixes {
 
   /** Rows waiting in fixes_recent. */
   get recent(): number {
-    return this.#rowids.length - this.#head;
+    return this.#recent;
   }
 
   /** Whether rows should move now. */
@@ -187,15 +195,16 @@ export class SqliteFixes {
    */
   append(fixes: readonly Fix[], receivedAt: number): Appended {
     const newest = new Map<string, number>();
-    const rowids: number[] = [];
+    // Rows go in statements of APPEND_ROWS (the rest one by one): one call into SQLite per
+    // statement instead of per fix.
+    const values: (string | number | null)[] = [];
     for (const fix of fixes) {
-      const seqKey = fix.seq ?? -1;
       const top = newest.get(fix.vehicle_id);
       if (top === undefined || fix.ts > top) newest.set(fix.vehicle_id, fix.ts);
-      const { lastInsertRowid } = this.#stmt.append.run(
+      values.push(
         fix.vehicle_id,
         fix.ts,
-        seqKey,
+        fix.seq ?? -1,
         // A fix without its own ts gets a random nonce: it never collides, not even with itself.
         fix.ts_given ? 0 : randomInt(1, 2 ** 47),
         fix.latitude,
@@ -206,7 +215,13 @@ export class SqliteFixes {
         fix.altitude ?? null,
         receivedAt,
       );
-      rowids.push(Number(lastInsertRowid));
+      if (values.length === APPEND_ROWS * ROW_VALUES) {
+        this.#stmt.appendMany.run(values);
+        values.length = 0;
+      }
+    }
+    for (let i = 0; i < values.length; i += ROW_VALUES) {
+      this.#stmt.append.run(values.slice(i, i + ROW_VALUES));
     }
     return {
       commit: () => {
@@ -214,28 +229,23 @@ export class SqliteFixes {
           const known = this.#recentNewest.get(vehicle);
           if (known === undefined || ts > known) this.#recentNewest.set(vehicle, ts);
         }
-        for (const rowid of rowids) this.#rowids.push(rowid);
+        this.#recent += fixes.length;
       },
     };
   }
 
   /** Moves the oldest `rows` of fixes_recent into `fixes` in one transaction; returns how many. */
   moveChunk(rows: number = this.#chunk): number {
-    const n = Math.min(rows, this.recent);
+    const n = Math.min(rows, this.#recent);
     if (n === 0) return 0;
-    const last = this.#head + n - 1;
-    const upTo = this.#rowids[last] as number;
     this.db
       .transaction(() => {
+        const upTo = this.#stmt.nthRowid.get(n - 1) as number;
         this.#stmt.move.run(upTo);
         this.#stmt.forget.run(upTo);
       })
       .immediate();
-    this.#head = last + 1;
-    if (this.#head > 4096 && this.#head * 2 > this.#rowids.length) {
-      this.#rowids = this.#rowids.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#recent -= n;
     return n;
   }
 
