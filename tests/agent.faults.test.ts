@@ -96,7 +96,11 @@ describe.skipIf(mosquittoBinary() === null)("agent faults", { timeout: 90_000 },
     a.start();
     const fed = feed(a, 0, 300, 3, feeding.signal);
     // A backlog builds while the broker is away, however slowly the fixes come on a busy machine.
-    await waitFor(above(50, () => buffer.depth()), 20_000, () => `a backlog (${buffer.depth()})`);
+    await waitFor(
+      above(50, () => buffer.depth()),
+      20_000,
+      () => `a backlog (${buffer.depth()})`,
+    );
     expect(a.isConnected).toBe(false);
     expect(a.stats().connections).toBe(0);
     await b.start();
@@ -112,9 +116,17 @@ describe.skipIf(mosquittoBinary() === null)("agent faults", { timeout: 90_000 },
     const { agent: a, buffer } = agent("restart", b.url);
     a.start();
     const fed = feed(a, 0, 600, 2, feeding.signal);
-    await waitFor(above(100, () => rec.seqs().length), 20_000, "first fixes");
+    await waitFor(
+      above(100, () => rec.seqs().length),
+      20_000,
+      "first fixes",
+    );
     await b.restart();
-    await waitFor(above(400, () => rec.seqs().length), 20_000, "more fixes");
+    await waitFor(
+      above(400, () => rec.seqs().length),
+      20_000,
+      "more fixes",
+    );
     await b.restart();
     await fed;
     await expectAll(rec, a, buffer, 600);
@@ -135,7 +147,11 @@ describe.skipIf(mosquittoBinary() === null)("agent faults", { timeout: 90_000 },
     a.start();
     const fed = feed(a, 0, 600, 2, feeding.signal);
     for (const at of [100, 250, 400]) {
-      await waitFor(above(at, () => rec.seqs().length), 20_000, `${at} fixes`);
+      await waitFor(
+        above(at, () => rec.seqs().length),
+        20_000,
+        `${at} fixes`,
+      );
       proxy.sever();
       await waitFor(() => (rec.statuses.at(-1) === "offline" ? true : undefined), 20_000, "will");
       // Both ends saw the cut before the link comes back.
@@ -151,7 +167,11 @@ describe.skipIf(mosquittoBinary() === null)("agent faults", { timeout: 90_000 },
     const { rec, proxy, agent: a, buffer } = await throughProxy("tunnel");
     a.start();
     const fed = feed(a, 0, 500, 4, feeding.signal);
-    await waitFor(above(100, () => rec.seqs().length), 20_000, "first fixes");
+    await waitFor(
+      above(100, () => rec.seqs().length),
+      20_000,
+      "first fixes",
+    );
     proxy.blackhole();
     // The keepalive (1 s) notices the dead link; fixes pile up in the buffer meanwhile.
     await waitFor(() => (a.isConnected ? undefined : true), 20_000, "the agent to notice");
@@ -175,7 +195,11 @@ describe.skipIf(mosquittoBinary() === null)("agent faults", { timeout: 90_000 },
     a.start();
     a.push(fixAt(0));
     // The attempt reached the proxy, which swallows it: it now hangs.
-    await waitFor(above(0, () => proxy.connections()), 20_000, "the connection attempt");
+    await waitFor(
+      above(0, () => proxy.connections()),
+      20_000,
+      "the connection attempt",
+    );
     expect(a.isConnected).toBe(false);
     await a.stop();
     expect(buffer.depth()).toBe(1);
