@@ -157,13 +157,20 @@ describe.skipIf(mosquittoBinary() === null)("agent delivery", () => {
   it("stops without waiting while the broker is unreachable, keeping every fix", async () => {
     const buffer = SqliteBuffer.open(path.join(tempDir(), "agent.db"));
     // A stop that waited for acks that cannot come would outlast the test's own time limit.
+    const lines: string[] = [];
     const agent = agentFor(vehicle(), buffer, {
       brokerUrl: "mqtt://127.0.0.1:1",
       stopTimeoutMs: 600_000,
+      log: (_level, message) => lines.push(message),
     });
     agent.start();
     for (let i = 0; i < 10; i++) agent.push(fixAt(i));
-    await new Promise((r) => setTimeout(r, 300));
+    // Stopped once an attempt has failed and the agent is waiting to retry.
+    await waitFor(
+      () => (lines.some((l) => l.startsWith("cannot connect")) ? true : undefined),
+      20_000,
+      "a failed attempt",
+    );
     await agent.stop();
     expect(buffer.depth()).toBe(10);
   });
