@@ -85,7 +85,7 @@ if (server === null) {
 } else {
   const pgServer = server;
 
-  // Each case makes tens of thousands of PostGIS round trips: about 10 s on an idle machine,
+  // Each case makes thousands of PostGIS round trips: up to about 8 s on an idle machine,
   // several times that beside other CPU-bound work. The limit only catches a stuck run.
   describe("MemoryFenceIndex and PostgisFenceIndex agree", { timeout: 300_000 }, () => {
     let schema: TestSchema;
