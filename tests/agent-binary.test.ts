@@ -135,7 +135,7 @@ describe.skipIf(!available)("dist/locus-agent (single executable)", () => {
     expect(agent.code, agent.stderr).toBe(0);
     return waitFor(
       () => (received.length >= before + count ? received.slice(before) : undefined),
-      10_000,
+      30_000,
       `${count} fixes at the subscriber`,
     );
   }

@@ -60,7 +60,7 @@ describe.skipIf(!available)("gpsd source with a real gpsd (gpsfake)", () => {
     });
     // The log begins with a 10-second cold start (60 lines, ~1.2 s to play): time enough to
     // connect before the first fix.
-    await waitFor(() => canConnect(port), 10_000, `gpsd on port ${port}; gpsfake said: ${output}`);
+    await waitFor(() => canConnect(port), 30_000, `gpsd on port ${port}; gpsfake said: ${output}`);
   });
 
   afterAll(async () => {

@@ -154,7 +154,7 @@ describe.each(CONFIGURATIONS)("hub end to end: %s", (_name, mode, geofenceEval) 
         { qos: 1 },
       );
     }
-    await waitFor(() => (sub.events.length >= 2 ? true : undefined), 10_000, "two events");
+    await waitFor(() => (sub.events.length >= 2 ? true : undefined), 30_000, "two events");
     await sub.client.endAsync();
     expect(sub.events.map((e) => e.type)).toEqual(["enter", "exit"]);
     expect(sub.events[0]).toMatchObject({

@@ -195,7 +195,7 @@ describe.runIf(mosquittoBinary() !== null)("hub with Mosquitto and PostgreSQL", 
             const seqs = await locations(hub, id);
             return seqs.length >= next ? seqs : undefined;
           },
-          15_000,
+          30_000,
           `${id}'s fixes after ${signal}`,
         );
         expect(stored).toEqual(expected);
@@ -332,7 +332,7 @@ describe.runIf(mosquittoBinary() !== null)("hub with Mosquitto and PostgreSQL", 
     const stored = await waitFor(async () => {
       const seqs = (await locations(again, "prod-saved")).filter((s) => s >= BASE);
       return seqs.length >= 50 ? seqs : undefined;
-    }, 15_000);
+    }, 30_000);
     expect(stored).toEqual(Array.from({ length: 50 }, (_, i) => BASE + i));
     expect(await again.stop("SIGTERM")).toBe(0);
   });
