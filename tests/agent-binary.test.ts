@@ -171,7 +171,7 @@ describe.skipIf(!available)("dist/locus-agent (single executable)", () => {
     const json = await run(AGENT, ["status", "--buffer", buffer, "--json"], { timeoutMs: 10_000 });
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ depth: 0, last_ack: { seq: base + 24 } });
-  }, 60_000);
+  }, 120_000);
 
   it("status on a missing buffer says so and fails", async () => {
     const status = await run(AGENT, ["status", "--buffer", path.join(dir, "none.db")], {

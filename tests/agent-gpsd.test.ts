@@ -107,5 +107,5 @@ describe.skipIf(!available)("gpsd source with a real gpsd (gpsfake)", () => {
     });
     // gpsd reports the cold start as TPVs without a fix; nothing else was skipped.
     expect([...invalid]).toEqual(["gpsd TPV without a fix (mode < 2)"]);
-  }, 60_000);
+  }, 120_000);
 });

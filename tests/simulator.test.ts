@@ -124,7 +124,7 @@ describe("simulator against the embedded hub", () => {
         ...["--seed", String(seed), "--broker", hub.mqttUrl, "--id-prefix", prefix],
         ...["--bbox", BBOX, "--block-m", String(DEMO_BLOCK_M), "--noise-m", "3"],
       ],
-      40_000,
+      90_000,
     );
     expect(run.code, run.output).toBe(0);
     const counts = summary(run.output);
@@ -183,7 +183,7 @@ describe("simulator against the embedded hub", () => {
     expect([...hubIds].sort()).toEqual([...expectedIds].sort());
     // The simulator's own subscriber saw them all on locus/geofence/events.
     expect(counts.events).toBe(hubIds.length);
-  }, 60_000);
+  }, 150_000);
 
   it("--outage with SQLite buffers: fixes produced while every link is cut arrive after it, in order, none lost", async () => {
     const prefix = "sim-t2-";
@@ -219,7 +219,7 @@ describe("simulator against the embedded hub", () => {
         ...["--outage", `1500ms+${lengthMs}ms`, "--reconnect-max", "500ms"],
         ...["--buffer-dir", bufferDir],
       ],
-      40_000,
+      90_000,
       (text, at) => {
         if (text.startsWith("outage: ")) cutAt = at;
         if (text.startsWith("outage over")) restoredAt = at;
@@ -262,5 +262,5 @@ describe("simulator against the embedded hub", () => {
     }
     fs.rmSync(bufferDir, { recursive: true, force: true });
     expect(stored).toBe(counts.produced);
-  }, 60_000);
+  }, 150_000);
 });
