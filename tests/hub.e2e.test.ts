@@ -48,13 +48,9 @@ function subscribeOnce(args: string[]): { subscribed: Promise<void>; message: Pr
       else reject(new Error(`mosquitto_sub ended with ${code}:\n${out}`));
     });
   });
-  // Either way the test ends with the message or its failure, not with a dangling subscription.
-  subscribed.catch(() => {});
+  // A mosquitto_sub that ends before its SUBACK fails the wait for it, with its output.
   message.catch(() => {});
-  return {
-    subscribed: Promise.race([subscribed, message.then(() => {})]),
-    message,
-  };
+  return { subscribed: Promise.race([subscribed, message.then(() => {})]), message };
 }
 const hasMosquittoClients = requireBinary("mosquitto_pub", "mosquitto-clients");
 
