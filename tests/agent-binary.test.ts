@@ -136,7 +136,7 @@ describe.skipIf(!available)("dist/locus-agent (single executable)", () => {
     expect(agent.code, agent.stderr).toBe(0);
     return waitFor(
       () => (received.length >= before + count ? received.slice(before) : undefined),
-      10_000,
+      30_000,
       `${count} fixes at the subscriber`,
     );
   }
@@ -175,7 +175,7 @@ describe.skipIf(!available)("dist/locus-agent (single executable)", () => {
     const json = await run(AGENT, ["status", "--buffer", buffer, "--json"], { timeoutMs: 10_000 });
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ depth: 0, last_ack: { seq: base + 24 } });
-  }, 60_000);
+  }, 120_000);
 
   it("status on a missing buffer says so and fails", async () => {
     const status = await run(AGENT, ["status", "--buffer", path.join(dir, "none.db")], {

@@ -60,7 +60,7 @@ describe.skipIf(!available)("gpsd source with a real gpsd (gpsfake)", () => {
     });
     // The log begins with a 10-second cold start (60 lines, ~1.2 s to play): time enough to
     // connect before the first fix.
-    await waitFor(() => canConnect(port), 10_000, `gpsd on port ${port}; gpsfake said: ${output}`);
+    await waitFor(() => canConnect(port), 30_000, `gpsd on port ${port}; gpsfake said: ${output}`);
   });
 
   afterAll(async () => {
@@ -107,5 +107,5 @@ describe.skipIf(!available)("gpsd source with a real gpsd (gpsfake)", () => {
     });
     // gpsd reports the cold start as TPVs without a fix; nothing else was skipped.
     expect([...invalid]).toEqual(["gpsd TPV without a fix (mode < 2)"]);
-  }, 60_000);
+  }, 120_000);
 });

@@ -132,10 +132,10 @@ describe.skipIf(mosquittoBinary() === null)("agent command line with a broker", 
     const agent = startAgent(["--vehicle-id", "cli-2", "--broker", broker.url, "--buffer", buffer]);
     for (let i = 0; i < 20; i++) agent.child.stdin?.write(line(i));
     await rec.waitForAll(20);
-    await waitFor(() => (rec.statuses.at(-1) === "online" ? true : undefined), 5000, "online");
+    await waitFor(() => (rec.statuses.at(-1) === "online" ? true : undefined), 20_000, "online");
     agent.child.kill("SIGTERM");
     expect(await agent.exited).toBe(0);
-    await waitFor(() => (rec.statuses.at(-1) === "offline" ? true : undefined), 5000, "offline");
+    await waitFor(() => (rec.statuses.at(-1) === "offline" ? true : undefined), 20_000, "offline");
     expect(status(buffer).depth).toBe(0);
     await rec.close();
   });
@@ -147,11 +147,11 @@ describe.skipIf(mosquittoBinary() === null)("agent command line with a broker", 
       ...["--max-buffer", "40"],
     ]);
     for (let i = 0; i < 50; i++) offline.child.stdin?.write(line(i));
-    await waitFor(() => (offline.stderr().includes("dropped") ? true : undefined), 10_000, "drops");
+    await waitFor(() => (offline.stderr().includes("dropped") ? true : undefined), 30_000, "drops");
     // Polled in process (read-only, as `status` does): a CLI run per poll would be slow.
     await waitFor(
       () => (readBufferStats(buffer).nextSeq === 50 ? true : undefined),
-      10_000,
+      30_000,
       "50 fixes",
     );
     offline.child.kill("SIGINT");

@@ -96,7 +96,7 @@ describe.skipIf(mosquittoBinary() === null)("agent crash safety", () => {
       const before = new Set(rec.seqs()).size;
       await waitFor(
         () => (new Set(rec.seqs()).size > before ? true : undefined),
-        15_000,
+        30_000,
         `round ${round} to publish (seed ${seed})`,
       );
       await new Promise((r) => setTimeout(r, random() * 400));
@@ -133,7 +133,7 @@ describe.skipIf(mosquittoBinary() === null)("agent crash safety", () => {
     expect(times.every((t, i) => i === 0 || t > (times[i - 1] as number))).toBe(true);
     expect(status.last_ack.seq).toBe(committed - 1);
     // Each run said online; the last, stopping cleanly, left a retained offline.
-    await waitFor(() => (rec.statuses.at(-1) === "offline" ? true : undefined), 5000, "offline");
+    await waitFor(() => (rec.statuses.at(-1) === "offline" ? true : undefined), 20_000, "offline");
     expect(rec.statuses.filter((s) => s === "online").length).toBeGreaterThanOrEqual(ROUNDS + 1);
 
     console.info(

@@ -65,7 +65,7 @@ describe.skipIf(mosquittoBinary() === null)("agent delivery", () => {
     agent.start();
     // Read while the backlog is going out: these queue behind it.
     for (let i = 5000; i < 5010; i++) agent.push(fixAt(i));
-    await waitFor(() => (agent.isConnected ? true : undefined), 5000, "connection");
+    await waitFor(() => (agent.isConnected ? true : undefined), 20_000, "connection");
     expect(agent.stats().inflight).toBeLessThanOrEqual(16);
     await rec.waitForAll(5010);
     await agent.drained();
@@ -83,7 +83,7 @@ describe.skipIf(mosquittoBinary() === null)("agent delivery", () => {
     // With no backlog, a fix goes out alone, at once.
     const before = rec.messages.length;
     agent.push(fixAt(6000));
-    await waitFor(() => rec.messages[before], 5000, "the lone fix");
+    await waitFor(() => rec.messages[before], 20_000, "the lone fix");
     expect(rec.messages[before]).toEqual({
       batch: false,
       seqs: [5010],
@@ -115,7 +115,7 @@ describe.skipIf(mosquittoBinary() === null)("agent delivery", () => {
     const rec = await record(id);
     const agent = agentFor(id, new MemoryBuffer(), { now: () => T0 + 42 });
     agent.start();
-    await waitFor(() => (agent.isConnected ? true : undefined), 5000, "connection");
+    await waitFor(() => (agent.isConnected ? true : undefined), 20_000, "connection");
     agent.push({ latitude: 1.5, longitude: 2.5, speed: 3, heading: 4, accuracy: 5, altitude: 6 });
     await rec.waitForAll(1);
     expect(rec.messages[0]).toEqual({ batch: false, seqs: [0], ts: ["2026-11-24T08:00:00.042Z"] });
@@ -138,12 +138,12 @@ describe.skipIf(mosquittoBinary() === null)("agent delivery", () => {
     const rec = await record(id);
     const agent = agentFor(id, new MemoryBuffer());
     agent.start();
-    await waitFor(() => (rec.statuses.includes("online") ? true : undefined), 5000, "online");
+    await waitFor(() => (rec.statuses.includes("online") ? true : undefined), 20_000, "online");
     await agent.stop();
-    await waitFor(() => (rec.statuses.at(-1) === "offline" ? true : undefined), 5000, "offline");
+    await waitFor(() => (rec.statuses.at(-1) === "offline" ? true : undefined), 20_000, "offline");
     // Retained: a newcomer sees it.
     const late = await record(id);
-    await waitFor(() => (late.statuses[0] === "offline" ? true : undefined), 5000, "retained");
+    await waitFor(() => (late.statuses[0] === "offline" ? true : undefined), 20_000, "retained");
     expect(() => agent.push(fixAt(0))).toThrow(/stopped/);
   });
 
@@ -157,13 +157,20 @@ describe.skipIf(mosquittoBinary() === null)("agent delivery", () => {
   it("stops without waiting while the broker is unreachable, keeping every fix", async () => {
     const buffer = SqliteBuffer.open(path.join(tempDir(), "agent.db"));
     // A stop that waited for acks that cannot come would outlast the test's own time limit.
+    const lines: string[] = [];
     const agent = agentFor(vehicle(), buffer, {
       brokerUrl: "mqtt://127.0.0.1:1",
       stopTimeoutMs: 600_000,
+      log: (_level, message) => lines.push(message),
     });
     agent.start();
     for (let i = 0; i < 10; i++) agent.push(fixAt(i));
-    await new Promise((r) => setTimeout(r, 300));
+    // Stopped once an attempt has failed and the agent is waiting to retry.
+    await waitFor(
+      () => (lines.some((l) => l.startsWith("cannot connect")) ? true : undefined),
+      20_000,
+      "a failed attempt",
+    );
     await agent.stop();
     expect(buffer.depth()).toBe(10);
   });

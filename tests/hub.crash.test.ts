@@ -123,7 +123,7 @@ describe("hub crash safety", () => {
     expect(expectedIds.size).toBeGreaterThan(0);
     await waitFor(
       () => ([...expectedIds].every((id) => received.has(id)) ? true : undefined),
-      15_000,
+      30_000,
       "every event to be delivered",
     );
     const stored = await api(second, "GET", "/api/v1/events?limit=10000");

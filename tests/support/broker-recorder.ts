@@ -96,7 +96,7 @@ export async function recordFixes(
           return true;
         },
         timeoutMs,
-        `all ${count} fixes (have ${new Set(seqs()).size})`,
+        () => `all ${count} fixes (have ${new Set(seqs()).size})`,
       );
     },
     close: () => client.endAsync(true),

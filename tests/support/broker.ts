@@ -195,6 +195,8 @@ export interface RepoMosquitto extends Mosquitto {
   conf: string;
   /** The password file (made with add-user.sh). */
   passwd: string;
+  /** Where Mosquitto saves sessions and queued messages (rewritten and renamed at each save). */
+  persistenceFile: string;
 }
 
 /**
@@ -223,7 +225,7 @@ export async function startRepoMosquitto(options: RepoMosquittoOptions): Promise
   const conf = path.join(configDir, "mosquitto.conf");
   fs.writeFileSync(conf, renderRepoMosquittoConf(port, configDir, dataDir));
   const broker = await launch(binary, conf, dir, port);
-  return { ...broker, conf, passwd };
+  return { ...broker, conf, passwd, persistenceFile: path.join(dataDir, "mosquitto.db") };
 }
 
 /** How the hub under test is deployed. */

@@ -147,18 +147,24 @@ export async function api(
   return { status: res.status, body: parsed };
 }
 
-/** Polls `probe` until it returns a value other than undefined, or fails after timeoutMs. */
+/**
+ * Polls `probe` until it returns a value other than undefined, or fails after timeoutMs. The
+ * deadline only catches a stuck test, so it is generous: a busy machine must not trip it. `what`
+ * may be a function, read when the wait fails, so the message tells how far things got.
+ */
 export async function waitFor<T>(
   probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-  what = "condition",
+  timeoutMs = 20_000,
+  what: string | (() => string) = "condition",
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === "function" ? what() : what}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

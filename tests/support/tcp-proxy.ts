@@ -16,6 +16,8 @@ export interface TcpProxy {
   restore(): void;
   /** Open client connections. */
   connections(): number;
+  /** Client connections accepted since the start, closed ones included. */
+  accepted(): number;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ interface Pair {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let mode: "open" | "severed" | "blackhole" = "open";
   const pairs = new Set<Pair>();
+  let accepted = 0;
 
   const destroy = (pair: Pair) => {
     pairs.delete(pair);
@@ -37,6 +40,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   };
 
   const server = net.createServer((client) => {
+    accepted++;
     if (mode === "severed") {
       client.destroy();
       return;
@@ -89,6 +93,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       for (const pair of [...pairs]) if (pair.blocked) destroy(pair);
     },
     connections: () => pairs.size,
+    accepted: () => accepted,
     async close() {
       for (const pair of [...pairs]) destroy(pair);
       await new Promise<void>((resolve) => server.close(() => resolve()));

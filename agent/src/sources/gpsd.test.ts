@@ -1,5 +1,5 @@
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { gpsdFixes, parseGpsdSpec, tpvToFix, WATCH_COMMAND } from "./gpsd.ts";
 
 const TPV = {
@@ -87,6 +87,7 @@ describe("parseGpsdSpec", () => {
 describe("gpsdFixes against a fake gpsd", () => {
   const servers: net.Server[] = [];
   afterEach(async () => {
+    vi.restoreAllMocks();
     for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
   });
 
@@ -144,6 +145,7 @@ describe("gpsdFixes against a fake gpsd", () => {
     await new Promise((r) => servers.pop()?.close(r)); // nothing listens there now
     const controller = new AbortController();
     const invalid: string[] = [];
+    const attempts = vi.spyOn(net, "connect");
     const iteration = (async () => {
       for await (const _ of gpsdFixes(
         { host: "127.0.0.1", port },
@@ -157,7 +159,11 @@ describe("gpsdFixes against a fake gpsd", () => {
         throw new Error("no fix expected");
       }
     })();
-    await new Promise((r) => setTimeout(r, 200));
+    // Several refused attempts, told once.
+    await vi.waitFor(() => expect(attempts.mock.calls.length).toBeGreaterThanOrEqual(5), {
+      timeout: 20_000,
+      interval: 5,
+    });
     controller.abort();
     await expect(iteration).resolves.toBeUndefined();
     expect(invalid).toHaveLength(1);

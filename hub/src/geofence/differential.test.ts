@@ -85,7 +85,9 @@ if (server === null) {
 } else {
   const pgServer = server;
 
-  describe("MemoryFenceIndex and PostgisFenceIndex agree", () => {
+  // Each case makes thousands of PostGIS round trips: up to about 8 s on an idle machine,
+  // several times that beside other CPU-bound work. The limit only catches a stuck run.
+  describe("MemoryFenceIndex and PostgisFenceIndex agree", { timeout: 300_000 }, () => {
     let schema: TestSchema;
     let store: PostgresStore;
     let postgis: PostgisFenceIndex;

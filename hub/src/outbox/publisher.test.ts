@@ -58,6 +58,9 @@ async function commitEvents(count: number, into: Store = store): Promise<OutboxE
   return result.events;
 }
 
+/** Resolves once everything already scheduled (promise jobs, then I/O callbacks) has run. */
+const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A promise and its resolve function (Promise.withResolvers is Node 22+). */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = () => {};
@@ -96,7 +99,9 @@ function recordingBroker(behaviour: (attempt: number) => Promise<void> | void = 
 }
 
 async function outboxEmptied(into: Store = store): Promise<void> {
-  await vi.waitFor(async () => expect(await into.outboxDepth()).toBe(0), { timeout: 5000 });
+  await vi.waitFor(async () => expect(await into.outboxDepth()).toBe(0), {
+    timeout: 20_000,
+  });
 }
 
 describe("OutboxPublisher", () => {
@@ -159,8 +164,10 @@ describe("OutboxPublisher", () => {
 
   it("sends every event once, in order, when more arrive than it may hold", async () => {
     const leftovers = await commitEvents(5);
-    // A slow broker, so that commits pile up behind a full queue and must be read back.
-    const broker = recordingBroker(() => new Promise((resolve) => setTimeout(resolve, 1)));
+    // A broker that takes nothing until released, so that commits pile up behind a full queue
+    // and must be read back.
+    const held = deferred();
+    const broker = recordingBroker(() => held.promise);
     const publisher = new OutboxPublisher({
       store,
       publish: broker.publish,
@@ -173,7 +180,9 @@ describe("OutboxPublisher", () => {
       const events = await commitEvents(4);
       committed.push(...events);
       publisher.enqueue(events);
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      // Half-way, the broker takes what it holds, so the later commits meet a queue on the move.
+      if (i === 2) held.resolve();
+      await settled();
     }
     await outboxEmptied();
     expect(broker.published).toEqual(ids(committed));
@@ -247,7 +256,7 @@ describe("OutboxPublisher", () => {
     expect(await store.undelivered(0, 100)).toEqual(committed.slice(3));
     // Nothing goes out after stop, even when handed new events.
     publisher.enqueue(await commitEvents(1));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await settled();
     expect(broker.published).toHaveLength(3);
     expect(await store.outboxDepth()).toBe(4);
   });
@@ -368,7 +377,7 @@ describe("OutboxPublisher", () => {
     publisher.start();
     // Four publishes under way before the broker has taken any.
     await vi.waitFor(() => expect(broker.attempts()).toBe(4));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await settled();
     expect(broker.attempts()).toBe(4);
     release.resolve();
     await outboxEmptied();
