@@ -224,14 +224,16 @@ describe("OutboxPublisher", () => {
       store,
       publish: broker.publish,
       retryMs: 20,
+      // Each wait is drawn below its bound (full jitter); at 0.5, half of it.
+      random: () => 0.5,
       window: 1,
       onError: (_err, retryInMs) => delays.push(retryInMs),
     });
     publisher.start();
     await outboxEmptied();
     await publisher.stop();
-    // Attempts 1-3 fail (waits 20, 40, 80), 4 succeeds, 5 fails afresh (wait 20), 6 succeeds.
-    expect(delays).toEqual([20, 40, 80, 20]);
+    // Attempts 1-3 fail (bounds 20, 40, 80), 4 succeeds, 5 fails afresh (bound 20), 6 succeeds.
+    expect(delays).toEqual([10, 20, 40, 10]);
     expect(broker.attempts()).toBe(6);
   });
 

@@ -10,8 +10,11 @@
 // anyway, the retry sends it again from the first failure on: duplicates, with the same ids,
 // after the failed event; the first copies of events never go out of order otherwise.
 
-import { EVENTS_TOPIC, encodeEvent } from "@locus/protocol";
+import { Backoff, EVENTS_TOPIC, encodeEvent } from "@locus/protocol";
 import type { OutboxEvent, Store } from "../store/store.ts";
+
+/** Longest wait between retries, ms. */
+const MAX_RETRY_MS = 30_000;
 
 /** Publishes one payload at QoS 1; resolves once the broker has taken it. */
 export type PublishEvent = (topic: string, payload: string) => Promise<void>;
@@ -29,8 +32,13 @@ export interface OutboxPublisherOptions {
    * means those events go out again, with the same ids.
    */
   markDelayMs?: number;
-  /** Wait before retrying after a failed publish, ms (doubles up to 30 s). */
+  /**
+   * Upper bound of the first wait before retrying after a failed publish, ms; it doubles with
+   * each failure in a row, up to 30 s, and each wait is drawn below it (full jitter).
+   */
   retryMs?: number;
+  /** Uniform in [0, 1), for the jitter; injectable for tests. */
+  random?: () => number;
   /** Publishes handed to the broker at once, in order, before waiting for them. */
   window?: number;
   /** A failed publish or store call; `retryInMs` when a retry is scheduled. */
@@ -46,8 +54,7 @@ export class OutboxPublisher {
   #lastSeqno = 0;
   /** Set when enqueue leaves an event to the store: a read already under way may not see it. */
   #skipped = false;
-  /** Wait before the next retry; doubles with each failure in a row. */
-  #backoff: number;
+  readonly #backoff: Backoff;
   #delivered: number[] = [];
   #running: Promise<void> | null = null;
   #started = false;
@@ -64,9 +71,14 @@ export class OutboxPublisher {
       retryMs: 250,
       window: 256,
       onError: () => {},
+      random: Math.random,
       ...options,
     };
-    this.#backoff = this.#o.retryMs;
+    this.#backoff = new Backoff({
+      initialMs: this.#o.retryMs,
+      maxMs: Math.max(this.#o.retryMs, MAX_RETRY_MS),
+      random: this.#o.random,
+    });
   }
 
   /**
@@ -170,7 +182,7 @@ export class OutboxPublisher {
         this.#retryLater(error);
         return;
       }
-      this.#backoff = this.#o.retryMs;
+      this.#backoff.reset();
       if (this.#delivered.length >= this.#o.markBatch) await this.#markDelivered();
     }
     this.#markSoon();
@@ -197,19 +209,19 @@ export class OutboxPublisher {
     return { taken: failed, error: (results[failed] as PromiseRejectedResult).reason };
   }
 
-  /** Reports the failure and runs again after the current backoff, which then doubles. */
+  /** Reports the failure and runs again after the next backoff delay. */
   #retryLater(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
     if (this.#stopped) {
       this.#o.onError(error);
       return;
     }
-    this.#o.onError(error, this.#backoff);
+    const delay = this.#backoff.next();
+    this.#o.onError(error, delay);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       this.#kick();
-    }, this.#backoff);
-    this.#backoff = Math.min(this.#backoff * 2, 30_000);
+    }, delay);
   }
 
   /** Reads the next undelivered events from the store, after what was already queued. */
