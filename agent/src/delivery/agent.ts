@@ -3,87 +3,15 @@
 // buffer only when its own PUBACK arrives. Usable as a library: no process.env, no argv, one MQTT
 // connection per agent, so a simulator can run thousands in one process.
 
-import {
-  Backoff,
-  copyReadings,
-  DEFAULT_MAX_BYTES,
-  decodeLocationMessage,
-  locationTopic,
-  MAX_BATCH,
-  type RejectReason,
-  statusTopic,
-} from "@locus/protocol";
+import { Backoff, DEFAULT_MAX_BYTES, locationTopic, MAX_BATCH, statusTopic } from "@locus/protocol";
 import mqtt from "mqtt";
-import type { BufferedFix, FixBuffer, NewFix } from "../buffer/buffer.ts";
-import type { SourceFix } from "../sources/fix.ts";
+import type { BufferedFix, FixBuffer } from "../buffer/buffer.ts";
+import { admitFix } from "./admission.ts";
+import type { AgentFix, AgentLog, AgentOptions, AgentStats } from "./options.ts";
 import { encodeMessage } from "./payload.ts";
 
-/** A fix from a source (the shape `openSource` yields); `ts` is epoch ms, absent: read now. */
-export type AgentFix = SourceFix;
-
-export type AgentLogLevel = "debug" | "info" | "warn" | "error";
-export type AgentLog = (level: AgentLogLevel, message: string) => void;
-
-export interface AgentOptions {
-  vehicleId: string;
-  /** mqtt://, mqtts://, ws:// or wss:// URL of the broker. */
-  brokerUrl: string;
-  /** Where fixes wait for their acknowledgement; the caller opens and closes it. */
-  buffer: FixBuffer;
-  username?: string;
-  password?: string;
-  /** MQTT client id. Default `locus-agent-{vehicleId}`, so a restarted agent takes over its session. */
-  clientId?: string;
-  /** Most messages awaiting a PUBACK at once. Default 16. */
-  inflightWindow?: number;
-  /** Most fixes in one message. Default 1000 (MAX_BATCH). */
-  maxBatch?: number;
-  /** Largest payload, bytes. Default the hub's limit, 256 KiB. */
-  maxPayloadBytes?: number;
-  /** Upper bound of the first reconnection delay, ms. Default 1000. */
-  reconnectInitialMs?: number;
-  /** Largest reconnection delay, ms. Default 30000. */
-  reconnectMaxMs?: number;
-  /** A connection that lasted this long starts the backoff over when it drops, ms. Default 10000. */
-  reconnectResetAfterMs?: number;
-  /** MQTT keepalive, seconds. Default 30. */
-  keepaliveSeconds?: number;
-  /** How long a connection attempt may take, ms. Default 10000. */
-  connectTimeoutMs?: number;
-  /** How long `stop()` waits for in-flight acknowledgements, ms. Default 3000. */
-  stopTimeoutMs?: number;
-  /** Clock for fixes without ts and for ack times. Default Date.now. */
-  now?: () => number;
-  /** Uniform in [0, 1), for the reconnection jitter. Default Math.random. */
-  random?: () => number;
-  log?: AgentLog;
-}
-
-export interface AgentStats {
-  connected: boolean;
-  /** Fixes published, resends included. */
-  sent: number;
-  /** Fixes published again after a reconnection (duplicates the hub may drop). */
-  resent: number;
-  /** Fixes whose PUBACK arrived. */
-  acked: number;
-  /** Fixes in the buffer, sent or not. */
-  buffered: number;
-  /** Fixes dropped because the buffer was full, in all (persisted with the SQLite buffer). */
-  dropped: number;
-  /** Messages awaiting a PUBACK. */
-  inflight: number;
-  /** Connections made, the first included. */
-  connections: number;
-}
-
-/** A fix the protocol would refuse; it was not buffered. */
-export class InvalidFixError extends Error {
-  constructor(readonly reason: RejectReason) {
-    super(`invalid fix: ${reason}`);
-    this.name = "InvalidFixError";
-  }
-}
+export { InvalidFixError } from "./admission.ts";
+export type { AgentFix, AgentLog, AgentLogLevel, AgentOptions, AgentStats } from "./options.ts";
 
 type Client = ReturnType<typeof mqtt.connect>;
 
@@ -160,7 +88,7 @@ export class Agent {
    */
   push(fix: AgentFix): BufferedFix {
     if (this.stopping) throw new Error(`agent ${this.vehicleId} is stopped`);
-    const stored = this.buffer.put(this.validate(fix));
+    const stored = this.buffer.put(admitFix(this.topic, fix, this.now()));
     this.reportDrops();
     this.pump();
     return stored;
@@ -231,28 +159,6 @@ export class Agent {
       Math.max(deadline, Date.now() + 500),
     );
     if (ended !== true) client.end(true);
-  }
-
-  private validate(fix: AgentFix): NewFix {
-    // The protocol's own decoder is the judge, so the agent never buffers a fix the hub drops.
-    if (fix.ts !== undefined && !Number.isFinite(fix.ts)) throw new InvalidFixError("invalid_ts");
-    const ts = fix.ts === undefined ? undefined : Math.floor(fix.ts);
-    const payload = JSON.stringify({
-      latitude: fix.latitude,
-      longitude: fix.longitude,
-      ts,
-      speed: fix.speed,
-      heading: fix.heading,
-      accuracy: fix.accuracy,
-      altitude: fix.altitude,
-    });
-    const decoded = decodeLocationMessage(this.topic, payload, { receivedAt: this.now() });
-    const reject = decoded.rejects[0];
-    const read = decoded.fixes[0];
-    if (reject !== undefined || read === undefined) {
-      throw new InvalidFixError(reject?.reason ?? "not_object");
-    }
-    return copyReadings({ ts: read.ts, latitude: read.latitude, longitude: read.longitude }, read);
   }
 
   private connect(): void {
