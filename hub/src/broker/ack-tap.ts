@@ -21,6 +21,10 @@ export interface AckTap {
   readonly acks: readonly TapAck[];
   /** The payloads acknowledged so far. */
   ackedPayloads(): string[];
+  /** Payloads of the QoS 1 and 2 messages sent towards the hub's side, in the order they passed. */
+  readonly delivered: readonly string[];
+  /** Connections made through the tap so far. */
+  connections(): number;
   /** Closes every connection and refuses new ones until restore(). */
   sever(): void;
   restore(): void;
@@ -79,6 +83,7 @@ export async function startAckTap(
   hubSide: "client" | "server",
 ): Promise<AckTap> {
   const acks: TapAck[] = [];
+  const delivered: string[] = [];
   const sockets = new Set<net.Socket>();
   let severed = false;
   let connections = 0;
@@ -121,7 +126,9 @@ export async function startAckTap(
           const [properties, next] = readVarint(body, at);
           at = next + properties;
         }
-        inFlight.set(messageId, body.subarray(at).toString());
+        const payload = body.subarray(at).toString();
+        inFlight.set(messageId, payload);
+        delivered.push(payload);
       }
     }
     client.on("data", (d: Buffer) => {
@@ -148,6 +155,8 @@ export async function startAckTap(
     url: `mqtt://127.0.0.1:${port}`,
     acks,
     ackedPayloads: () => acks.map((a) => a.payload),
+    delivered,
+    connections: () => connections,
     sever() {
       severed = true;
       for (const socket of [...sockets]) socket.destroy();
