@@ -85,7 +85,7 @@ function waitForMessage(client: MqttClient, topic: string): Promise<void> {
   });
 }
 
-brokerContract("EmbeddedBroker (aedes)", openEmbedded);
+brokerContract("EmbeddedBroker (aedes)", openEmbedded, { connectionPerDevice: true });
 
 const hasMosquitto = mosquittoBinary() !== null;
 
@@ -151,5 +151,5 @@ describe.runIf(hasMosquitto)("ExternalBroker (Mosquitto)", () => {
     };
   }
 
-  brokerContract("ExternalBroker (Mosquitto)", openExternal);
+  brokerContract("ExternalBroker (Mosquitto)", openExternal, { connectionPerDevice: false });
 });

@@ -69,9 +69,18 @@ export interface BrokerUnderTest {
   close(): Promise<void>;
 }
 
+export interface ContractOptions {
+  /**
+   * Each device's messages reach the hub on a connection of their own (embedded), rather than
+   * all on the hub's one connection to the broker (external), where they share one order.
+   */
+  connectionPerDevice: boolean;
+}
+
 export function brokerContract(
   name: string,
   open: (receiver: ContractReceiver) => Promise<BrokerUnderTest>,
+  { connectionPerDevice }: ContractOptions,
 ): void {
   describe(`${name}: broker contract`, () => {
     let receiver: ContractReceiver;
@@ -150,6 +159,23 @@ export function brokerContract(
       const order = sut.tap.ackedPayloads().filter((p) => sent.includes(p));
       expect(order).toEqual(sent);
     });
+
+    it.runIf(connectionPerDevice)(
+      "does not hold one connection's acknowledgements behind another's",
+      async () => {
+        const slow = await sut.device("slow");
+        const quick = await sut.device("quick");
+        slow.publish(topic, "s1", { qos: 1 });
+        const held = await receiver.arrival("s1");
+        quick.publish(topic, "q1", { qos: 1 });
+        (await receiver.arrival("q1")).commit();
+        await waitFor(() => acksOf("q1")[0], STUCK_MS, "the PUBACK of q1");
+        await sut.flush(slow);
+        expect(acksOf("s1")).toEqual([]);
+        held.commit();
+        await waitFor(() => acksOf("s1")[0], STUCK_MS, "the PUBACK of s1");
+      },
+    );
 
     it("delivers events the hub publishes at QoS 1", async () => {
       const sub = await sut.subscriber();
