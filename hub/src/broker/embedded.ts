@@ -1,20 +1,24 @@
 // The embedded MQTT broker (aedes, in-process). Location messages are acknowledged only after
-// their fixes are committed: aedes sends PUBACK once authorizePublish calls back.
+// their fixes are committed: aedes sends PUBACK once authorizePublish calls back, which happens
+// here in arrival order per connection (MQTT 5 §4.6), whatever order the commits end in.
 
 import net from "node:net";
 import { EVENTS_TOPIC } from "@locus/protocol";
 import { Aedes } from "aedes";
 import type { Logger } from "pino";
 import type { Receiver } from "../ingest/receiver.ts";
+import { AckQueue } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
 import { createRouter } from "./mq.ts";
 
 export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
-  receiver: Receiver;
+  receiver: Pick<Receiver, "handles" | "receive">;
   logger: Logger;
 }
+
+type Authorized = (err: Error | null) => void;
 
 export class EmbeddedBroker implements Broker {
   readonly #aedes: Aedes;
@@ -32,6 +36,8 @@ export class EmbeddedBroker implements Broker {
   /** Starts the broker and listens; rejects with a clear error when the port is taken. */
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const { receiver, logger } = options;
+    /** Each connection's acknowledgements, held until the ones before them are due. */
+    const inOrder = new WeakMap<object, AckQueue<Authorized>>();
     const aedes = await Aedes.createBroker({
       // aedes's own router, without the recursion that a burst of acknowledged fixes overflows.
       mq: createRouter(100),
@@ -44,13 +50,27 @@ export class EmbeddedBroker implements Broker {
         if (client !== null && topic === EVENTS_TOPIC) {
           return callback(new Error(`only the hub publishes on ${EVENTS_TOPIC}`));
         }
-        if (!receiver.handles(topic)) return callback(null);
-        const payload = packet.payload;
-        receiver.receive(
-          topic,
-          typeof payload === "string" ? Buffer.from(payload) : payload,
-          (err) => callback(err),
-        );
+        const payload =
+          typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+        if (client === null || packet.qos === 0) {
+          if (!receiver.handles(topic)) return callback(null);
+          return receiver.receive(topic, payload, (err) => callback(err));
+        }
+        let acks = inOrder.get(client);
+        if (acks === undefined) {
+          acks = new AckQueue<Authorized>((authorized) => authorized(null));
+          inOrder.set(client, acks);
+        }
+        const queue = acks;
+        const ticket = queue.take(callback);
+        if (!receiver.handles(topic)) return queue.settle(ticket);
+        receiver.receive(topic, payload, (err) => {
+          if (!queue.isCurrent(ticket)) return;
+          // aedes drops a connection whose publish fails: all it still owes is void, and the
+          // device sends those messages again.
+          if (err) for (const authorized of queue.connectionLost()) authorized(err);
+          else queue.settle(ticket);
+        });
       },
     });
     aedes.on("clientError", (client, err) => {

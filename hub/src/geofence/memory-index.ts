@@ -61,8 +61,10 @@ export class MemoryFenceIndex implements FenceIndex {
 
   /** Increments per lookup; see FenceRecord.hitStamp. */
   #stamp = 0;
-  /** Depth-first traversal stack of (node position, level) pairs, sized at each rebuild. */
-  #stack = new Int32Array(2);
+  /** The point and result list of the lookup in progress, read by #visit. */
+  #queryX = 0;
+  #queryY = 0;
+  #queryOut: string[] = [];
 
   constructor(options: MemoryFenceIndexOptions = {}) {
     this.#minRebuildBatch = Math.max(1, options.minRebuildBatch ?? 64);
@@ -128,47 +130,30 @@ export class MemoryFenceIndex implements FenceIndex {
   }
 
   /**
-   * Walks the tree for the point, testing each candidate polygon exactly. Flatbush's own `search`
-   * allocates two arrays and calls a filter per hit; this walk reads the same packed arrays (the
-   * `_boxes`, `_indices` and `_levelBounds` its typings declare, traversed as its `search` does)
-   * with a preallocated stack, so a lookup allocates nothing. The contract tests pin it down
-   * should a Flatbush upgrade change that layout.
+   * Asks the tree for the point's candidates and tests each exactly inside Flatbush's filter,
+   * which always declines: nothing is collected into the array `search` returns, so the only
+   * allocations per lookup are Flatbush's two small empty arrays.
    */
   #searchTree(x: number, y: number, out: string[]): void {
     const tree = this.#tree;
     if (tree === null) return;
-    const boxes = tree._boxes as Float64Array;
-    const indices = tree._indices;
-    const bounds = tree._levelBounds;
-    const nodeSize = tree.nodeSize;
-    const stack = this.#stack;
-    const stamp = this.#stamp;
-    let sp = 0;
-    stack[sp++] = boxes.length - 4;
-    stack[sp++] = bounds.length - 1;
-    while (sp > 0) {
-      const level = stack[--sp] as number;
-      const node = stack[--sp] as number;
-      const end = Math.min(node + nodeSize * 4, bounds[level] as number);
-      for (let pos = node; pos < end; pos += 4) {
-        if (x < (boxes[pos] as number) || y < (boxes[pos + 1] as number)) continue;
-        if (x > (boxes[pos + 2] as number) || y > (boxes[pos + 3] as number)) continue;
-        const index = indices[pos >> 2] as number;
-        if (level > 0) {
-          stack[sp++] = index;
-          stack[sp++] = level - 1;
-        } else {
-          const owner = this.#treeOwners[index] as FenceRecord;
-          if (owner.live && owner.hitStamp !== stamp) {
-            if (polygonCovers(this.#treePolygons[index] as CompiledPolygon, x, y)) {
-              owner.hitStamp = stamp;
-              out.push(owner.fence.id);
-            }
-          }
-        }
+    this.#queryX = x;
+    this.#queryY = y;
+    this.#queryOut = out;
+    tree.search(x, y, x, y, this.#visit);
+  }
+
+  /** Flatbush's filter for #searchTree: records a covering fence and declines every item. */
+  readonly #visit = (index: number): boolean => {
+    const owner = this.#treeOwners[index] as FenceRecord;
+    if (owner.live && owner.hitStamp !== this.#stamp) {
+      if (polygonCovers(this.#treePolygons[index] as CompiledPolygon, this.#queryX, this.#queryY)) {
+        owner.hitStamp = this.#stamp;
+        this.#queryOut.push(owner.fence.id);
       }
     }
-  }
+    return false;
+  };
 
   #scanOverlay(x: number, y: number, out: string[]): void {
     const boxes = this.#overlayBoxes;
@@ -259,7 +244,6 @@ export class MemoryFenceIndex implements FenceIndex {
       tree = new Flatbush(polygons.length, NODE_SIZE);
       for (const p of polygons) tree.add(p.minX, p.minY, p.maxX, p.maxY);
       tree.finish();
-      this.#stack = new Int32Array(2 * NODE_SIZE * tree._levelBounds.length + 2);
     }
     this.#tree = tree;
     this.#treePolygons = polygons;
