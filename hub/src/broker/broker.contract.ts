@@ -160,9 +160,10 @@ export function brokerContract(
       expect(order).toEqual(sent);
     });
 
-    it.runIf(connectionPerDevice)(
-      "does not hold one connection's acknowledgements behind another's",
-      async () => {
+    // Only where each device has a connection of its own to the hub: an external broker carries
+    // every device's messages over the hub's one connection, in one order.
+    if (connectionPerDevice) {
+      it("does not hold one connection's acknowledgements behind another's", async () => {
         const slow = await sut.device("slow");
         const quick = await sut.device("quick");
         slow.publish(topic, "s1", { qos: 1 });
@@ -174,8 +175,8 @@ export function brokerContract(
         expect(acksOf("s1")).toEqual([]);
         held.commit();
         await waitFor(() => acksOf("s1")[0], STUCK_MS, "the PUBACK of s1");
-      },
-    );
+      });
+    }
 
     it("delivers events the hub publishes at QoS 1", async () => {
       const sub = await sut.subscriber();

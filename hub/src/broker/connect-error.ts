@@ -20,17 +20,6 @@ export function refusesCredentials(err: Error & { code?: unknown }): boolean {
   return typeof err.code === "number" && CREDENTIALS_REFUSED.has(err.code);
 }
 
-/** Shows a URL without its password. */
-export function redact(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = "***";
-    return url.toString().replace(/\/$/, "");
-  } catch {
-    return raw;
-  }
-}
-
 /** One line for an error: the first of an AggregateError (a refused IPv6 and IPv4), with its code. */
 export function describeError(err: unknown): string {
   if (err instanceof AggregateError && err.errors.length > 0) return describeError(err.errors[0]);

@@ -3,15 +3,16 @@
 // location message only after its fixes are committed, in arrival order, while it reads on: how
 // many messages may be unacknowledged at once is the MQTT 5 receive maximum the hub announces.
 // The parts: session-client.ts (connection and session), deferred-ack.ts (PUBACKs MQTT.js does
-// not send), ack-queue.ts (their order), reconnect-backoff.ts (when to try again).
+// not send), ack-queue.ts (their order); reconnecting waits
+// by the shared full-jitter Backoff.
 
+import { Backoff } from "@locus/protocol";
 import type { IPublishPacket } from "mqtt";
 import type { Logger } from "pino";
 import type { Receiver } from "../ingest/receiver.ts";
 import { AckQueue, type AckTicket } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
 import { BrokerConnectError, describeError } from "./connect-error.ts";
-import { reconnectDelay } from "./reconnect-backoff.ts";
 import { SessionClient } from "./session-client.ts";
 
 export { BrokerConnectError } from "./connect-error.ts";
@@ -46,9 +47,15 @@ export class ExternalBroker implements Broker {
   #closing = false;
   #closed = false;
   #started = false;
-  /** Failed reconnects in a row, and store failures since the last commit: the backoff's exponent. */
-  #failures = 0;
-  #storeFailures = 0;
+  /**
+   * Waits before reconnecting. It starts over once the hub is connected again and, after a
+   * store failure, once a commit succeeded: a store that keeps failing keeps the waits growing.
+   */
+  readonly #backoff: Backoff;
+  /** Reconnecting since the connection was lost (so the loss is logged once). */
+  #reconnecting = false;
+  /** A commit failed and none has succeeded since. */
+  #storeFailing = false;
   /** The connection being dropped after a store failure, so it is dropped once. */
   #dropped = -1;
   #reconnectTimer: NodeJS.Timeout | null = null;
@@ -64,6 +71,10 @@ export class ExternalBroker implements Broker {
       ...options,
     };
     this.#log = options.logger;
+    this.#backoff = new Backoff({
+      initialMs: this.#o.reconnectMinMs,
+      maxMs: Math.max(this.#o.reconnectMinMs, this.#o.reconnectMaxMs),
+    });
     this.#session = new SessionClient(
       { ...this.#o, connectTimeoutMs: Math.min(this.#o.startTimeoutMs, 10_000) },
       {
@@ -185,7 +196,10 @@ export class ExternalBroker implements Broker {
         this.#storeFailed(ticket, err);
         return;
       }
-      this.#storeFailures = 0;
+      if (this.#storeFailing) {
+        this.#storeFailing = false;
+        this.#backoff.reset();
+      }
       this.#acks.settle(ticket);
     });
     return false;
@@ -200,7 +214,7 @@ export class ExternalBroker implements Broker {
   #storeFailed(ticket: AckTicket<number>, err: Error): void {
     if (!this.#acks.isCurrent(ticket) || this.#dropped === ticket.connection) return;
     this.#dropped = ticket.connection;
-    this.#storeFailures++;
+    this.#storeFailing = true;
     this.#log.warn(
       { err: err.message },
       "could not store a message; reconnecting to the broker so that it is delivered again",
@@ -217,15 +231,11 @@ export class ExternalBroker implements Broker {
 
   #scheduleReconnect(): void {
     if (this.#reconnectTimer !== null) return;
-    const failures = this.#failures + this.#storeFailures;
-    const delay = reconnectDelay(
-      { minMs: this.#o.reconnectMinMs, maxMs: this.#o.reconnectMaxMs },
-      failures,
-    );
-    if (failures === 0) {
+    const delay = this.#backoff.next();
+    if (!this.#reconnecting) {
+      this.#reconnecting = true;
       this.#log.warn({ url: this.url }, "lost the connection to the broker; reconnecting");
     }
-    this.#failures++;
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = null;
       if (this.#closing) return;
@@ -245,7 +255,8 @@ export class ExternalBroker implements Broker {
     }
     try {
       await this.#session.subscribe();
-      this.#failures = 0;
+      this.#reconnecting = false;
+      if (!this.#storeFailing) this.#backoff.reset();
       this.#log.warn({ url: this.url }, "reconnected to the broker");
     } catch (err) {
       this.#log.error({ err: describeError(err) }, "could not subscribe after reconnecting");

@@ -2,9 +2,9 @@
 // the hub's subscriptions and queues its QoS 1 messages while the hub is away), connected one
 // attempt at a time, subscribed again on every connection, with Mosquitto's $SYS client count.
 
-import { LOCATION_TOPIC_FILTER, STATUS_TOPIC_FILTER } from "@locus/protocol";
+import { LOCATION_TOPIC_FILTER, redactUrl, STATUS_TOPIC_FILTER } from "@locus/protocol";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
-import { BrokerConnectError, describeError, redact, refusesCredentials } from "./connect-error.ts";
+import { BrokerConnectError, describeError, refusesCredentials } from "./connect-error.ts";
 import { deferAcks, sendPuback } from "./deferred-ack.ts";
 
 /** Mosquitto's count of connected clients, published every sys_interval. */
@@ -38,7 +38,7 @@ export class SessionClient {
   #clientsConnected: number | null = null;
 
   constructor(options: SessionOptions, events: SessionEvents) {
-    this.#url = redact(options.url);
+    this.#url = redactUrl(options.url);
     const clientOptions: IClientOptions = {
       clientId: options.clientId,
       protocolVersion: 5,
