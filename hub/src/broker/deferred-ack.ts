@@ -33,7 +33,23 @@ export function deferAcks(
   };
 }
 
-/** Acknowledges a QoS 1 message on the client's current connection. */
+/** Streams corked until the end of this tick (see sendPuback). */
+const corked = new WeakSet<object>();
+
+/**
+ * Acknowledges a QoS 1 message on the client's current connection. The PUBACKs of one group
+ * commit are written in one tick; the stream stays corked until its end, so they leave in one
+ * write rather than one system call each.
+ */
 export function sendPuback(client: MqttClient, messageId: number): void {
-  client.stream.write(Buffer.of(0x40, 0x02, messageId >> 8, messageId & 0xff));
+  const stream = client.stream;
+  if (!corked.has(stream)) {
+    corked.add(stream);
+    stream.cork();
+    process.nextTick(() => {
+      corked.delete(stream);
+      stream.uncork();
+    });
+  }
+  stream.write(Buffer.of(0x40, 0x02, messageId >> 8, messageId & 0xff));
 }

@@ -11,17 +11,6 @@ import type { GroupCommit, OutboxEvent, VehicleUpdate } from "./store.ts";
 /** Attempts of one group commit that hit a deadlock or serialisation failure (another hub). */
 const INGEST_ATTEMPTS = 3;
 
-/** A fix as the insert sends it. */
-interface FixRowInput {
-  fix: Fix;
-  seqKey: number;
-  nonce: number;
-}
-
-function byteOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Retried: another transaction deadlocked with this one, or a serialisation conflict. */
 function isRetryable(err: unknown): boolean {
   const code = (err as { code?: string }).code;
@@ -35,32 +24,37 @@ function isRetryable(err: unknown): boolean {
 // seqno and until the commit: seqnos then become visible in increasing order even when another
 // connection writes events, and a publisher reading "after seqno n" never skips one committed
 // late.
+// Fixes and vehicles go as one JSON parameter each, read by json_to_recordset: JSON.stringify
+// is native, where a text[] parameter is escaped element by element in JavaScript (measured: pg's
+// array serialisation was a tenth of the hub's CPU per fix). Numbers survive exactly: JSON
+// carries the shortest decimal that reads back as the same double. Fixes are inserted in key
+// order, sorted by the server, so two transactions storing overlapping batches lock alike.
 const COMMIT_GROUP = `
   WITH
   fx AS (
     INSERT INTO fixes (vehicle_id, ts, seq_key, nonce, geom, speed, heading, accuracy, altitude,
       received_at)
-    SELECT u.vehicle_id, u.ts, u.seq_key, u.nonce, ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326),
-      u.speed, u.heading, u.accuracy, u.altitude, $11
-    FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[],
-      $7::float8[], $8::float8[], $9::float8[], $10::float8[])
-      AS u(vehicle_id, ts, seq_key, nonce, lon, lat, speed, heading, accuracy, altitude)
+    SELECT u.v, u.t, u.s, u.n, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), u.sp, u.hd, u.ac, u.al,
+      $2
+    FROM json_to_recordset($1::json) AS u(v text, t bigint, s bigint, n bigint, x float8,
+      y float8, sp float8, hd float8, ac float8, al float8)
+    ORDER BY u.v COLLATE "C", u.t, u.s, u.n
     ON CONFLICT DO NOTHING
   ),
   vh AS (
-    -- Sent as text[] and cast per row: measured ~1.5x faster than a jsonb[] parameter.
     INSERT INTO vehicles (id, last_fix, state)
-    SELECT u.id, u.last_fix::jsonb, u.state::jsonb
-    FROM unnest($12::text[], $13::text[], $14::text[]) AS u(id, last_fix, state)
+    SELECT u.id, u.last_fix, u.state
+    FROM json_to_recordset($3::json) AS u(id text, last_fix jsonb, state jsonb)
+    ORDER BY u.id COLLATE "C"
     ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state
   ),
-  lk AS (SELECT pg_advisory_xact_lock($24, ${SCHEMA_KEY}))
+  lk AS (SELECT pg_advisory_xact_lock($13, ${SCHEMA_KEY}))
   INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude,
     detected_at)
   SELECT u.id, u.type, u.vehicle_id, u.geofence_id, u.geofence_name, u.ts, u.latitude,
     u.longitude, u.detected_at
-  FROM lk, unnest($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bigint[],
-    $21::float8[], $22::float8[], $23::bigint[]) WITH ORDINALITY
+  FROM lk, unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
+    $10::float8[], $11::float8[], $12::bigint[]) WITH ORDINALITY
     AS u(id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at,
       ord)
   ORDER BY u.ord
@@ -76,8 +70,9 @@ export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<Ou
   const byId = new Map<string, GeofenceEvent>();
   for (const e of batch.events) if (!byId.has(e.id)) byId.set(e.id, e);
   const values = [
-    ...fixColumns(batch.fixes, Date.now()),
-    ...vehicleColumns(batch.vehicles),
+    fixesJson(batch.fixes),
+    Date.now(),
+    vehiclesJson(batch.vehicles),
     ...eventColumns([...byId.values()]),
     LOCK_OUTBOX,
   ];
@@ -100,56 +95,36 @@ export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<Ou
   }
 }
 
-/** The fixes as eleven parameters, rows in key order (so overlapping batches lock alike). */
-function fixColumns(fixes: readonly Fix[], receivedAt: number): unknown[] {
-  const rows: FixRowInput[] = fixes.map((fix) => ({
-    fix,
-    seqKey: fix.seq ?? -1,
-    nonce: fix.ts_given ? 0 : randomInt(1, 2 ** 47),
-  }));
-  rows.sort(
-    (a, b) =>
-      byteOrder(a.fix.vehicle_id, b.fix.vehicle_id) ||
-      a.fix.ts - b.fix.ts ||
-      a.seqKey - b.seqKey ||
-      a.nonce - b.nonce,
+/** The fixes as the JSON array COMMIT_GROUP reads (absent readings are null there). */
+function fixesJson(fixes: readonly Fix[]): string {
+  return JSON.stringify(
+    fixes.map((fix) => ({
+      v: fix.vehicle_id,
+      t: fix.ts,
+      s: fix.seq ?? -1,
+      // A fix without its own ts gets a random nonce: it never collides, not even with itself.
+      n: fix.ts_given ? 0 : randomInt(1, 2 ** 47),
+      x: fix.longitude,
+      y: fix.latitude,
+      sp: fix.speed,
+      hd: fix.heading,
+      ac: fix.accuracy,
+      al: fix.altitude,
+    })),
   );
-  const cols = {
-    vehicle: [] as string[],
-    ts: [] as number[],
-    seq: [] as number[],
-    nonce: [] as number[],
-    lon: [] as number[],
-    lat: [] as number[],
-    speed: [] as (number | null)[],
-    heading: [] as (number | null)[],
-    accuracy: [] as (number | null)[],
-    altitude: [] as (number | null)[],
-  };
-  for (const { fix, seqKey, nonce } of rows) {
-    cols.vehicle.push(fix.vehicle_id);
-    cols.ts.push(fix.ts);
-    cols.seq.push(seqKey);
-    cols.nonce.push(nonce);
-    cols.lon.push(fix.longitude);
-    cols.lat.push(fix.latitude);
-    cols.speed.push(fix.speed ?? null);
-    cols.heading.push(fix.heading ?? null);
-    cols.accuracy.push(fix.accuracy ?? null);
-    cols.altitude.push(fix.altitude ?? null);
-  }
-  return [...Object.values(cols), receivedAt];
 }
 
-/** One row per vehicle (the last update wins, as when applied one by one), in id order. */
-function vehicleColumns(vehicles: readonly VehicleUpdate[]): unknown[] {
+/** One row per vehicle (the last update wins, as when applied one by one), as a JSON array. */
+function vehiclesJson(vehicles: readonly VehicleUpdate[]): string {
   const last = new Map(vehicles.map((v) => [v.vehicle_id, v]));
-  const updates = [...last.values()].sort((a, b) => byteOrder(a.vehicle_id, b.vehicle_id));
-  return [
-    updates.map((v) => v.vehicle_id),
-    updates.map((v) => encodeFix(v.last_fix)),
-    updates.map((v) => encodeState(v.state)),
-  ];
+  const rows: string[] = [];
+  for (const v of last.values()) {
+    // encodeFix and encodeState give JSON already: spliced in, not encoded twice.
+    rows.push(
+      `{"id":${JSON.stringify(v.vehicle_id)},"last_fix":${encodeFix(v.last_fix)},"state":${encodeState(v.state)}}`,
+    );
+  }
+  return `[${rows.join(",")}]`;
 }
 
 function eventColumns(events: readonly GeofenceEvent[]): unknown[] {
