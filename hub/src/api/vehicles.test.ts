@@ -1,4 +1,4 @@
-// Vehicle, location and event reads over a real SQLite store, written through store.ingest.
+// Vehicle, location and event reads over a real SQLite store, written as the pipeline writes a group commit.
 
 import { buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
