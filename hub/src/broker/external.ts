@@ -13,21 +13,12 @@ import type { Receiver } from "../ingest/receiver.ts";
 import { AckQueue, type AckTicket } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
 import { BrokerConnectError, describeError } from "./connect-error.ts";
-import { SessionClient } from "./session-client.ts";
+import { SessionClient, type SessionOptions } from "./session-client.ts";
 
 export { BrokerConnectError } from "./connect-error.ts";
 
-export interface ExternalBrokerOptions {
-  /** e.g. mqtt://mosquitto:1883; credentials in the URL work too. */
-  url: string;
-  username: string | null;
-  password: string | null;
-  /** Fixed, so the broker keeps one session for the hub across restarts. */
-  clientId: string;
-  /** How long the broker keeps the hub's session (and queues its messages) while it is away, s. */
-  sessionExpirySeconds: number;
-  /** Messages the broker may send before the hub acknowledges any (MQTT 5 receive maximum). */
-  receiveMaximum: number;
+export interface ExternalBrokerOptions
+  extends Omit<SessionOptions, "keepaliveSeconds" | "connectTimeoutMs"> {
   receiver: Pick<Receiver, "receive">;
   logger: Logger;
   /** How long start() tries to reach the broker before giving up, ms. */

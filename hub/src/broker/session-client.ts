@@ -11,11 +11,13 @@ import { deferAcks, sendPuback } from "./deferred-ack.ts";
 const CLIENTS_CONNECTED_TOPIC = "$SYS/broker/clients/connected";
 
 export interface SessionOptions {
+  /** e.g. mqtt://mosquitto:1883; credentials in the URL work too. */
   url: string;
   username: string | null;
   password: string | null;
   /** Fixed, so the broker keeps one session for the hub across restarts. */
   clientId: string;
+  /** How long the broker keeps the hub's session (and queues its messages) while it is away, s. */
   sessionExpirySeconds: number;
   /** Messages the broker may send before the hub acknowledges any (MQTT 5 receive maximum). */
   receiveMaximum: number;

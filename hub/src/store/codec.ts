@@ -1,6 +1,6 @@
 // How vehicle state and fixes are written into a store's text columns; shared by every store.
 
-import { copyReadings, type Fix } from "@locus/protocol";
+import { copyReadings, type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
 import type { Membership, VehicleState } from "../geofence/membership.ts";
 
 type StoredMembership = [fenceId: string, enteredAt: number, dwellEmitted: 0 | 1];
@@ -56,4 +56,31 @@ export function fixFromColumns(
   };
   if (row.seq !== null) fix.seq = row.seq;
   return copyReadings(fix, row);
+}
+
+/** An event as both stores' rows hold it, with its times as epoch milliseconds. */
+export interface EventColumns {
+  id: string;
+  type: string;
+  vehicle_id: string;
+  geofence_id: string;
+  geofence_name: string;
+  ts: number;
+  latitude: number;
+  longitude: number;
+  detected_at: number;
+}
+
+export function eventFromColumns(row: EventColumns): GeofenceEvent {
+  return {
+    id: row.id,
+    type: row.type as GeofenceEvent["type"],
+    vehicle_id: row.vehicle_id,
+    geofence_id: row.geofence_id,
+    geofence_name: row.geofence_name,
+    ts: formatTs(row.ts),
+    latitude: row.latitude,
+    longitude: row.longitude,
+    detected_at: formatTs(row.detected_at),
+  };
 }

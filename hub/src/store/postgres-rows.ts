@@ -1,8 +1,14 @@
 // How the PostgreSQL store's rows read back as the hub's objects: the columns each query selects
 // (geometry as WKB or coordinates, bigint as text, jsonb as text) and the conversions.
 
-import { type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
-import { decodeFix, decodeState, type FixReadingColumns, fixFromColumns } from "./codec.ts";
+import type { Fix, GeofenceEvent } from "@locus/protocol";
+import {
+  decodeFix,
+  decodeState,
+  eventFromColumns,
+  type FixReadingColumns,
+  fixFromColumns,
+} from "./codec.ts";
 import { wkbToMultiPolygon } from "./postgres-wkb.ts";
 import type { GeofenceRecord, VehicleRecord } from "./store.ts";
 
@@ -80,17 +86,8 @@ export function fixFromRow(row: FixRow): Fix {
 }
 
 export function eventFromRow(row: EventRow): GeofenceEvent {
-  return {
-    id: row.id,
-    type: row.type as GeofenceEvent["type"],
-    vehicle_id: row.vehicle_id,
-    geofence_id: row.geofence_id,
-    geofence_name: row.geofence_name,
-    ts: formatTs(Number(row.ts)),
-    latitude: row.latitude,
-    longitude: row.longitude,
-    detected_at: formatTs(Number(row.detected_at)),
-  };
+  // bigint columns arrive as text.
+  return eventFromColumns({ ...row, ts: Number(row.ts), detected_at: Number(row.detected_at) });
 }
 
 export function vehicleFromRow(row: VehicleRow): VehicleRecord {

@@ -1,7 +1,7 @@
 // The SQLite store's rows and how they become records: one place for the column shapes.
 
-import { formatTs, type GeofenceEvent } from "@locus/protocol";
-import { decodeFix, decodeState } from "./codec.ts";
+import type { GeofenceEvent } from "@locus/protocol";
+import { decodeFix, decodeState, type EventColumns, eventFromColumns } from "./codec.ts";
 import type { GeofenceRecord, VehicleRecord } from "./store.ts";
 
 export interface GeofenceRow {
@@ -17,17 +17,8 @@ export interface GeofenceRow {
   updated_at: number;
 }
 
-export interface EventRow {
+export interface EventRow extends EventColumns {
   seqno: number;
-  id: string;
-  type: string;
-  vehicle_id: string;
-  geofence_id: string;
-  geofence_name: string;
-  ts: number;
-  latitude: number;
-  longitude: number;
-  detected_at: number;
 }
 
 export interface VehicleRow {
@@ -53,17 +44,7 @@ export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
 }
 
 export function eventFromRow(row: EventRow): GeofenceEvent {
-  return {
-    id: row.id,
-    type: row.type as GeofenceEvent["type"],
-    vehicle_id: row.vehicle_id,
-    geofence_id: row.geofence_id,
-    geofence_name: row.geofence_name,
-    ts: formatTs(row.ts),
-    latitude: row.latitude,
-    longitude: row.longitude,
-    detected_at: formatTs(row.detected_at),
-  };
+  return eventFromColumns(row);
 }
 
 export function vehicleFromRow(row: VehicleRow): VehicleRecord {
