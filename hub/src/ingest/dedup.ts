@@ -44,6 +44,7 @@ export class Deduplicator {
       const top = newest.get(fix.vehicle_id) ?? (this.#newest.get(fix.vehicle_id) as number);
       if (fix.ts > top) {
         newest.set(fix.vehicle_id, fix.ts);
+        keys?.add(keyOf(fix));
         continue;
       }
       if (keys === null) {
