@@ -9,7 +9,6 @@
 // option for fast sources on slow flash.
 
 import fs from "node:fs";
-import path from "node:path";
 import { copyReadings } from "@locus/protocol";
 import type Database from "better-sqlite3";
 import { openDatabase } from "../native/sqlite.ts";
@@ -24,6 +23,7 @@ import {
   type LastAck,
   type NewFix,
 } from "./buffer.ts";
+import { describe, errorCode, placeProblem } from "./sqlite-problems.ts";
 
 export interface SqliteBufferOptions extends BufferLimits {
   /** SQLite `synchronous` setting; see the note at the top of this file. Default "full". */
@@ -91,65 +91,6 @@ function lastAckOf(meta: MetaRow): LastAck | null {
   return meta.last_ack_seq === null || meta.last_ack_at === null
     ? null
     : { seq: meta.last_ack_seq, at: meta.last_ack_at };
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** A short, human cause for a SQLite or system error. */
-function describe(err: unknown, maxBytes: number | undefined): string {
-  const code = errorCode(err) ?? "";
-  const message = err instanceof Error ? err.message : String(err);
-  if (code === "SQLITE_FULL") {
-    return maxBytes === undefined
-      ? "disk full (SQLITE_FULL)"
-      : `disk full or the ${maxBytes}-byte size limit reached (SQLITE_FULL)`;
-  }
-  if (code.startsWith("SQLITE_READONLY")) return `file is read-only (${code})`;
-  if (code.startsWith("SQLITE_CANTOPEN")) return `cannot open the file (${code}: ${message})`;
-  if (code === "SQLITE_NOTADB") return "not a SQLite database (SQLITE_NOTADB)";
-  if (code.startsWith("SQLITE_CORRUPT")) return `database file is corrupt (${code})`;
-  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
-    return `locked by another process (${code})`;
-  }
-  if (code.startsWith("SQLITE_IOERR")) return `I/O error (${code}: ${message})`;
-  return code ? `${message} (${code})` : message;
-}
-
-// The causes SQLite would only report as "unable to open database file", found beforehand:
-// a description and its code, or null when the place looks usable.
-function placeProblem(file: string): [string, string] | null {
-  const dir = path.dirname(file);
-  let dirStat: fs.Stats;
-  try {
-    dirStat = fs.statSync(dir);
-  } catch (err) {
-    return [`directory ${dir} does not exist`, errorCode(err) ?? "ENOENT"];
-  }
-  if (!dirStat.isDirectory()) return [`${dir} is not a directory`, "ENOTDIR"];
-  // WAL mode creates -wal and -shm files beside the database, so the directory must be writable.
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (err) {
-    const code = errorCode(err) ?? "EACCES";
-    return [`directory ${dir} is not writable (${code})`, code];
-  }
-  let fileStat: fs.Stats;
-  try {
-    fileStat = fs.statSync(file);
-  } catch {
-    return null; // created on open
-  }
-  if (fileStat.isDirectory()) return ["it is a directory", "EISDIR"];
-  try {
-    fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK);
-  } catch (err) {
-    const code = errorCode(err) ?? "EACCES";
-    return [`file is not readable and writable (${code})`, code];
-  }
-  return null;
 }
 
 function checkApplication(db: Database.Database, file: string): void {
