@@ -35,7 +35,9 @@ describe("orient", () => {
         if (naive !== truth) naiveWrong++;
         expect(orient(ax, ay, bx, by, cx, cy)).toBe(truth);
       }),
-      { numRuns: 5000 },
+      // Seeded: plain arithmetic gets about one random case in a thousand wrong (5 with this
+      // seed), and an unlucky unseeded draw had none, which failed the check below.
+      { numRuns: 5000, seed: 20261206 },
     );
     // The property is only worth having if it reaches cases plain arithmetic gets wrong.
     expect(naiveWrong).toBeGreaterThan(0);
