@@ -2,6 +2,7 @@
 
 import { copyReadings, type Fix, formatTs, type GeofenceEvent } from "@locus/protocol";
 import type { Membership, VehicleState } from "../geofence/membership.ts";
+import type { VehicleRecord } from "./store.ts";
 
 type StoredMembership = [fenceId: string, enteredAt: number, dwellEmitted: 0 | 1];
 
@@ -82,5 +83,22 @@ export function eventFromColumns(row: EventColumns): GeofenceEvent {
     latitude: row.latitude,
     longitude: row.longitude,
     detected_at: formatTs(row.detected_at),
+  };
+}
+
+/** A vehicle as both stores' rows hold it: its last fix and state as JSON text. */
+export interface VehicleRow {
+  id: string;
+  last_fix: string | null;
+  state: string;
+  status: "online" | "offline" | "unknown";
+}
+
+export function vehicleFromRow(row: VehicleRow): VehicleRecord {
+  return {
+    id: row.id,
+    last_fix: row.last_fix === null ? null : decodeFix(row.last_fix),
+    state: decodeState(row.state),
+    status: row.status,
   };
 }

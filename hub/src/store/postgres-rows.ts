@@ -2,15 +2,9 @@
 // (geometry as WKB or coordinates, bigint as text, jsonb as text) and the conversions.
 
 import type { Fix, GeofenceEvent } from "@locus/protocol";
-import {
-  decodeFix,
-  decodeState,
-  eventFromColumns,
-  type FixReadingColumns,
-  fixFromColumns,
-} from "./codec.ts";
+import { eventFromColumns, type FixReadingColumns, fixFromColumns } from "./codec.ts";
 import { wkbToMultiPolygon } from "./postgres-wkb.ts";
-import type { GeofenceRecord, VehicleRecord } from "./store.ts";
+import type { GeofenceRecord } from "./store.ts";
 
 export interface GeofenceRow {
   id: string;
@@ -43,13 +37,6 @@ export interface EventRow {
   latitude: number;
   longitude: number;
   detected_at: string;
-}
-
-export interface VehicleRow {
-  id: string;
-  last_fix: string | null;
-  state: string;
-  status: "online" | "offline" | "unknown";
 }
 
 export const GEOFENCE_COLUMNS = `id, name, geometry_type, ST_AsBinary(geom) AS wkb, properties,
@@ -88,13 +75,4 @@ export function fixFromRow(row: FixRow): Fix {
 export function eventFromRow(row: EventRow): GeofenceEvent {
   // bigint columns arrive as text.
   return eventFromColumns({ ...row, ts: Number(row.ts), detected_at: Number(row.detected_at) });
-}
-
-export function vehicleFromRow(row: VehicleRow): VehicleRecord {
-  return {
-    id: row.id,
-    last_fix: row.last_fix === null ? null : decodeFix(row.last_fix),
-    state: decodeState(row.state),
-    status: row.status,
-  };
 }

@@ -5,7 +5,7 @@
 import pg from "pg";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import type { VehicleState } from "../geofence/membership.ts";
-import { decodeState } from "./codec.ts";
+import { decodeState, type VehicleRow, vehicleFromRow } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { commitGroup } from "./postgres-ingest.ts";
 import {
@@ -19,8 +19,6 @@ import {
   type GeofenceRow,
   geofenceFromRow,
   VEHICLE_COLUMNS,
-  type VehicleRow,
-  vehicleFromRow,
 } from "./postgres-rows.ts";
 import { migrate } from "./postgres-schema.ts";
 import { multiPolygonToWkb } from "./postgres-wkb.ts";

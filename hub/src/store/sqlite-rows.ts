@@ -1,8 +1,7 @@
 // The SQLite store's rows and how they become records: one place for the column shapes.
 
-import type { GeofenceEvent } from "@locus/protocol";
-import { decodeFix, decodeState, type EventColumns, eventFromColumns } from "./codec.ts";
-import type { GeofenceRecord, VehicleRecord } from "./store.ts";
+import type { EventColumns } from "./codec.ts";
+import type { GeofenceRecord } from "./store.ts";
 
 export interface GeofenceRow {
   id: string;
@@ -21,13 +20,6 @@ export interface EventRow extends EventColumns {
   seqno: number;
 }
 
-export interface VehicleRow {
-  id: string;
-  last_fix: string | null;
-  state: string;
-  status: "online" | "offline" | "unknown";
-}
-
 export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
   return {
     id: row.id,
@@ -40,18 +32,5 @@ export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
     dwell_s: row.dwell_s,
     created_at: row.created_at,
     updated_at: row.updated_at,
-  };
-}
-
-export function eventFromRow(row: EventRow): GeofenceEvent {
-  return eventFromColumns(row);
-}
-
-export function vehicleFromRow(row: VehicleRow): VehicleRecord {
-  return {
-    id: row.id,
-    last_fix: row.last_fix === null ? null : decodeFix(row.last_fix),
-    state: decodeState(row.state),
-    status: row.status,
   };
 }

@@ -2,18 +2,18 @@
 
 import Database from "better-sqlite3";
 import type { VehicleState } from "../geofence/membership.ts";
-import { decodeState, encodeFix, encodeState } from "./codec.ts";
+import {
+  decodeState,
+  encodeFix,
+  encodeState,
+  eventFromColumns,
+  type VehicleRow,
+  vehicleFromRow,
+} from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { Checkpointer } from "./sqlite-checkpoint.ts";
 import { SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
-import {
-  type EventRow,
-  eventFromRow,
-  type GeofenceRow,
-  geofenceFromRow,
-  type VehicleRow,
-  vehicleFromRow,
-} from "./sqlite-rows.ts";
+import { type EventRow, type GeofenceRow, geofenceFromRow } from "./sqlite-rows.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
 import type {
@@ -272,7 +272,7 @@ export class SqliteStore implements Store {
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY ts, seqno LIMIT ?`;
     const rows = this.#db.prepare(sql).all(...params, filter.limit) as EventRow[];
-    return rows.map(eventFromRow);
+    return rows.map(eventFromColumns);
   }
 
   async undelivered(after: number, limit: number) {
@@ -280,7 +280,7 @@ export class SqliteStore implements Store {
     // Rows may come from a commit whose flush is still under way: never publish an event
     // before the fixes that caused it are on disk.
     await this.#durable();
-    return rows.map((row) => ({ seqno: row.seqno, event: eventFromRow(row) }));
+    return rows.map((row) => ({ seqno: row.seqno, event: eventFromColumns(row) }));
   }
 
   async markDelivered(seqnos: readonly number[]) {
