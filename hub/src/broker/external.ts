@@ -3,8 +3,7 @@
 // location message only after its fixes are committed, in arrival order, while it reads on: how
 // many messages may be unacknowledged at once is the MQTT 5 receive maximum the hub announces.
 // The parts: session-client.ts (connection and session), deferred-ack.ts (PUBACKs MQTT.js does
-// not send), ack-queue.ts (their order); reconnecting waits
-// by the shared full-jitter Backoff.
+// not send), ack-queue.ts (their order); reconnecting waits by the shared full-jitter Backoff.
 
 import { Backoff } from "@locus/protocol";
 import type { IPublishPacket } from "mqtt";
