@@ -91,8 +91,11 @@ interface Target {
   url: string;
   /** Records the arrival time of each fix's event (or message) as `${vehicle}|${ts ms}`. */
   listen(prefix: string, arrivals: Map<string, number>): Promise<() => Promise<void>>;
-  /** Resolves once everything sent has arrived (or given up waiting). */
-  settle(): Promise<void>;
+  /**
+   * Resolves once everything sent has arrived, or nothing more has for a while. `sent` lists the
+   * vehicle index of every fix published since `listen` (none before the first measurement).
+   */
+  settle(sent: readonly number[]): Promise<void>;
 }
 
 function hubTarget(e: EmbeddedHub): Target {
@@ -130,6 +133,7 @@ async function bareTarget(ctx: BenchContext): Promise<Target> {
   let listener: ((topic: string, payload: Buffer) => void) | null = null;
   subscriber.on("message", (topic, payload) => listener?.(topic, payload));
   let lastArrival = 0;
+  let heard = 0;
   return {
     url: broker.url,
     async listen(prefix, arrivals) {
@@ -142,6 +146,7 @@ async function bareTarget(ctx: BenchContext): Promise<Target> {
       listener = (topic, payload) => {
         const at = wallNow();
         lastArrival = at;
+        heard++;
         const vehicle = topic.slice(start, topic.indexOf("/", start));
         // The load generator's payload, where "ts" is a whole number.
         const text = payload.toString("latin1");
@@ -153,9 +158,15 @@ async function bareTarget(ctx: BenchContext): Promise<Target> {
         await subscriber.unsubscribeAsync(topics);
       };
     },
-    async settle() {
-      // Every message was acknowledged by then; wait until none has arrived for 200 ms.
-      while (wallNow() - lastArrival < 200) await new Promise((r) => setTimeout(r, 50));
+    async settle(sent) {
+      // Every message was acknowledged by then, but the subscriber may still be reading them
+      // (on a busy machine, seconds behind): wait for each subscribed vehicle's message, or
+      // until none has arrived for 5 s.
+      const expected = sent.filter((v) => v % 25 === 0).length;
+      const waitingSince = wallNow();
+      const quiet = () => wallNow() - Math.max(lastArrival, waitingSince) > 5000;
+      while (heard < expected && !quiet()) await new Promise((r) => setTimeout(r, 20));
+      heard = 0;
     },
   };
 }
@@ -168,7 +179,7 @@ async function measureAt(
   fences: EmbeddedHub["fences"],
   prefix: string,
 ): Promise<LatencyFigures> {
-  await target.settle();
+  await target.settle([]);
   const track: LoadPlan["track"] =
     kind === "walk"
       ? { kind: "walk", box: fences.box, seed: 4 }
@@ -197,7 +208,7 @@ async function measureAt(
         },
       },
     );
-    await target.settle();
+    await target.settle(result.sends?.vehicle ?? []);
   } finally {
     await stop();
   }
