@@ -1,6 +1,7 @@
 // The agent's command line against a real Mosquitto with an MQTT-over-TLS listener and a password
 // file: --ca and credentials from --password-file or the environment deliver; the wrong CA, no
-// CA, or a wrong password are refused with one clear line, and the fixes stay in the buffer.
+// CA, or a wrong password are refused with one clear line, and the fixes stay in the buffer. The
+// simulator's agents connect the same way.
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -191,5 +192,37 @@ describe.skipIf(!ready())("agent over MQTT with TLS and credentials", () => {
     expect(readBufferStats(buffer)).toMatchObject({ depth: 5, lastAck: null });
     expect(rec.messages).toHaveLength(0);
     await rec.close();
+  });
+
+  it("runs the simulator's vehicles over TLS with --ca and --password-file", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        ...["--import", "tsx", "simulator/src/main.ts", "--vehicles", "2", "--interval", "100ms"],
+        ...["--duration", "1500ms", "--id-prefix", "tlsim-", "--seed", "1", "--quiet"],
+        ...["--broker", tlsUrl(), "--ca", pki.ca.certFile],
+        ...["--username", USER, "--password-file", passwordFile],
+      ],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout?.on("data", (d) => {
+      out += d;
+    });
+    child.stderr?.on("data", (d) => {
+      out += d;
+    });
+    const code = await new Promise((resolve) => child.once("exit", (c) => resolve(c)));
+    expect(code, out).toBe(0);
+    const fixes =
+      /fixes\s+(\d+) produced, \d+ sent \(\d+ resent\), (\d+) acknowledged, (\d+) still buffered/.exec(
+        out,
+      );
+    expect(fixes, out).not.toBeNull();
+    const [, produced, acked, buffered] = (fixes as RegExpExecArray).map(Number);
+    expect(produced).toBeGreaterThan(0);
+    expect(acked).toBe(produced);
+    expect(buffered).toBe(0);
+    expect(out).toMatch(/vehicles\s+2 \(2 connections made\)/);
   });
 });
