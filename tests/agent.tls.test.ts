@@ -129,6 +129,18 @@ describe.skipIf(!ready())("agent over MQTT with TLS and credentials", () => {
     await rec.close();
   });
 
+  it("trusts a CA added to Node's list with NODE_EXTRA_CA_CERTS, without --ca", async () => {
+    const id = vehicle();
+    const buffer = path.join(tempDir(), "agent.db");
+    const agent = startAgent(
+      ["--vehicle-id", id, "--broker", tlsUrl(), "--buffer", buffer, "--username", USER],
+      { LOCUS_MQTT_PASSWORD: PASSWORD, NODE_EXTRA_CA_CERTS: pki.ca.certFile },
+    );
+    agent.child.stdin?.end(line(0));
+    expect(await agent.exited, agent.stderr()).toBe(0);
+    expect(readBufferStats(buffer)).toMatchObject({ depth: 0, lastAck: { seq: 0 } });
+  });
+
   // Each case: the agent is refused, says why in one line, keeps the fixes and stops cleanly.
   it.each([
     {
