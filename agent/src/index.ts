@@ -12,6 +12,12 @@ export {
 export { MemoryBuffer, type MemoryBufferOptions } from "./buffer/memory.ts";
 export { readBufferStats, SqliteBuffer, type SqliteBufferOptions } from "./buffer/sqlite.ts";
 export {
+  isTlsBroker,
+  type ReadFile,
+  readCaFile,
+  readPasswordFile,
+} from "./cli/connection-files.ts";
+export {
   Agent,
   type AgentFix,
   type AgentLog,

@@ -20,6 +20,9 @@ settings are environment variables (default in brackets), not options:
   LOCUS_MQTT_URL                       an external broker, e.g. mqtt://mosquitto:1883
                                        [unset: the embedded broker]
   LOCUS_MQTT_HOST, LOCUS_MQTT_PORT     where the embedded broker listens [127.0.0.1, 1883]
+  LOCUS_TLS_CERT, LOCUS_TLS_KEY        PEM certificate (chain) and key: HTTPS, and MQTT over
+                                       TLS on the embedded broker [unset: no TLS]
+  LOCUS_MQTT_TLS_PORT                  where the embedded broker listens for MQTT over TLS [8883]
   LOCUS_MQTT_USERNAME, LOCUS_MQTT_PASSWORD
                                        the hub's account on the external broker
   LOCUS_MQTT_CLIENT_ID                 its client id there [locus-hub]

@@ -1,6 +1,7 @@
 // The hub's configuration: read once from the environment at start-up into a typed, checked object.
 
 import path from "node:path";
+import { loadTlsCredentials, type TlsCredentials, TlsSettingError } from "./tls.ts";
 
 export interface HubConfig {
   http: { host: string; port: number; bodyLimitBytes: number };
@@ -17,7 +18,11 @@ export interface HubConfig {
     sessionExpirySeconds: number;
     /** Messages an external broker may send before the hub acknowledges one. */
     receiveMaximum: number;
+    /** Where the embedded broker listens for MQTT over TLS (only with `tls`). */
+    tlsPort: number;
   };
+  /** LOCUS_TLS_CERT/LOCUS_TLS_KEY read and checked: HTTPS, and MQTT over TLS. Null: no TLS. */
+  tls: TlsCredentials | null;
   /** Set: PostgreSQL + PostGIS. Unset: SQLite in dataDir. */
   databaseUrl: string | null;
   /** Which geofence lookup judges fixes: in the hub's memory, or PostGIS queries (PostgreSQL only). */
@@ -130,6 +135,12 @@ export function loadConfig(env: Env = process.env): HubConfig {
   if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
     throw new ConfigError("LOCUS_MQTT_CLIENT_ID", "must be 1 to 128 printable ASCII characters");
   }
+  const mqttPort = port(env, "LOCUS_MQTT_PORT", 1883);
+  const tlsPort = port(env, "LOCUS_MQTT_TLS_PORT", 8883);
+  const tls = tlsSettings(env);
+  if (tls !== null && tlsPort === mqttPort && tlsPort !== 0) {
+    throw new ConfigError("LOCUS_MQTT_TLS_PORT", `${tlsPort} is LOCUS_MQTT_PORT already`);
+  }
   return {
     http: {
       host: text(env, "LOCUS_HTTP_HOST", "127.0.0.1"),
@@ -139,13 +150,15 @@ export function loadConfig(env: Env = process.env): HubConfig {
     mqttUrl: url(env, "LOCUS_MQTT_URL", ["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]),
     mqtt: {
       host: text(env, "LOCUS_MQTT_HOST", "127.0.0.1"),
-      port: port(env, "LOCUS_MQTT_PORT", 1883),
+      port: mqttPort,
       username: optional(env, "LOCUS_MQTT_USERNAME"),
       password: optional(env, "LOCUS_MQTT_PASSWORD"),
       clientId,
       sessionExpirySeconds: integer(env, "LOCUS_MQTT_SESSION_EXPIRY_S", 604_800, 60, 2 ** 32 - 2),
       receiveMaximum: integer(env, "LOCUS_MQTT_RECEIVE_MAXIMUM", 1000, 1, 65535),
+      tlsPort,
     },
+    tls,
     databaseUrl,
     geofenceEval,
     dataDir: path.resolve(text(env, "LOCUS_DATA_DIR", "./data")),
@@ -157,4 +170,14 @@ export function loadConfig(env: Env = process.env): HubConfig {
     outboxGraceMs: number(env, "LOCUS_OUTBOX_GRACE_MS", 2000, 0, 600_000),
     logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
   };
+}
+
+/** LOCUS_TLS_CERT and LOCUS_TLS_KEY: both or neither; the files are read and checked now. */
+function tlsSettings(env: Env): TlsCredentials | null {
+  try {
+    return loadTlsCredentials(optional(env, "LOCUS_TLS_CERT"), optional(env, "LOCUS_TLS_KEY"));
+  } catch (err) {
+    if (err instanceof TlsSettingError) throw new ConfigError(err.setting, err.message);
+    throw err;
+  }
 }

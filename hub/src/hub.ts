@@ -50,8 +50,8 @@ function portTaken(err: unknown, setting: string, host: string, port: number): u
   return err;
 }
 
-function httpUrlOf(host: string, port: number): string {
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+function httpUrlOf(scheme: "http" | "https", host: string, port: number): string {
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /** Starts the hub. Throws ConfigError for a problem the operator must fix. */
@@ -130,7 +130,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         bodyLimitBytes: config.http.bodyLimitBytes,
         maxVertices: MAX_VERTICES,
       },
-      { logger: log },
+      { logger: log, https: config.tls },
     );
     cleanups.push(() => api.close());
     const { host: httpHost, port: httpPort } = config.http;
@@ -155,7 +155,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       return closing;
     };
     return {
-      httpUrl: httpUrlOf(httpHost, boundHttpPort),
+      httpUrl: httpUrlOf(config.tls ? "https" : "http", httpHost, boundHttpPort),
       mqttUrl: started.url,
       token: token.token,
       tokenSource: token.source,

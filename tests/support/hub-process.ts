@@ -109,9 +109,11 @@ export async function startHubProcess(options: StartHubOptions = {}): Promise<Hu
   });
   // The ready line names the broker: the embedded one, or LOCUS_MQTT_URL (without a password).
   const announced = /mqtt: (\S+)/.exec(out)?.[1];
+  // https when the hub was given a certificate (LOCUS_TLS_CERT).
+  const scheme = /http: (https?):\/\//.exec(out)?.[1] ?? "http";
   return {
     child,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
+    httpUrl: `${scheme}://127.0.0.1:${httpPort}`,
     mqttUrl: announced ?? `mqtt://127.0.0.1:${mqttPort}`,
     token,
     dataDir,

@@ -4,6 +4,13 @@
 import { isVehicleId } from "@locus/protocol";
 import { readFlags, UsageError } from "@locus/protocol/cli";
 import agentPackage from "../../package.json" with { type: "json" };
+import {
+  isTlsBroker,
+  type ReadFile,
+  readCaFile,
+  readPasswordFile,
+  readUtf8,
+} from "./connection-files.ts";
 
 /** Everything `locus-agent --vehicle-id … --broker …` needs. */
 export interface RunConfig {
@@ -11,6 +18,10 @@ export interface RunConfig {
   brokerUrl: string;
   username?: string;
   password?: string;
+  /** PEM CA certificates to trust instead of the built-in list (mqtts://, wss://). */
+  ca?: string;
+  /** Where `ca` came from, for messages. */
+  caFile?: string;
   /** A SQLite file, or "memory" for a buffer that does not survive a restart. */
   buffer: string;
   /** stdin | nmea:PATH | gpsd://HOST:PORT */
@@ -38,8 +49,12 @@ export const DEFAULT_BUFFER = "./locus-agent.db";
 /** About eleven days of one fix a second; roughly 100 MB of SQLite. */
 export const DEFAULT_MAX_BUFFER = 1_000_000;
 export const DEFAULT_RECONNECT_MAX_MS = 30_000;
-/** Read when --password is not given, so the password need not show in the process list. */
-export const PASSWORD_ENV = "LOCUS_AGENT_PASSWORD";
+/** Read when no flag gives the user name. */
+export const USERNAME_ENV = "LOCUS_MQTT_USERNAME";
+/** Read when no flag gives the password, so it need not show in the process list. */
+export const PASSWORD_ENV = "LOCUS_MQTT_PASSWORD";
+/** The older name of PASSWORD_ENV, still read after it. */
+export const LEGACY_PASSWORD_ENV = "LOCUS_AGENT_PASSWORD";
 
 export const USAGE = `usage: locus-agent --vehicle-id ID --broker URL [options]
        locus-agent status [--buffer PATH] [--json]
@@ -48,9 +63,13 @@ Reads GPS fixes from a source, keeps each in a buffer until the broker acknowled
 publishes them to locus/vehicles/ID/location (MQTT QoS 1).
 
   --vehicle-id ID         this vehicle's id: 1-64 characters of A-Z a-z 0-9 _ . -
-  --broker URL            mqtt://HOST:PORT (also mqtts://, ws://, wss://)
-  --username USER         broker user name
-  --password PASSWORD     broker password (default: $${PASSWORD_ENV})
+  --broker URL            mqtt://HOST:PORT (also mqtts://, ws://, wss://); mqtts:// and wss://
+                          check the broker's certificate against Node's built-in CA list
+  --ca FILE               trust the CA certificate(s) in FILE (PEM) instead of that list
+  --username USER         broker user name (default: $${USERNAME_ENV})
+  --password-file FILE    broker password: the first line of FILE
+  --password PASSWORD     broker password; other users of the machine can see it in the
+                          process list: prefer --password-file or $${PASSWORD_ENV}
   --buffer PATH|memory    buffer file (default ${DEFAULT_BUFFER}); memory: not kept across restarts
   --source SPEC           stdin (one JSON fix per line), nmea:PATH or gpsd://HOST:PORT (default stdin)
   --max-buffer N          most fixes kept while offline; beyond it the oldest are dropped
@@ -69,6 +88,8 @@ const FLAGS = {
     "broker",
     "username",
     "password",
+    "password-file",
+    "ca",
     "buffer",
     "source",
     "max-buffer",
@@ -85,6 +106,7 @@ const BROKER_PROTOCOLS = new Set(["mqtt:", "mqtts:", "tcp:", "tls:", "ssl:", "ws
 export function parseArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
+  readFile: ReadFile = readUtf8,
 ): Command {
   const { command, values, switches } = readFlags(argv, FLAGS);
   if (switches.has("help")) return { kind: "help" };
@@ -116,12 +138,31 @@ export function parseArgs(
     ),
     verbose: switches.has("verbose"),
   };
-  const username = values.get("username");
-  const password = values.get("password") ?? env[PASSWORD_ENV];
+  const username = values.get("username") ?? nonEmpty(env[USERNAME_ENV]);
+  const password = passwordOf(values, env, readFile);
   if (username !== undefined) config.username = username;
-  if (password !== undefined && password !== "") {
-    if (username === undefined) throw new UsageError("--password needs --username");
+  if (password !== undefined) {
+    if (username === undefined) {
+      const from = values.has("password-file")
+        ? "--password-file"
+        : values.has("password")
+          ? "--password"
+          : `$${env[PASSWORD_ENV] ? PASSWORD_ENV : LEGACY_PASSWORD_ENV}`;
+      throw new UsageError(`${from} needs --username (or $${USERNAME_ENV})`);
+    }
     config.password = password;
+  }
+  const caFile = values.get("ca");
+  if (caFile !== undefined) {
+    if (!isTlsBroker(config.brokerUrl)) {
+      throw new UsageError("--ca goes with an mqtts:// or wss:// broker");
+    }
+    try {
+      config.ca = readCaFile(caFile, readFile);
+    } catch (err) {
+      throw new UsageError(`--ca: ${(err as Error).message}`);
+    }
+    config.caFile = caFile;
   }
   const clientId = values.get("client-id");
   if (clientId !== undefined) {
@@ -131,6 +172,33 @@ export function parseArgs(
     config.clientId = clientId;
   }
   return { kind: "run", config };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** --password, --password-file, or the environment, in that order; at most one flag. */
+function passwordOf(
+  values: Map<string, string>,
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: ReadFile,
+): string | undefined {
+  const file = values.get("password-file");
+  if (file !== undefined) {
+    if (values.has("password"))
+      throw new UsageError("give --password or --password-file, not both");
+    try {
+      return readPasswordFile(file, readFile);
+    } catch (err) {
+      throw new UsageError(`--password-file: ${(err as Error).message}`);
+    }
+  }
+  return (
+    nonEmpty(values.get("password")) ??
+    nonEmpty(env[PASSWORD_ENV]) ??
+    nonEmpty(env[LEGACY_PASSWORD_ENV])
+  );
 }
 
 function required(values: Map<string, string>, name: string): string {

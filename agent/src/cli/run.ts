@@ -56,6 +56,7 @@ export async function runAgent(config: RunConfig, deps: RunDeps): Promise<number
     buffer,
     ...(config.username !== undefined ? { username: config.username } : {}),
     ...(config.password !== undefined ? { password: config.password } : {}),
+    ...(config.ca !== undefined ? { ca: config.ca } : {}),
     ...(config.clientId !== undefined ? { clientId: config.clientId } : {}),
     reconnectMaxMs: config.reconnectMaxMs,
     reconnectInitialMs: Math.min(1000, config.reconnectMaxMs),
@@ -64,7 +65,9 @@ export async function runAgent(config: RunConfig, deps: RunDeps): Promise<number
   });
   const stats = buffer.stats();
   write(
-    `locus-agent: ${config.vehicleId} -> ${redactUrl(config.brokerUrl)}, source ${config.source}, ` +
+    `locus-agent: ${config.vehicleId} -> ${redactUrl(config.brokerUrl)}` +
+      `${config.caFile !== undefined ? ` (trusting the CA in ${config.caFile})` : ""}` +
+      `${config.username !== undefined ? ` as ${config.username}` : ""}, source ${config.source}, ` +
       `buffer ${config.buffer} (${stats.depth} waiting, next seq ${stats.nextSeq}` +
       `${stats.dropped > 0 ? `, ${stats.dropped} dropped so far` : ""})\n`,
   );

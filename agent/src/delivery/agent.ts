@@ -3,12 +3,20 @@
 // buffer only when its own PUBACK arrives. Usable as a library: no process.env, no argv, one MQTT
 // connection per agent, so a simulator can run thousands in one process.
 
-import { Backoff, DEFAULT_MAX_BYTES, locationTopic, MAX_BATCH, statusTopic } from "@locus/protocol";
+import {
+  Backoff,
+  DEFAULT_MAX_BYTES,
+  locationTopic,
+  MAX_BATCH,
+  redactUrl,
+  statusTopic,
+} from "@locus/protocol";
 import mqtt from "mqtt";
 import type { BufferedFix, FixBuffer } from "../buffer/buffer.ts";
 import { admitFix } from "./admission.ts";
 import type { AgentFix, AgentLog, AgentOptions, AgentStats } from "./options.ts";
 import { encodeMessage } from "./payload.ts";
+import { type ConnectFailure, describeConnectError, type FailureKind } from "./refusal.ts";
 
 export { InvalidFixError } from "./admission.ts";
 export type { AgentFix, AgentLog, AgentLogLevel, AgentOptions, AgentStats } from "./options.ts";
@@ -42,9 +50,10 @@ export class Agent {
   // Highest seq ever published, to count resends.
   private highestSent = -1;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  // Set when an attempt failed and was reported, so one outage gives one line.
-  private outageReported = false;
-  private lastError: string | null = null;
+  // What the last failed attempt of this outage was reported as, so an outage gives one line
+  // (one more if the cause changes: the broker is back up but refuses the credentials, say).
+  private outageReported: FailureKind | null = null;
+  private lastFailure: ConnectFailure | null = null;
   private started = false;
   private stopping: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -169,6 +178,8 @@ export class Agent {
       clientId: o.clientId ?? `locus-agent-${this.vehicleId}`,
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
+      // mqtts:// and wss:// verify the broker's certificate (MQTT.js keeps rejectUnauthorized on).
+      ...(o.ca !== undefined ? { ca: o.ca } : {}),
       clean: true,
       keepalive: o.keepaliveSeconds ?? 30,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
@@ -184,7 +195,9 @@ export class Agent {
       if (generation === this.generation) this.onConnect(client);
     });
     client.on("error", (err) => {
-      if (generation === this.generation) this.lastError = err.message;
+      if (generation === this.generation) {
+        this.lastFailure = describeConnectError(err, o.username, o.ca !== undefined);
+      }
     });
     client.on("close", () => {
       if (generation === this.generation) this.onClose(client);
@@ -198,13 +211,13 @@ export class Agent {
     this.inflight = 0;
     this.sentUpTo = -1;
     const waiting = this.buffer.depth();
-    if (this.outageReported) {
-      this.log("info", `connected to ${this.options.brokerUrl}; sending ${waiting} buffered fixes`);
+    if (this.outageReported !== null) {
+      this.log("info", `connected to ${this.brokerName()}; sending ${waiting} buffered fixes`);
     } else {
-      this.log("debug", `connected to ${this.options.brokerUrl} (${waiting} fixes buffered)`);
+      this.log("debug", `connected to ${this.brokerName()} (${waiting} fixes buffered)`);
     }
-    this.outageReported = false;
-    this.lastError = null;
+    this.outageReported = null;
+    this.lastFailure = null;
     client.publish(this.statusTopic, ONLINE, { qos: 1, retain: true }, () => {});
     this.pump();
   }
@@ -219,22 +232,35 @@ export class Agent {
     client.end(true);
     this.notifyIdle();
     if (this.stopping) return;
-    const reason = this.lastError ?? "connection closed";
-    this.lastError = null;
+    const failure = this.lastFailure ?? { kind: "other", reason: "connection closed" };
+    this.lastFailure = null;
     if (wasConnected) {
       if (Date.now() - this.connectedAt >= (this.options.reconnectResetAfterMs ?? 10_000)) {
         this.backoff.reset();
       }
-      this.log("debug", `connection to ${this.options.brokerUrl} lost: ${reason}`);
-    } else if (!this.outageReported) {
-      this.outageReported = true;
-      this.log(
-        "info",
-        `cannot connect to ${this.options.brokerUrl}: ${reason}; fixes are buffered, retrying`,
-      );
+      this.log("debug", `connection to ${this.brokerName()} lost: ${failure.reason}`);
+    } else if (this.outageReported !== failure.kind) {
+      this.outageReported = failure.kind;
+      this.reportRefusal(failure);
     }
     const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  // A refusal (credentials, certificate) needs the operator: a warning. The agent still retries
+  // with its backoff, since the broker's side may be fixed without touching the vehicle, and
+  // keeps every fix meanwhile.
+  private reportRefusal(failure: ConnectFailure): void {
+    const where = `cannot connect to ${this.brokerName()}: ${failure.reason}`;
+    if (failure.kind === "other") {
+      this.log("info", `${where}; fixes are buffered, retrying`);
+      return;
+    }
+    this.log("warn", `${where}; ${this.buffer.depth()} fixes stay buffered, retrying`);
+  }
+
+  private brokerName(): string {
+    return redactUrl(this.options.brokerUrl);
   }
 
   // Publishes what the window allows: each message the oldest fixes not yet sent on this

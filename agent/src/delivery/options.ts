@@ -17,6 +17,11 @@ export interface AgentOptions {
   buffer: FixBuffer;
   username?: string;
   password?: string;
+  /**
+   * PEM CA certificates that mqtts:// and wss:// brokers must be signed by, instead of Node's
+   * built-in list. The certificate is always checked; there is no way to turn that off.
+   */
+  ca?: string;
   /** MQTT client id. Default `locus-agent-{vehicleId}`, so a restarted agent takes over its session. */
   clientId?: string;
   /** Most messages awaiting a PUBACK at once. Default 16. */

@@ -18,6 +18,8 @@ import { vehicleRoutes } from "./vehicles.ts";
 export interface ApiOptions {
   /** false (default): silent; true or pino options: a new logger; a logger instance: used as is. */
   logger?: boolean | object;
+  /** PEM certificate and key: the app is served over HTTPS (inject() is unaffected). */
+  https?: { cert: string; key: string } | null;
 }
 
 const API_PREFIX = "/api/v1";
@@ -36,6 +38,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   const logger = options.logger ?? false;
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
+    ...(options.https ? { https: options.https } : {}),
     bodyLimit: deps.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
     // Long arrays (a ring of a big geofence, a full page of history) are written by the native

@@ -12,7 +12,22 @@ import {
   VERSION,
 } from "./args.ts";
 
+// A throwaway CA certificate (EC P-256, from tests/support/tls.ts); only parsed here.
+const CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBljCCATugAwIBAgIUCvSVMOdIIOwjLXT+OG4F34ObLoUwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNTG9jdXMgdGVzdCBDQTAeFw0yNjEyMDYxNTQ2MjVaFw0yNjEy
+MDgxNTQ2MjVaMBgxFjAUBgNVBAMMDUxvY3VzIHRlc3QgQ0EwWTATBgcqhkjOPQIB
+BggqhkjOPQMBBwNCAARhzCyeFazi/+KsaHw4Q0f0ykk+r0/aHzM9FdNWro/rdDe/
+GQCTisHVfoRx9hWpDvdGzyTYOo2vX6PAz3Dfw4JNo2MwYTAdBgNVHQ4EFgQUU734
+TYkg2PnQqywKbzYJC58FTywwHwYDVR0jBBgwFoAUU734TYkg2PnQqywKbzYJC58F
+TywwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwCgYIKoZIzj0EAwID
+SQAwRgIhAJ1ylPyebkuyNyMEHYrhwtdXmNMA31sRlkquJImkLYyxAiEA/Cnh2oWz
+zCaEa8U87bU34a3P+x7wevyye8RKEzOiTNM=
+-----END CERTIFICATE-----`;
+
 const FILES: Record<string, string> = {
+  "ca.pem": CA_PEM,
+  "password.txt": "s3cret\n",
   "creds.csv": "# id,user,password\ntruck-1,u1,p1\n\ntruck-2, u2 ,pa,ss\n",
   "route.geojson": JSON.stringify({
     type: "Feature",
@@ -132,6 +147,39 @@ describe("simulator flags", () => {
       reconnectMaxMs: 5000,
       quiet: true,
     });
+  });
+
+  it("reads the password from a file or the environment, and a CA for a TLS broker", () => {
+    const c = config("--username", "sim", "--password-file", "password.txt");
+    expect([c.username, c.password]).toEqual(["sim", "s3cret"]);
+    const fromEnv = parseArgs([], {
+      ...deps,
+      env: { LOCUS_MQTT_USERNAME: "fleet", LOCUS_MQTT_PASSWORD: "pw" },
+    });
+    expect(fromEnv.kind === "run" && [fromEnv.config.username, fromEnv.config.password]).toEqual([
+      "fleet",
+      "pw",
+    ]);
+    const tls = config("--broker", "mqtts://hub.example:8883", "--ca", "ca.pem");
+    expect(tls.ca).toBe(`${CA_PEM}\n`);
+    expect(refusal("--broker", "mqtt://hub:1883", "--ca", "ca.pem")).toBe(
+      "--ca goes with an mqtts:// or wss:// broker",
+    );
+    expect(refusal("--broker", "mqtts://hub:8883", "--ca", "password.txt")).toMatch(
+      /^--ca: password.txt holds no PEM certificate/,
+    );
+    expect(refusal("--broker", "mqtts://hub:8883", "--ca", "nope.pem")).toMatch(
+      /^--ca: cannot read nope.pem/,
+    );
+    expect(refusal("--username", "u", "--password-file", "nope")).toMatch(
+      /^--password-file: cannot read nope/,
+    );
+    expect(refusal("--password-file", "password.txt")).toBe(
+      "--password-file needs --username (or $LOCUS_MQTT_USERNAME)",
+    );
+    expect(refusal("--username", "u", "--password", "p", "--password-file", "password.txt")).toBe(
+      "give --password or --password-file, not both",
+    );
   });
 
   it("takes vehicle ids and credentials from a file, one line per vehicle", () => {

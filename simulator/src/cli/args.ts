@@ -9,6 +9,7 @@ import type { BufferChoice, FleetOptions, VehicleCredentials } from "../fleet/fl
 import type { BBox } from "../motion/frame.ts";
 import { DEFAULT_BLOCK_M, type MotionSpec } from "../motion/model.ts";
 import { parseRoutes, RoutesError } from "../motion/routes.ts";
+import { PASSWORD_ENV, readConnection, USERNAME_ENV } from "./connection.ts";
 import { UsageError } from "./usage-error.ts";
 import { bbox, duration, integer, number, parseDuration } from "./values.ts";
 
@@ -53,9 +54,12 @@ the end (after --duration, or on Ctrl-C).
   --vehicles N            how many vehicles (default ${DEFAULT_VEHICLES})
   --interval TIME         one fix per vehicle this often, e.g. 1s, 500ms (default 1s)
   --duration TIME         stop after this long, e.g. 90s, 10m, 2h (default: until Ctrl-C)
-  --broker URL            mqtt://HOST:PORT, mqtts://, ws:// or wss:// (default ${DEFAULT_BROKER})
-  --username USER         broker user name for every vehicle
-  --password PASSWORD     broker password for every vehicle
+  --broker URL            mqtt://HOST:PORT, mqtts://, ws:// or wss:// (default ${DEFAULT_BROKER});
+                          mqtts:// and wss:// check the broker's certificate against Node's CA list
+  --ca FILE               trust the CA certificate(s) in FILE (PEM) instead of that list
+  --username USER         broker user name for every vehicle (default: $${USERNAME_ENV})
+  --password-file FILE    its password: the first line of FILE (default: $${PASSWORD_ENV})
+  --password PASSWORD     its password; other users of the machine can see it in the process list
   --credentials FILE      one "vehicle_id,username,password" line per vehicle (# comments);
                           vehicle i takes line i and its id; --vehicles defaults to the line count
   --id-prefix PREFIX      vehicle ids are PREFIX00001, PREFIX00002, ... (default ${DEFAULT_ID_PREFIX})
@@ -89,6 +93,8 @@ const FLAGS = {
     "broker",
     "username",
     "password",
+    "password-file",
+    "ca",
     "credentials",
     "id-prefix",
     "bbox",
@@ -113,12 +119,15 @@ const RELAYABLE_PROTOCOLS = new Set(["mqtt:", "tcp:", "ws:"]);
 
 export interface ParseDeps {
   readFile(path: string): string;
+  /** LOCUS_MQTT_USERNAME and LOCUS_MQTT_PASSWORD are read from it. Default: none. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Uniform in [0, 1), for the default seed. */
   random(): number;
 }
 
 const DEFAULT_DEPS: ParseDeps = {
   readFile: (path) => fs.readFileSync(path, "utf8"),
+  env: process.env,
   random: Math.random,
 };
 
@@ -147,11 +156,7 @@ export function parseArgs(argv: readonly string[], deps: ParseDeps = DEFAULT_DEP
     );
   }
 
-  const username = values.get("username");
-  const password = values.get("password");
-  if (password !== undefined && username === undefined) {
-    throw new UsageError("--password needs --username");
-  }
+  const connection = readConnection(values, deps.env ?? {}, deps.readFile, brokerUrl);
 
   const intervalMs = duration("interval", values.get("interval"), 10, 3_600_000) ?? 1000;
   const durationMs = duration("duration", values.get("duration"), 100, 30 * 86_400_000) ?? null;
@@ -183,8 +188,7 @@ export function parseArgs(argv: readonly string[], deps: ParseDeps = DEFAULT_DEP
     vehicles: count,
     intervalMs,
     brokerUrl,
-    ...(username !== undefined ? { username } : {}),
-    ...(password !== undefined ? { password } : {}),
+    ...connection,
     ...(credentials ? { credentials: credentials.slice(0, count) } : {}),
     idPrefix,
     seed,

@@ -8,6 +8,8 @@ export interface EventWatcherOptions {
   brokerUrl: string;
   username?: string;
   password?: string;
+  /** PEM CA certificates for an mqtts:// or wss:// broker (default: Node's list). */
+  ca?: string;
   clientId: string;
   /** Whether an event's vehicle is one of ours. */
   isOurs: (vehicleId: string) => boolean;
@@ -32,6 +34,7 @@ export class EventWatcher {
       clientId: options.clientId,
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,

@@ -42,6 +42,8 @@ export interface FleetOptions {
   password?: string;
   /** Per vehicle, in order; vehicle i takes entry i and its id. */
   credentials?: readonly VehicleCredentials[];
+  /** PEM CA certificates that an mqtts:// or wss:// broker must be signed by (default: Node's). */
+  ca?: string;
   /** Vehicle i is `${idPrefix}${i + 1, 5 digits}` unless credentials name it. */
   idPrefix: string;
   seed: number;
@@ -193,6 +195,7 @@ export class Fleet {
               ...(o.username !== undefined ? { username: o.username } : {}),
               ...(o.password !== undefined ? { password: o.password } : {}),
             }),
+        ...(o.ca !== undefined ? { ca: o.ca } : {}),
         reconnectMaxMs: o.reconnectMaxMs,
         reconnectInitialMs: Math.min(1000, o.reconnectMaxMs),
         log: (level, message) => this.agentLog(level, message),
@@ -213,6 +216,7 @@ export class Fleet {
       this.watcher = new EventWatcher({
         brokerUrl: o.brokerUrl,
         clientId: `locus-sim-events-${process.pid}-${o.seed}`,
+        ...(o.ca !== undefined ? { ca: o.ca } : {}),
         ...(o.username !== undefined
           ? { username: o.username, password: o.password ?? "" }
           : first
