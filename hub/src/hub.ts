@@ -16,6 +16,7 @@ import { GeofenceEngine } from "./geofence/engine.ts";
 import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
+import { AccountService } from "./identity/accounts.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
 import { createMetrics } from "./metrics.ts";
@@ -120,11 +121,24 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       }
       return { ok: Object.values(checks).every((c) => c === "ok"), checks };
     };
+    // MQTT accounts (CONTRACT §3). The broker's BrokerAccounts (the embedded broker's session
+    // cutting, Mosquitto's dynamic security) is passed as `broker` where the broker has one; an
+    // external broker without it cannot hold the accounts the hub would issue.
+    const accounts = new AccountService({
+      store,
+      ...(config.mqttUrl === null
+        ? {}
+        : {
+            brokerLacks:
+              "the hub does not manage the accounts of the external broker at LOCUS_MQTT_URL (it needs Mosquitto's dynamic security plugin); create MQTT accounts in the broker itself",
+          }),
+    });
     const api: FastifyInstance = await buildApi(
       {
         store,
         fences: engine,
         token: token.token,
+        accounts,
         metrics: metrics.registry,
         health,
         bodyLimitBytes: config.http.bodyLimitBytes,
