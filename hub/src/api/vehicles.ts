@@ -35,14 +35,13 @@ type Vehicle = Static<typeof VehicleSchema>;
 /** A vehicle as answers show it; memberships of geofences the engine no longer knows are left out. */
 export function toVehicle(record: VehicleRecord, fences: FenceRegistry): Vehicle {
   const geofences = [...record.state.inside.keys()].filter((id) => fences.has(id)).sort();
-  const vehicle: Vehicle = {
+  return {
     id: record.id,
+    ...(record.name === undefined ? {} : { name: record.name }),
     last_fix: record.last_fix === null ? null : toWireFix(record.last_fix),
     geofences,
     status: record.status,
   };
-  if (record.name !== undefined) vehicle.name = record.name;
-  return vehicle;
 }
 
 function noVehicle(id: string): Error {
