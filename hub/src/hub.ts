@@ -104,6 +104,18 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       maxPayloadBytes: config.maxPayloadBytes,
     });
 
+    // MQTT accounts (CONTRACT §3). The broker's side of them (the embedded broker's session
+    // cutting, Mosquitto's dynamic security) is attached with accounts.useBroker once it runs; an
+    // external broker without it cannot hold the accounts the hub would issue.
+    const accounts = new AccountService({
+      store,
+      ...(config.mqttUrl === null
+        ? {}
+        : {
+            brokerLacks:
+              "the hub does not manage the accounts of the external broker at LOCUS_MQTT_URL (it needs Mosquitto's dynamic security plugin); create MQTT accounts in the broker itself",
+          }),
+    });
     const started = await openBroker(config, receiver, log);
     broker = started;
     cleanups.push(() => started.close());
@@ -121,18 +133,6 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       }
       return { ok: Object.values(checks).every((c) => c === "ok"), checks };
     };
-    // MQTT accounts (CONTRACT §3). The broker's BrokerAccounts (the embedded broker's session
-    // cutting, Mosquitto's dynamic security) is passed as `broker` where the broker has one; an
-    // external broker without it cannot hold the accounts the hub would issue.
-    const accounts = new AccountService({
-      store,
-      ...(config.mqttUrl === null
-        ? {}
-        : {
-            brokerLacks:
-              "the hub does not manage the accounts of the external broker at LOCUS_MQTT_URL (it needs Mosquitto's dynamic security plugin); create MQTT accounts in the broker itself",
-          }),
-    });
     const api: FastifyInstance = await buildApi(
       {
         store,

@@ -243,6 +243,14 @@ describe("AccountService", () => {
     expect((await accounts.registerVehicle("v1", null)).password).toBeTruthy();
   });
 
+  it("tells a broker attached later", async () => {
+    const accounts = service({ broker: undefined });
+    await accounts.registerVehicle("v1", null);
+    accounts.useBroker(broker);
+    await accounts.deleteVehicle("v1", false);
+    expect(broker.calls).toEqual([["remove", "v1"]]);
+  });
+
   it("works without a BrokerAccounts (a broker that only asks authenticate)", async () => {
     const accounts = service({ broker: undefined });
     const { password } = await accounts.registerVehicle("v1", null);

@@ -85,7 +85,7 @@ function principalOf(account: AccountRecord): Principal {
 
 export class AccountService {
   readonly #store: Store;
-  readonly #broker: BrokerAccounts | undefined;
+  #broker: BrokerAccounts | undefined;
   readonly #brokerLacks: string | undefined;
   readonly #now: () => number;
   readonly #cost: ScryptCost | undefined;
@@ -104,6 +104,14 @@ export class AccountService {
     this.#cost = options.cost;
     this.#maxEntries = Math.max(1, options.cache?.maxEntries ?? DEFAULT_CACHE_ENTRIES);
     this.#ttlMs = options.cache?.ttlMs ?? DEFAULT_CACHE_TTL_MS;
+  }
+
+  /**
+   * Sets the broker's side of accounts once the broker runs: the embedded broker is started with
+   * `authenticate`, so the service exists before it.
+   */
+  useBroker(broker: BrokerAccounts): void {
+    this.#broker = broker;
   }
 
   /** Why credentials cannot be issued here, or null when they can. */
