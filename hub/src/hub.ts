@@ -16,6 +16,7 @@ import { GeofenceEngine } from "./geofence/engine.ts";
 import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
+import { AccountService } from "./identity/accounts.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
 import { createMetrics } from "./metrics.ts";
@@ -103,6 +104,18 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       maxPayloadBytes: config.maxPayloadBytes,
     });
 
+    // MQTT accounts (CONTRACT §3). The broker's side of them (the embedded broker's session
+    // cutting, Mosquitto's dynamic security) is attached with accounts.useBroker once it runs; an
+    // external broker without it cannot hold the accounts the hub would issue.
+    const accounts = new AccountService({
+      store,
+      ...(config.mqttUrl === null
+        ? {}
+        : {
+            brokerLacks:
+              "the hub does not manage the accounts of the external broker at LOCUS_MQTT_URL (it needs Mosquitto's dynamic security plugin); create MQTT accounts in the broker itself",
+          }),
+    });
     const started = await openBroker(config, receiver, log);
     broker = started;
     cleanups.push(() => started.close());
@@ -125,6 +138,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         store,
         fences: engine,
         token: token.token,
+        accounts,
         metrics: metrics.registry,
         health,
         bodyLimitBytes: config.http.bodyLimitBytes,

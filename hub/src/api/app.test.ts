@@ -121,8 +121,13 @@ describe("OpenAPI", () => {
     const methods = (path: string) => Object.keys(doc.paths[path] ?? {}).sort();
     expect(methods("/api/v1/geofences")).toEqual(["get", "post"]);
     expect(methods("/api/v1/geofences/{id}")).toEqual(["delete", "get", "put"]);
-    expect(methods("/api/v1/vehicles")).toEqual(["get"]);
-    expect(methods("/api/v1/vehicles/{id}")).toEqual(["get"]);
+    expect(methods("/api/v1/vehicles")).toEqual(["get", "post"]);
+    expect(methods("/api/v1/vehicles/{id}")).toEqual(["delete", "get"]);
+    expect(methods("/api/v1/vehicles/{id}/credentials")).toEqual(["post"]);
+    expect(methods("/api/v1/clients")).toEqual(["get", "post"]);
+    expect(methods("/api/v1/clients/{name}")).toEqual(["delete"]);
+    expect(methods("/api/v1/tokens")).toEqual(["get", "post"]);
+    expect(methods("/api/v1/tokens/{name}")).toEqual(["delete"]);
     expect(methods("/api/v1/vehicles/{id}/locations")).toEqual(["get"]);
     expect(methods("/api/v1/events")).toEqual(["get"]);
     expect(methods("/api/v1/health")).toEqual(["get"]);

@@ -4,6 +4,7 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { bearerAuth } from "./auth.ts";
+import { clientRoutes } from "./clients.ts";
 import type { ApiDeps } from "./deps.ts";
 import { registerDocs, registerOpenApi } from "./docs.ts";
 import { installErrorHandling } from "./errors.ts";
@@ -12,6 +13,7 @@ import { geofenceRoutes } from "./geofences.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { rootPage } from "./root.ts";
+import { tokenRoutes } from "./tokens.ts";
 import { validatorCompiler } from "./validation.ts";
 import { vehicleRoutes } from "./vehicles.ts";
 
@@ -72,10 +74,12 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
 
   // Everything that holds data needs the token.
   await app.register(async (data) => {
-    data.addHook("onRequest", bearerAuth(deps.token));
+    data.addHook("onRequest", bearerAuth(deps.token, deps.accounts));
     await data.register(geofenceRoutes, { prefix: API_PREFIX, deps });
     await data.register(vehicleRoutes, { prefix: API_PREFIX, deps });
     await data.register(eventRoutes, { prefix: API_PREFIX, deps });
+    await data.register(clientRoutes, { prefix: API_PREFIX, deps });
+    await data.register(tokenRoutes, { prefix: API_PREFIX, deps });
     await data.register(metricsRoutes, { deps });
   });
 

@@ -1,6 +1,7 @@
 // What the REST API needs from the rest of the hub, so it can be built and tested on its own.
 
 import type { Registry } from "prom-client";
+import type { AccountService } from "../identity/accounts.ts";
 import type { GeofenceRecord, Store } from "../store/store.ts";
 
 /** Keeps the live geofence engine in step with the stored geofences. */
@@ -22,8 +23,13 @@ export interface HealthReport {
 export interface ApiDeps {
   store: Store;
   fences: FenceRegistry;
-  /** The bearer token every /api/v1 route but health, and /metrics, require. */
+  /**
+   * The configured bearer token: an admin token, alongside those issued through /api/v1/tokens.
+   * Every /api/v1 route but health, and /metrics, require one.
+   */
   token: string;
+  /** MQTT accounts and issued REST tokens (CONTRACT §3, §5). */
+  accounts: AccountService;
   metrics: Registry;
   health(): Promise<HealthReport>;
   /** Request bodies over this many bytes get 413. */

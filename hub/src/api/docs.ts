@@ -30,6 +30,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: "geofences", description: "GeoJSON geofences" },
         { name: "vehicles", description: "Vehicles and their location history" },
         { name: "events", description: "Geofence events" },
+        { name: "clients", description: "MQTT accounts of event consumers and observers" },
+        { name: "tokens", description: "REST tokens and their roles" },
         { name: "health", description: "Hub health" },
         { name: "metrics", description: "Prometheus metrics" },
       ],

@@ -156,6 +156,9 @@ export const GeofenceCollectionSchema = Type.Object(
 export const VehicleSchema = Type.Object(
   {
     id: Type.String({ description: "Vehicle id" }),
+    name: Type.Optional(
+      Type.String({ description: "The name given when it was registered; absent when none was" }),
+    ),
     last_fix: Type.Union([FixSchema, Type.Null()], {
       description: "The newest fix judged, or null before the first",
     }),

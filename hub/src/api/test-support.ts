@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { Registry } from "prom-client";
+import { AccountService, type AccountServiceOptions } from "../identity/accounts.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { GeofenceRecord } from "../store/store.ts";
 import { buildApi } from "./app.ts";
@@ -37,8 +38,11 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** An app on a fresh store in its own temporary directory. */
-export async function startApi(overrides: Partial<ApiDeps> = {}): Promise<TestApi> {
+/** An app on a fresh store in its own temporary directory; `accounts` tunes its account service. */
+export async function startApi(
+  overrides: Partial<ApiDeps> = {},
+  accounts: Partial<AccountServiceOptions> = {},
+): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), "locus-api-"));
   const store = new SqliteStore(join(dir, "locus.db"), { synchronous: "normal" });
   const fences = new MapFenceRegistry();
@@ -51,6 +55,8 @@ export async function startApi(overrides: Partial<ApiDeps> = {}): Promise<TestAp
     store,
     fences,
     token: TOKEN,
+    // scrypt at its lowest sensible cost: the tests issue many passwords, none of them secret.
+    accounts: new AccountService({ store, cost: { N: 2 ** 10, r: 8, p: 1 }, ...accounts }),
     metrics,
     health: async () => state.health,
     bodyLimitBytes: 8 * 1024 * 1024,

@@ -1,10 +1,17 @@
-// Vehicle routes: the fleet with each vehicle's newest fix, geofences and status, and one
-// vehicle's location history (CONTRACT §5).
+// Vehicle routes: the fleet with each vehicle's newest fix, geofences and status, one vehicle's
+// location history, and registration with MQTT credentials, their rotation and deletion (CONTRACT §5).
 
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { isVehicleId, toWireFix } from "@locus/protocol";
-import type { Static } from "typebox";
+import Type, { type Static } from "typebox";
 import type { VehicleRecord } from "../store/store.ts";
+import { accountCall } from "./account-errors.ts";
+import {
+  DeleteVehicleQuerySchema,
+  RegisteredVehicleSchema,
+  VehicleCredentialsSchema,
+  VehicleRegistrationSchema,
+} from "./account-schemas.ts";
 import type { ApiDeps, FenceRegistry } from "./deps.ts";
 import { notFound, quote } from "./errors.ts";
 import { decodeCursor, pageOf, timeWindow } from "./pagination.ts";
@@ -30,6 +37,7 @@ export function toVehicle(record: VehicleRecord, fences: FenceRegistry): Vehicle
   const geofences = [...record.state.inside.keys()].filter((id) => fences.has(id)).sort();
   return {
     id: record.id,
+    ...(record.name === undefined ? {} : { name: record.name }),
     last_fix: record.last_fix === null ? null : toWireFix(record.last_fix),
     geofences,
     status: record.status,
@@ -38,7 +46,7 @@ export function toVehicle(record: VehicleRecord, fences: FenceRegistry): Vehicle
 
 function noVehicle(id: string): Error {
   return notFound(
-    `no vehicle with id ${quote(id)}: a vehicle appears once the hub has stored a fix or status from it; list them with GET /api/v1/vehicles`,
+    `no vehicle with id ${quote(id)}: a vehicle appears once it is registered (POST /api/v1/vehicles) or the hub has stored a fix or status from it; list them with GET /api/v1/vehicles`,
   );
 }
 
@@ -109,12 +117,99 @@ export const vehicleRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async
     async (request) => {
       const { id } = request.params;
       const window = timeWindow(request.query);
-      if ((await deps.store.getVehicle(id)) === null) throw noVehicle(id);
       const fixes = await deps.store.locations(id, {
         ...window,
         limit: request.query.limit ?? DEFAULT_HISTORY_LIMIT,
       });
+      // A deleted (not purged) vehicle is no longer listed, but its history is still there.
+      if (fixes.length === 0 && (await deps.store.getVehicle(id)) === null) {
+        const any = await deps.store.locations(id, { limit: 1 });
+        if (any.length === 0) throw noVehicle(id);
+      }
       return { locations: fixes.map(toWireFix) };
+    },
+  );
+
+  app.post(
+    "/vehicles",
+    {
+      schema: {
+        tags: TAGS,
+        summary: "Register a vehicle and issue its MQTT credentials",
+        description:
+          "Registers the vehicle (it is listed from now on, with last_fix null until its first fix) and issues its MQTT credentials: username = its id, and a random password shown in this answer only; the hub keeps a slow hash of it. 409 when the vehicle is registered already (POST /api/v1/vehicles/{id}/credentials issues a new password); 501 when the MQTT broker cannot hold accounts.",
+        body: VehicleRegistrationSchema,
+        response: {
+          201: RegisteredVehicleSchema,
+          ...AUTHENTICATED_ERRORS,
+          403: ErrorSchema,
+          409: ErrorSchema,
+          501: ErrorSchema,
+          502: ErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, name } = request.body;
+      const issued = await accountCall(deps.accounts.registerVehicle(id, name ?? null));
+      reply.code(201);
+      return {
+        ...toVehicle(issued.vehicle, deps.fences),
+        mqtt: { username: id, password: issued.password },
+      };
+    },
+  );
+
+  app.post(
+    "/vehicles/:id/credentials",
+    {
+      schema: {
+        tags: TAGS,
+        summary: "Issue a registered vehicle a new MQTT password",
+        description:
+          "The old password stops working at once and the vehicle's live MQTT sessions are disconnected. The new password is shown in this answer only.",
+        params: VehicleIdParamsSchema,
+        response: {
+          201: VehicleCredentialsSchema,
+          ...AUTHENTICATED_ERRORS,
+          403: ErrorSchema,
+          404: ErrorSchema,
+          501: ErrorSchema,
+          502: ErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const password = await accountCall(deps.accounts.rotateVehicle(id));
+      reply.code(201);
+      return { id, mqtt: { username: id, password } };
+    },
+  );
+
+  app.delete(
+    "/vehicles/:id",
+    {
+      schema: {
+        tags: TAGS,
+        summary: "Delete a vehicle",
+        description:
+          "Revokes its MQTT credentials (its live sessions are disconnected) and removes it from the vehicle list. Its stored fixes and events are kept, unless `purge=true`.",
+        params: VehicleIdParamsSchema,
+        querystring: DeleteVehicleQuerySchema,
+        response: {
+          204: Type.Null({ description: "Deleted" }),
+          ...AUTHENTICATED_ERRORS,
+          403: ErrorSchema,
+          404: ErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      await accountCall(
+        deps.accounts.deleteVehicle(request.params.id, request.query.purge === true),
+      );
+      return reply.code(204).send(null);
     },
   );
 };

@@ -89,16 +89,20 @@ export function eventFromColumns(row: EventColumns): GeofenceEvent {
 /** A vehicle as both stores' rows hold it: its last fix and state as JSON text. */
 export interface VehicleRow {
   id: string;
+  /** Absent from rows of stores read before vehicles had names. */
+  name?: string | null;
   last_fix: string | null;
   state: string;
   status: "online" | "offline" | "unknown";
 }
 
 export function vehicleFromRow(row: VehicleRow): VehicleRecord {
-  return {
+  const record: VehicleRecord = {
     id: row.id,
     last_fix: row.last_fix === null ? null : decodeFix(row.last_fix),
     state: decodeState(row.state),
     status: row.status,
   };
+  if (typeof row.name === "string") record.name = row.name;
+  return record;
 }

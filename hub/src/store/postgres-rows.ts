@@ -45,7 +45,7 @@ export const FIX_COLUMNS = `vehicle_id, ts, seq_key, nonce, ST_Y(geom) AS latitu
   speed, heading, accuracy, altitude`;
 export const EVENT_COLUMNS = `seqno, id, type, vehicle_id, geofence_id, geofence_name, ts, latitude,
   longitude, detected_at`;
-export const VEHICLE_COLUMNS = "id, last_fix::text AS last_fix, state::text AS state, status";
+export const VEHICLE_COLUMNS = "id, name, last_fix::text AS last_fix, state::text AS state, status";
 
 export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
   return {

@@ -114,6 +114,28 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX events_geofence_ts ON events (geofence_id, ts, seqno);
     `,
   },
+  {
+    version: 2,
+    description: "MQTT accounts, API tokens, vehicle names",
+    sql: `
+    -- Passwords only as scrypt hashes, tokens only as SHA-256 digests (identity/secrets.ts).
+    ALTER TABLE vehicles ADD COLUMN name text;
+    CREATE TABLE mqtt_accounts (
+      username text COLLATE "C" PRIMARY KEY,
+      kind text NOT NULL CHECK (kind IN ('vehicle', 'client')),
+      role text CHECK (role IN ('events', 'observer')),
+      password_hash text NOT NULL,
+      created_at bigint NOT NULL,
+      CHECK ((kind = 'vehicle') = (role IS NULL))
+    );
+    CREATE TABLE api_tokens (
+      name text COLLATE "C" PRIMARY KEY,
+      role text NOT NULL CHECK (role IN ('admin', 'read')),
+      digest text NOT NULL UNIQUE,
+      created_at bigint NOT NULL
+    );
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -13,6 +13,7 @@ import { buildApi } from "../api/app.ts";
 import { MapFenceRegistry, polygonFeature, square, TOKEN } from "../api/test-support.ts";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import { validateGeometry } from "../geofence/validate.ts";
+import { AccountService } from "../identity/accounts.ts";
 import { ingest } from "../ingest/test-support.ts";
 import { openPostgresStore, type PostgresStore } from "./postgres.ts";
 import { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from "./postgres-schema.ts";
@@ -274,6 +275,7 @@ if (server === null) {
           store,
           fences: new MapFenceRegistry(),
           token: TOKEN,
+          accounts: new AccountService({ store }),
           metrics: new Registry(),
           health: async () => ({ ok: true, checks: {} }),
           bodyLimitBytes: 8 * 1024 * 1024,

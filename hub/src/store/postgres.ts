@@ -7,6 +7,7 @@ import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import type { VehicleState } from "../geofence/membership.ts";
 import { decodeState, type VehicleRow, vehicleFromRow } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
+import { PostgresAccounts } from "./postgres-accounts.ts";
 import { commitGroup } from "./postgres-ingest.ts";
 import {
   EVENT_COLUMNS,
@@ -23,6 +24,7 @@ import {
 import { migrate } from "./postgres-schema.ts";
 import { multiPolygonToWkb } from "./postgres-wkb.ts";
 import type {
+  AccountRecord,
   Committed,
   EventFilter,
   FixKey,
@@ -32,6 +34,7 @@ import type {
   Page,
   Store,
   TimeRange,
+  TokenRecord,
 } from "./store.ts";
 
 export interface PostgresStoreOptions {
@@ -105,12 +108,14 @@ export class PostgresStore implements Store {
   /** The connection pool; PostgisFenceIndex shares it. */
   readonly pool: pg.Pool;
   readonly #newId: (now: number) => string;
+  readonly #accounts: PostgresAccounts;
   #closed = false;
 
   /** Use openPostgresStore: it connects and migrates first. `highestId` is max(geofences.id). */
   constructor(pool: pg.Pool, highestId?: string) {
     this.pool = pool;
     this.#newId = idGenerator(highestId);
+    this.#accounts = new PostgresAccounts(pool);
   }
 
   async createGeofence(input: GeofenceInput, now: number): Promise<GeofenceRecord> {
@@ -350,6 +355,44 @@ export class PostgresStore implements Store {
     const where = row.x === null || row.y === null ? "" : ` at or near point ${row.x} ${row.y}`;
     return `${row.reason ?? "invalid geometry"}${where}`;
   }
+
+  // --- Accounts and tokens: see postgres-accounts.ts ---
+
+  registerVehicle(account: AccountRecord, name: string | null) {
+    return this.#accounts.registerVehicle(account, name);
+  }
+  deleteVehicle(id: string, purge: boolean) {
+    return this.#accounts.deleteVehicle(id, purge);
+  }
+  createClientAccount(account: AccountRecord) {
+    return this.#accounts.createClientAccount(account);
+  }
+  getAccount(username: string) {
+    return this.#accounts.getAccount(username);
+  }
+  listAccounts(kind: AccountRecord["kind"], page: Page) {
+    return this.#accounts.listAccounts(kind, page);
+  }
+  setAccountPassword(username: string, passwordHash: string) {
+    return this.#accounts.setAccountPassword(username, passwordHash);
+  }
+  deleteAccount(username: string, kind: AccountRecord["kind"]) {
+    return this.#accounts.deleteAccount(username, kind);
+  }
+  createToken(token: TokenRecord) {
+    return this.#accounts.createToken(token);
+  }
+  tokenByDigest(digest: string) {
+    return this.#accounts.tokenByDigest(digest);
+  }
+  listTokens(page: Page) {
+    return this.#accounts.listTokens(page);
+  }
+  deleteToken(name: string) {
+    return this.#accounts.deleteToken(name);
+  }
+
+  // --- end of accounts and tokens ---
 
   async ping() {
     await this.pool.query("SELECT 1");

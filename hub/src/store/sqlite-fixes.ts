@@ -249,6 +249,11 @@ export class SqliteFixes {
     return n;
   }
 
+  /** Forgets a vehicle whose fixes were all deleted from `fixes` (fixes_recent holds none of them). */
+  forgetVehicle(vehicleId: string): void {
+    this.#recentNewest.delete(vehicleId);
+  }
+
   /** A vehicle's fixes in ts order within the range, from both tables. */
   history(vehicleId: string, range: TimeRange): Fix[] {
     const params = [

@@ -112,6 +112,26 @@ const MIGRATIONS: readonly string[] = [
     received_at INTEGER NOT NULL
   );
   `,
+  // 4: identities (CONTRACT §3, §5). MQTT accounts of vehicles (username = the vehicle's id) and
+  // clients, with passwords only as scrypt hashes; REST tokens only as SHA-256 digests; a
+  // registered vehicle's name.
+  `
+  ALTER TABLE vehicles ADD COLUMN name TEXT;
+  CREATE TABLE mqtt_accounts (
+    username TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('vehicle', 'client')),
+    role TEXT CHECK (role IN ('events', 'observer')),
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    CHECK ((kind = 'vehicle') = (role IS NULL))
+  ) WITHOUT ROWID;
+  CREATE TABLE api_tokens (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'read')),
+    digest TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build writes. */

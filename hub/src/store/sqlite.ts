@@ -11,12 +11,14 @@ import {
   vehicleFromRow,
 } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
+import { SqliteAccounts } from "./sqlite-accounts.ts";
 import { Checkpointer } from "./sqlite-checkpoint.ts";
 import { SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
 import { type EventRow, type GeofenceRow, geofenceFromRow } from "./sqlite-rows.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
 import type {
+  AccountRecord,
   Committed,
   EventFilter,
   FixKey,
@@ -27,6 +29,7 @@ import type {
   Page,
   Store,
   TimeRange,
+  TokenRecord,
 } from "./store.ts";
 
 export interface SqliteStoreOptions {
@@ -55,6 +58,7 @@ export class SqliteStore implements Store {
   readonly #fixes: SqliteFixes;
   /** A chunk of fixes is about to move from fixes_recent into `fixes`. */
   #moving = false;
+  readonly #accounts: SqliteAccounts;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const db = new Database(path);
@@ -86,6 +90,14 @@ export class SqliteStore implements Store {
       id: string | null;
     };
     this.#newId = idGenerator(highest.id ?? undefined);
+    this.#accounts = new SqliteAccounts(db, {
+      durable: () => this.#durable(),
+      writable: () => this.#writable(),
+      settleFixes: () => {
+        this.#fixes.moveChunk(this.#fixes.recent);
+      },
+      fixesPurged: (id) => this.#fixes.forgetVehicle(id),
+    });
     this.#stmt = {
       insertGeofence: db.prepare(
         `INSERT INTO geofences (id, name, geometry_type, polygons, properties, hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at)
@@ -294,6 +306,44 @@ export class SqliteStore implements Store {
   async outboxDepth() {
     return (this.#stmt.outboxDepth.get() as { n: number }).n;
   }
+
+  // --- Accounts and tokens: see sqlite-accounts.ts ---
+
+  registerVehicle(account: AccountRecord, name: string | null) {
+    return this.#accounts.registerVehicle(account, name);
+  }
+  deleteVehicle(id: string, purge: boolean) {
+    return this.#accounts.deleteVehicle(id, purge);
+  }
+  createClientAccount(account: AccountRecord) {
+    return this.#accounts.createClientAccount(account);
+  }
+  getAccount(username: string) {
+    return this.#accounts.getAccount(username);
+  }
+  listAccounts(kind: AccountRecord["kind"], page: Page) {
+    return this.#accounts.listAccounts(kind, page);
+  }
+  setAccountPassword(username: string, passwordHash: string) {
+    return this.#accounts.setAccountPassword(username, passwordHash);
+  }
+  deleteAccount(username: string, kind: AccountRecord["kind"]) {
+    return this.#accounts.deleteAccount(username, kind);
+  }
+  createToken(token: TokenRecord) {
+    return this.#accounts.createToken(token);
+  }
+  tokenByDigest(digest: string) {
+    return this.#accounts.tokenByDigest(digest);
+  }
+  listTokens(page: Page) {
+    return this.#accounts.listTokens(page);
+  }
+  deleteToken(name: string) {
+    return this.#accounts.deleteToken(name);
+  }
+
+  // --- end of accounts and tokens ---
 
   async ping() {
     this.#writable();

@@ -8,6 +8,7 @@ import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import type { Membership, VehicleState } from "../geofence/membership.ts";
 import { type Decide, ingest } from "../ingest/test-support.ts";
 import type { GeofenceInput, OutboxEvent, Store } from "./store.ts";
+import { accountsContract } from "./store-accounts.contract.ts";
 
 /** A store under test, opened empty. */
 export interface StoreHarness {
@@ -625,6 +626,8 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         expect(await store.events({ vehicle_id: "nobody", limit: 100 })).toEqual([]);
       });
     });
+
+    accountsContract(() => store);
 
     it("keeps geofences and fixes across a reopen", async ({ skip }) => {
       const fence = await store.createGeofence(fenceInput("kept"), T0);

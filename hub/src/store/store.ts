@@ -4,6 +4,7 @@
 import type { Fix, GeofenceEvent } from "@locus/protocol";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import type { VehicleState } from "../geofence/membership.ts";
+import type { ClientRole, TokenRole } from "../identity/principal.ts";
 
 /** A geofence as stored: the validated geometry plus what the API returns. */
 export interface GeofenceRecord {
@@ -67,6 +68,8 @@ export interface OutboxEvent {
 
 export interface VehicleRecord {
   id: string;
+  /** The name given when it was registered (POST /api/v1/vehicles); absent when none was. */
+  name?: string;
   last_fix: Fix | null;
   state: VehicleState;
   status: "online" | "offline" | "unknown";
@@ -88,6 +91,26 @@ export interface EventFilter extends TimeRange {
   vehicle_id?: string;
   geofence_id?: string;
   type?: string;
+}
+
+/** An MQTT account (CONTRACT §3): a vehicle's (username = its id) or a client's. */
+export interface AccountRecord {
+  username: string;
+  kind: "vehicle" | "client";
+  /** A client's role; null for a vehicle. */
+  role: ClientRole | null;
+  /** `scrypt$N$r$p$salt$hash` (identity/secrets.ts); never the password itself. */
+  password_hash: string;
+  created_at: number;
+}
+
+/** A REST token issued through POST /api/v1/tokens, kept as the SHA-256 digest of its secret. */
+export interface TokenRecord {
+  name: string;
+  role: TokenRole;
+  /** Hex SHA-256 of the token (identity/secrets.ts tokenDigest). */
+  digest: string;
+  created_at: number;
 }
 
 export interface Store {
@@ -136,6 +159,43 @@ export interface Store {
    * will hold it (PostGIS ST_IsValidDetail): null when valid, else the reason, to answer 400 with.
    */
   checkGeometry?(polygons: MultiPolygonCoords): Promise<string | null>;
+
+  // --- Accounts and tokens (CONTRACT §3, §5): sqlite-accounts.ts, postgres-accounts.ts ---
+
+  /**
+   * Registers a vehicle: its MQTT account, and its vehicle row (created with no fix when new, its
+   * name set). false, with nothing written, when an account with this username exists already.
+   */
+  registerVehicle(
+    account: AccountRecord & { kind: "vehicle" },
+    name: string | null,
+  ): Promise<boolean>;
+  /**
+   * Removes a vehicle's account and its vehicle row (state, last fix, status); with `purge` also
+   * its fixes and events. false when there was nothing of it to remove.
+   */
+  deleteVehicle(id: string, purge: boolean): Promise<boolean>;
+  /**
+   * Creates a client's account. false, with nothing written, when the username is taken by any
+   * account or by a vehicle the hub has seen (registered or not).
+   */
+  createClientAccount(account: AccountRecord & { kind: "client" }): Promise<boolean>;
+  getAccount(username: string): Promise<AccountRecord | null>;
+  /** Accounts of one kind in username order, after `page.after`. */
+  listAccounts(kind: AccountRecord["kind"], page: Page): Promise<AccountRecord[]>;
+  /** Replaces an account's password hash; false when there is no such account. */
+  setAccountPassword(username: string, passwordHash: string): Promise<boolean>;
+  /** Removes an account of this kind; false when there is none. */
+  deleteAccount(username: string, kind: AccountRecord["kind"]): Promise<boolean>;
+
+  /** Stores a token; false, with nothing written, when the name (or the digest) is taken. */
+  createToken(token: TokenRecord): Promise<boolean>;
+  tokenByDigest(digest: string): Promise<TokenRecord | null>;
+  /** Tokens in name order, after `page.after`. */
+  listTokens(page: Page): Promise<TokenRecord[]>;
+  deleteToken(name: string): Promise<boolean>;
+
+  // --- end of accounts and tokens ---
 
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
