@@ -129,12 +129,17 @@ describe.skipIf(!ready())("agent over MQTT with TLS and credentials", () => {
     await rec.close();
   });
 
-  it("trusts a CA added to Node's list with NODE_EXTRA_CA_CERTS, without --ca", async () => {
+  // Without --ca the agent trusts Node's list, the CAs NODE_EXTRA_CA_CERTS adds, and the
+  // system's store (SSL_CERT_FILE names it here, as OpenSSL reads it).
+  it.each([
+    { name: "a CA added to Node's list with NODE_EXTRA_CA_CERTS", variable: "NODE_EXTRA_CA_CERTS" },
+    { name: "a CA in the system's store", variable: "SSL_CERT_FILE" },
+  ])("trusts $name, without --ca", async ({ variable }) => {
     const id = vehicle();
     const buffer = path.join(tempDir(), "agent.db");
     const agent = startAgent(
       ["--vehicle-id", id, "--broker", tlsUrl(), "--buffer", buffer, "--username", USER],
-      { LOCUS_MQTT_PASSWORD: PASSWORD, NODE_EXTRA_CA_CERTS: pki.ca.certFile },
+      { LOCUS_MQTT_PASSWORD: PASSWORD, [variable]: pki.ca.certFile },
     );
     agent.child.stdin?.end(line(0));
     expect(await agent.exited, agent.stderr()).toBe(0);
@@ -156,7 +161,7 @@ describe.skipIf(!ready())("agent over MQTT with TLS and credentials", () => {
       says: "the broker's TLS certificate is not signed by a CA in --ca",
     },
     {
-      name: "no CA (Node's built-in list)",
+      name: "no CA (Node's and the system's)",
       args: () => ["--username", USER, "--password-file", passwordFile],
       says: "is not signed by a trusted CA (UNABLE_TO_VERIFY_LEAF_SIGNATURE): give its CA with --ca FILE",
     },

@@ -64,7 +64,7 @@ publishes them to locus/vehicles/ID/location (MQTT QoS 1).
 
   --vehicle-id ID         this vehicle's id: 1-64 characters of A-Z a-z 0-9 _ . -
   --broker URL            mqtt://HOST:PORT (also mqtts://, ws://, wss://); mqtts:// and wss://
-                          check the broker's certificate against Node's built-in CA list
+                          check the broker's certificate against Node's and the system's CAs
   --ca FILE               trust the CA certificate(s) in FILE (PEM) instead of that list
   --username USER         broker user name (default: $${USERNAME_ENV})
   --password-file FILE    broker password: the first line of FILE

@@ -5,21 +5,11 @@
 import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 
+export { isTlsBroker } from "../delivery/trust.ts";
+
 export type ReadFile = (path: string) => string;
 
 export const readUtf8: ReadFile = (path) => fs.readFileSync(path, "utf8");
-
-/** Broker URL schemes that connect over TLS. */
-export const TLS_PROTOCOLS: ReadonlySet<string> = new Set(["mqtts:", "tls:", "ssl:", "wss:"]);
-
-/** Whether the broker URL connects over TLS. */
-export function isTlsBroker(url: string): boolean {
-  try {
-    return TLS_PROTOCOLS.has(new URL(url).protocol);
-  } catch {
-    return false;
-  }
-}
 
 function read(file: string, readFile: ReadFile): string {
   try {

@@ -17,6 +17,7 @@ import { admitFix } from "./admission.ts";
 import type { AgentFix, AgentLog, AgentOptions, AgentStats } from "./options.ts";
 import { encodeMessage } from "./payload.ts";
 import { type ConnectFailure, describeConnectError, type FailureKind } from "./refusal.ts";
+import { isTlsBroker, systemTrust } from "./trust.ts";
 
 export { InvalidFixError } from "./admission.ts";
 export type { AgentFix, AgentLog, AgentLogLevel, AgentOptions, AgentStats } from "./options.ts";
@@ -178,8 +179,13 @@ export class Agent {
       clientId: o.clientId ?? `locus-agent-${this.vehicleId}`,
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
-      // mqtts:// and wss:// verify the broker's certificate (MQTT.js keeps rejectUnauthorized on).
-      ...(o.ca !== undefined ? { ca: o.ca } : {}),
+      // mqtts:// and wss:// verify the broker's certificate (MQTT.js keeps rejectUnauthorized on)
+      // against --ca, or else Node's CAs and the system's.
+      ...(o.ca !== undefined
+        ? { ca: o.ca }
+        : isTlsBroker(o.brokerUrl)
+          ? { ca: systemTrust() }
+          : {}),
       clean: true,
       keepalive: o.keepaliveSeconds ?? 30,
       connectTimeout: o.connectTimeoutMs ?? 10_000,

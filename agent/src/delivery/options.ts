@@ -19,7 +19,8 @@ export interface AgentOptions {
   password?: string;
   /**
    * PEM CA certificates that mqtts:// and wss:// brokers must be signed by, instead of Node's
-   * built-in list. The certificate is always checked; there is no way to turn that off.
+   * list and the system's (trust.ts). The certificate is always checked; there is no way to
+   * turn that off.
    */
   ca?: string;
   /** MQTT client id. Default `locus-agent-{vehicleId}`, so a restarted agent takes over its session. */

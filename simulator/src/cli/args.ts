@@ -55,7 +55,8 @@ the end (after --duration, or on Ctrl-C).
   --interval TIME         one fix per vehicle this often, e.g. 1s, 500ms (default 1s)
   --duration TIME         stop after this long, e.g. 90s, 10m, 2h (default: until Ctrl-C)
   --broker URL            mqtt://HOST:PORT, mqtts://, ws:// or wss:// (default ${DEFAULT_BROKER});
-                          mqtts:// and wss:// check the broker's certificate against Node's CA list
+                          mqtts:// and wss:// check the broker's certificate against Node's and
+                          the system's CAs
   --ca FILE               trust the CA certificate(s) in FILE (PEM) instead of that list
   --username USER         broker user name for every vehicle (default: $${USERNAME_ENV})
   --password-file FILE    its password: the first line of FILE (default: $${PASSWORD_ENV})
