@@ -101,6 +101,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       metrics,
       logger: log,
       maxPayloadBytes: config.maxPayloadBytes,
+      maxFutureMs: config.maxFutureMs,
     });
 
     const started = await openBroker(config, receiver, log);

@@ -3,7 +3,6 @@
 
 import {
   decodeLocationMessage,
-  parseLocationTopic,
   parseStatusTopic,
   parseVehicleStatus,
   type Reject,
@@ -39,7 +38,20 @@ export interface ReceiverOptions {
   metrics: HubMetrics;
   logger: Logger;
   maxPayloadBytes: number;
+  /**
+   * How far a fix's ts may be ahead of the hub's clock, ms (LOCUS_MAX_FUTURE_S); later ones are
+   * refused as `future_ts`. Default 600 s.
+   */
+  maxFutureMs?: number;
 }
+
+/** Every topic the hub is sent by devices starts so; a malformed one is counted, not ignored. */
+const VEHICLES_PREFIX = "locus/vehicles/";
+/** Enough of a bad topic to recognise it in the log; topics may be 64 KiB long. */
+const LOGGED_TOPIC_CHARS = 200;
+
+/** LOCUS_MAX_FUTURE_S's default: device clocks drift by seconds, GPS time is far better. */
+export const DEFAULT_MAX_FUTURE_MS = 600_000;
 
 export class Receiver {
   readonly #o: ReceiverOptions;
@@ -50,9 +62,13 @@ export class Receiver {
     this.#log = new RateLimitedLog(options.logger);
   }
 
-  /** Whether this topic is one the hub consumes. */
+  /**
+   * Whether this topic is one the hub takes: every topic under `locus/vehicles/`, the malformed
+   * ones included (a bad id, an extra level), so that they are counted and logged as `bad_topic`
+   * rather than acknowledged unseen.
+   */
   handles(topic: string): boolean {
-    return parseLocationTopic(topic) !== null || parseStatusTopic(topic) !== null;
+    return typeof topic === "string" && topic.startsWith(VEHICLES_PREFIX);
   }
 
   /**
@@ -65,7 +81,14 @@ export class Receiver {
       this.#status(topic, payload, done);
       return;
     }
-    const result = decodeLocationMessage(topic, payload, { maxBytes: this.#o.maxPayloadBytes });
+    const now = Date.now();
+    // Anything but a status topic is decoded as a location message: a topic that is neither
+    // comes back whole as `bad_topic`, counted and logged like any other reject.
+    const result = decodeLocationMessage(topic, payload, {
+      maxBytes: this.#o.maxPayloadBytes,
+      receivedAt: now,
+      notAfter: now + (this.#o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS),
+    });
     if (result.rejects.length > 0) this.#rejected(topic, result.rejects);
     this.#o.pipeline.submit(result.fixes, (err) => {
       if (err) {
@@ -80,7 +103,7 @@ export class Receiver {
       this.#o.metrics.fixesRejected.inc({ reason: r.reason });
       this.#log.warn(
         `reject:${r.reason}`,
-        { topic, index: r.index, reason: r.reason },
+        { topic: topic.slice(0, LOGGED_TOPIC_CHARS), index: r.index, reason: r.reason },
         "dropped a fix",
       );
     }
