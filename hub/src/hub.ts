@@ -119,6 +119,8 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       } catch (err) {
         checks.store = err instanceof Error ? err.message : String(err);
       }
+      // A store that answers but cannot commit (a full disk) takes no fixes: not healthy.
+      checks.ingest = pipeline.failure === null ? "ok" : `commits failing: ${pipeline.failure}`;
       return { ok: Object.values(checks).every((c) => c === "ok"), checks };
     };
     const api: FastifyInstance = await buildApi(

@@ -12,6 +12,7 @@ export interface HubMetrics {
   outboxDepth: Gauge;
   ingestLatency: Histogram;
   groupCommitSize: Histogram;
+  groupCommitsFailed: Counter;
   connectedDevices: Gauge;
 }
 
@@ -68,6 +69,11 @@ export function createMetrics(sample: {
       name: "locus_group_commit_fixes",
       help: "Fixes written per group commit",
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+      registers: [registry],
+    }),
+    groupCommitsFailed: new Counter({
+      name: "locus_group_commits_failed_total",
+      help: "Group commits the store refused (a full disk, say): their messages were not acknowledged",
       registers: [registry],
     }),
     connectedDevices: new Gauge({

@@ -355,4 +355,21 @@ export class SqliteStore implements Store {
       updated_at: record.updated_at,
     };
   }
+
+  // Limits, kept together at the end of the class.
+
+  /**
+   * Caps the database at `pages` pages (PRAGMA max_page_count on this connection), or lifts the cap
+   * with null; returns the cap in force. Past it SQLite answers SQLITE_FULL, "database or disk is
+   * full", exactly as for a full disk, and a commit fails as it would then.
+   */
+  limitPages(pages: number | null): number {
+    const value = pages === null ? 4_294_967_294 : Math.max(1, Math.trunc(pages));
+    return this.#db.pragma(`max_page_count = ${value}`, { simple: true }) as number;
+  }
+
+  /** Pages the database takes now (PRAGMA page_count). */
+  pageCount(): number {
+    return this.#db.pragma("page_count", { simple: true }) as number;
+  }
 }
