@@ -147,6 +147,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const close = () => {
       closing ??= (async () => {
         started.stopAccepting();
+        // Every message taken before this is committed and acknowledged below, before the
+        // broker closes; later ones are left to be sent again.
+        receiver.stop();
         await pipeline.flush();
         await publisher.drain();
         await publisher.stop();

@@ -56,6 +56,7 @@ export const DEFAULT_MAX_FUTURE_MS = 600_000;
 export class Receiver {
   readonly #o: ReceiverOptions;
   readonly #log: RateLimitedLog;
+  #stopped = false;
 
   constructor(options: ReceiverOptions) {
     this.#o = options;
@@ -77,6 +78,7 @@ export class Receiver {
    * `done(err)` means nothing was stored and the sender should retry.
    */
   receive(topic: string, payload: Uint8Array, done: (err: Error | null) => void): void {
+    if (this.#stopped) return;
     if (parseStatusTopic(topic) !== null) {
       this.#status(topic, payload, done);
       return;
@@ -96,6 +98,17 @@ export class Receiver {
       }
       done(err);
     });
+  }
+
+  /**
+   * Takes no more messages: those that arrive from now on are neither stored nor acknowledged
+   * (`done` never runs), so their senders send them again to the next hub. Called when the hub
+   * stops, before the last commit: whatever is committed has been taken before, and so is
+   * acknowledged before the connections close. A message failed with an error instead would make
+   * the embedded broker drop its connection and with it the acknowledgements still owed on it.
+   */
+  stop(): void {
+    this.#stopped = true;
   }
 
   #rejected(topic: string, rejects: readonly Reject[]): void {
