@@ -13,6 +13,7 @@ import {
 import { idGenerator } from "./ids.ts";
 import { Checkpointer } from "./sqlite-checkpoint.ts";
 import { SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
+import { SqliteRetention } from "./sqlite-retention.ts";
 import { type EventRow, type GeofenceRow, geofenceFromRow } from "./sqlite-rows.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
@@ -356,7 +357,17 @@ export class SqliteStore implements Store {
     };
   }
 
-  // Limits, kept together at the end of the class.
+  // Retention and limits, kept together at the end of the class.
+
+  #retention: SqliteRetention | null = null;
+
+  async deleteOlderThan(before: number, limit: number): Promise<number> {
+    if (this.#closing !== null) return 0;
+    this.#writable();
+    this.#retention ??= new SqliteRetention(this.#db, this.#fixes);
+    // Not flushed on its own: a delete lost in a power cut is only done again.
+    return this.#retention.deleteOlderThan(before, limit);
+  }
 
   /**
    * Caps the database at `pages` pages (PRAGMA max_page_count on this connection), or lifts the cap
