@@ -21,6 +21,7 @@ import { Receiver } from "./ingest/receiver.ts";
 import { createMetrics } from "./metrics.ts";
 import { OutboxPublisher } from "./outbox/publisher.ts";
 import { openPostgresStore, type PostgresStore } from "./store/postgres.ts";
+import { RetentionScheduler } from "./store/retention.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 
@@ -109,6 +110,17 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     cleanups.push(() => started.close());
     publisher.start(config.outboxGraceMs);
     cleanups.push(() => publisher.stop());
+    const retention =
+      config.retentionMs === null
+        ? null
+        : new RetentionScheduler({
+            store,
+            retentionMs: config.retentionMs,
+            logger: log,
+            onDeleted: (rows) => metrics.retentionDeleted.inc(rows),
+          });
+    retention?.start();
+    cleanups.push(() => retention?.stop());
 
     const health = async (): Promise<HealthReport> => {
       const checks: Record<string, string> = {};
@@ -150,6 +162,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         // Every message taken before this is committed and acknowledged below, before the
         // broker closes; later ones are left to be sent again.
         receiver.stop();
+        await retention?.stop();
         await pipeline.flush();
         await publisher.drain();
         await publisher.stop();

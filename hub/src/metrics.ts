@@ -13,6 +13,7 @@ export interface HubMetrics {
   ingestLatency: Histogram;
   groupCommitSize: Histogram;
   groupCommitsFailed: Counter;
+  retentionDeleted: Counter;
   connectedDevices: Gauge;
 }
 
@@ -74,6 +75,11 @@ export function createMetrics(sample: {
     groupCommitsFailed: new Counter({
       name: "locus_group_commits_failed_total",
       help: "Group commits the store refused (a full disk, say): their messages were not acknowledged",
+      registers: [registry],
+    }),
+    retentionDeleted: new Counter({
+      name: "locus_retention_deleted_total",
+      help: "Fixes and delivered events deleted as older than LOCUS_RETENTION_DAYS",
       registers: [registry],
     }),
     connectedDevices: new Gauge({
