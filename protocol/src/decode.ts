@@ -25,6 +25,8 @@ export const REJECT_REASONS = [
   "invalid_altitude",
   "invalid_vehicle_id",
   "vehicle_id_mismatch",
+  // Not the decoder's: a status-topic payload other than online/offline (the hub counts it too).
+  "invalid_status",
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -106,6 +106,16 @@ describe("Receiver", () => {
     expect(lines.filter((l) => l.reason === "bad_topic")).toHaveLength(1);
   });
 
+  it("counts and logs a status message that is neither online nor offline, storing nothing", async () => {
+    expect(await receive("locus/vehicles/truck-01/status", "rebooting")).toBeNull();
+    expect(await receive("locus/vehicles/truck-01/status", "ONLINE")).toBeNull();
+    expect(await rejected("invalid_status")).toBe(2);
+    expect(lines.filter((l) => l.reason === "invalid_status")).toHaveLength(1);
+    expect(await store.getVehicle("truck-01")).toBeNull();
+    expect(await receive("locus/vehicles/truck-01/status", "online")).toBeNull();
+    expect((await store.getVehicle("truck-01"))?.status).toBe("online");
+  });
+
   it("leaves topics outside locus/vehicles/ to the broker", () => {
     expect(receiver.handles("locus/geofence/events")).toBe(false);
     expect(receiver.handles("owntracks/a/b")).toBe(false);

@@ -126,7 +126,12 @@ export class Receiver {
     const vehicleId = parseStatusTopic(topic);
     const status = parseVehicleStatus(payload);
     if (vehicleId === null || status === null) {
-      this.#log.warn("status", { topic }, "ignored a status message that is not online/offline");
+      this.#o.metrics.fixesRejected.inc({ reason: "invalid_status" });
+      this.#log.warn(
+        "reject:invalid_status",
+        { topic: topic.slice(0, LOGGED_TOPIC_CHARS), reason: "invalid_status" },
+        "ignored a status message that is not online/offline",
+      );
       done(null);
       return;
     }
