@@ -27,7 +27,7 @@ export interface HubConfig {
   apiToken: string | null;
   /** Largest MQTT location payload accepted, bytes. */
   maxPayloadBytes: number;
-  /** Fixes and delivered events older than this (by ts) are deleted in the background, ms; null keeps all. */
+  /** Fixes and delivered events older than this (by ts) are deleted, ms; null keeps them all. */
   retentionMs: number | null;
   /** How far a fix's ts may be ahead of the hub's clock before it is refused (future_ts), ms. */
   maxFutureMs: number;

@@ -6,12 +6,14 @@ import type Database from "better-sqlite3";
 import type { SqliteFixes } from "./sqlite-fixes.ts";
 
 export class SqliteRetention {
+  readonly #db: Database.Database;
   readonly #fixes: SqliteFixes;
   readonly #stmt;
   /** The vehicle after which the next call looks for old fixes in `fixes`: calls take turns. */
   #cursor = "";
 
   constructor(db: Database.Database, fixes: SqliteFixes) {
+    this.#db = db;
     this.#fixes = fixes;
     this.#stmt = {
       // `fixes` is clustered by (vehicle_id, ts): the next vehicle is one seek in its key, and a
@@ -32,12 +34,20 @@ export class SqliteRetention {
 
   /** Deletes at most `limit` rows older than `before` (epoch ms); returns how many went. */
   deleteOlderThan(before: number, limit: number): number {
-    let deleted = this.#fixes.forgetOlderThan(before, limit);
-    deleted += this.#deleteFixes(before, limit - deleted);
-    if (deleted < limit) {
-      deleted += this.#stmt.deleteEvents.run(before, limit - deleted).changes;
-    }
-    return deleted;
+    // One statement on its own: SqliteFixes counts the rows of fixes_recent, and that count must
+    // follow what is committed.
+    const recent = this.#fixes.forgetOlderThan(before, limit);
+    // The rest in one transaction rather than one per vehicle.
+    const rest = this.#db
+      .transaction(() => {
+        let deleted = this.#deleteFixes(before, limit - recent);
+        if (recent + deleted < limit) {
+          deleted += this.#stmt.deleteEvents.run(before, limit - recent - deleted).changes;
+        }
+        return deleted;
+      })
+      .immediate();
+    return recent + rest;
   }
 
   /** Goes through the vehicles from the cursor, once round at most, until `limit` rows went. */
