@@ -33,6 +33,8 @@ settings are environment variables (default in brackets), not options:
   LOCUS_DATA_DIR                       SQLite file, generated token [./data]
   LOCUS_API_TOKEN                      bearer token for the REST API [generated, kept, printed]
   LOCUS_MAX_PAYLOAD_BYTES              largest location message [262144]
+  LOCUS_MAX_FUTURE_S                   how far a fix's ts may be ahead of the hub's clock [600]
+  LOCUS_RETENTION_DAYS                 delete fixes and delivered events older than this [off]
   LOCUS_HTTP_BODY_LIMIT                largest REST request body [8388608]
   LOCUS_MAX_ACCURACY_M                 fixes less accurate change no membership [off]
   LOCUS_SQLITE_SYNCHRONOUS             full or normal [full]

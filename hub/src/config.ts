@@ -32,6 +32,10 @@ export interface HubConfig {
   apiToken: string | null;
   /** Largest MQTT location payload accepted, bytes. */
   maxPayloadBytes: number;
+  /** Fixes and delivered events older than this (by ts) are deleted, ms; null keeps them all. */
+  retentionMs: number | null;
+  /** How far a fix's ts may be ahead of the hub's clock before it is refused (future_ts), ms. */
+  maxFutureMs: number;
   /** Fixes whose accuracy is worse than this change no membership, unless a geofence says otherwise. */
   maxAccuracyM: number;
   sqliteSynchronous: "full" | "normal";
@@ -164,6 +168,11 @@ export function loadConfig(env: Env = process.env): HubConfig {
     dataDir: path.resolve(text(env, "LOCUS_DATA_DIR", "./data")),
     apiToken,
     maxPayloadBytes: number(env, "LOCUS_MAX_PAYLOAD_BYTES", 256 * 1024, 1024, 16 * 1024 * 1024),
+    retentionMs:
+      optional(env, "LOCUS_RETENTION_DAYS") === null
+        ? null
+        : number(env, "LOCUS_RETENTION_DAYS", 0, 0.001, 36_500) * 86_400_000,
+    maxFutureMs: 1000 * integer(env, "LOCUS_MAX_FUTURE_S", 600, 0, 31_536_000),
     maxAccuracyM: number(env, "LOCUS_MAX_ACCURACY_M", Number.POSITIVE_INFINITY, 0, Infinity),
     sqliteSynchronous: oneOf(env, "LOCUS_SQLITE_SYNCHRONOUS", "full", ["full", "normal"]),
     groupCommitMaxFixes: number(env, "LOCUS_GROUP_COMMIT_MAX_FIXES", 5000, 1, 100_000),

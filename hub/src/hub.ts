@@ -22,6 +22,7 @@ import { Receiver } from "./ingest/receiver.ts";
 import { createMetrics } from "./metrics.ts";
 import { OutboxPublisher } from "./outbox/publisher.ts";
 import { openPostgresStore, type PostgresStore } from "./store/postgres.ts";
+import { RetentionScheduler } from "./store/retention.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 
@@ -102,6 +103,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       metrics,
       logger: log,
       maxPayloadBytes: config.maxPayloadBytes,
+      maxFutureMs: config.maxFutureMs,
     });
 
     // MQTT accounts (CONTRACT §3). The broker's side of them (the embedded broker's session
@@ -121,6 +123,17 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     cleanups.push(() => started.close());
     publisher.start(config.outboxGraceMs);
     cleanups.push(() => publisher.stop());
+    const retention =
+      config.retentionMs === null
+        ? null
+        : new RetentionScheduler({
+            store,
+            retentionMs: config.retentionMs,
+            logger: log,
+            onDeleted: (rows) => metrics.retentionDeleted.inc(rows),
+          });
+    retention?.start();
+    cleanups.push(() => retention?.stop());
 
     const health = async (): Promise<HealthReport> => {
       const checks: Record<string, string> = {};
@@ -131,6 +144,8 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       } catch (err) {
         checks.store = err instanceof Error ? err.message : String(err);
       }
+      // A store that answers but cannot commit (a full disk) takes no fixes: not healthy.
+      checks.ingest = pipeline.failure === null ? "ok" : `commits failing: ${pipeline.failure}`;
       return { ok: Object.values(checks).every((c) => c === "ok"), checks };
     };
     const api: FastifyInstance = await buildApi(
@@ -158,6 +173,10 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const close = () => {
       closing ??= (async () => {
         started.stopAccepting();
+        // Every message taken before this is committed and acknowledged below, before the
+        // broker closes; later ones are left to be sent again.
+        receiver.stop();
+        await retention?.stop();
         await pipeline.flush();
         await publisher.drain();
         await publisher.stop();

@@ -12,6 +12,8 @@ export interface HubMetrics {
   outboxDepth: Gauge;
   ingestLatency: Histogram;
   groupCommitSize: Histogram;
+  groupCommitsFailed: Counter;
+  retentionDeleted: Counter;
   connectedDevices: Gauge;
 }
 
@@ -68,6 +70,16 @@ export function createMetrics(sample: {
       name: "locus_group_commit_fixes",
       help: "Fixes written per group commit",
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+      registers: [registry],
+    }),
+    groupCommitsFailed: new Counter({
+      name: "locus_group_commits_failed_total",
+      help: "Group commits the store refused (a full disk, say): their messages were not acknowledged",
+      registers: [registry],
+    }),
+    retentionDeleted: new Counter({
+      name: "locus_retention_deleted_total",
+      help: "Fixes and delivered events deleted as older than LOCUS_RETENTION_DAYS",
       registers: [registry],
     }),
     connectedDevices: new Gauge({

@@ -302,3 +302,30 @@ describe("decodeLocationMessage rejects", () => {
     expect(onlyReject(r)?.index).toBe(-1);
   });
 });
+
+describe("decodeLocationMessage with notAfter", () => {
+  const limit = NOW + 600_000;
+  it("refuses a fix whose ts is later than notAfter, keeping the rest of the batch", () => {
+    const r = decode(
+      [
+        { latitude: 1, longitude: 2, ts: limit },
+        { latitude: 3, longitude: 4, ts: "9999-12-31T23:59:59Z" },
+        { latitude: 5, longitude: 6, ts: limit + 1 },
+        { latitude: 7, longitude: 8 },
+      ],
+      { notAfter: limit },
+    );
+    expect(r.fixes.map((f) => [f.latitude, f.ts])).toEqual([
+      [1, limit],
+      [7, NOW],
+    ]);
+    expect(r.rejects).toEqual([
+      { index: 1, reason: "future_ts" },
+      { index: 2, reason: "future_ts" },
+    ]);
+  });
+
+  it("puts no bound on ts without it", () => {
+    expect(decode({ latitude: 1, longitude: 2, ts: "9999-12-31T23:59:59Z" }).fixes).toHaveLength(1);
+  });
+});

@@ -17,6 +17,7 @@ export const REJECT_REASONS = [
   "invalid_latitude",
   "invalid_longitude",
   "invalid_ts",
+  "future_ts",
   "invalid_seq",
   "invalid_speed",
   "invalid_heading",
@@ -24,6 +25,8 @@ export const REJECT_REASONS = [
   "invalid_altitude",
   "invalid_vehicle_id",
   "vehicle_id_mismatch",
+  // Not the decoder's: a status-topic payload other than online/offline (the hub counts it too).
+  "invalid_status",
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -48,6 +51,12 @@ export interface DecodeOptions {
   maxBatch?: number;
   /** Epoch ms given to fixes without ts. Default Date.now(). */
   receivedAt?: number;
+  /**
+   * Latest `ts` accepted, epoch ms; a later one is refused as `future_ts`. Default: no bound.
+   * The receiver's clock plus a tolerance: one fix from the year 9999 would otherwise stay the
+   * vehicle's newest forever, and every real fix after it would count as arriving late.
+   */
+  notAfter?: number;
 }
 
 /** Default payload limit: 256 KiB, ample for a full batch of 1000 fixes. */
@@ -103,15 +112,16 @@ export function decodeLocationMessage(
   }
 
   const receivedAt = options?.receivedAt ?? Date.now();
+  const notAfter = options?.notAfter ?? Number.POSITIVE_INFINITY;
   const result: DecodeResult = { vehicle_id: vehicleId, fixes: [], rejects: [] };
 
   if (Array.isArray(value)) {
     const n = value.length;
     if (n === 0) return wholeMessage(vehicleId, "empty_batch");
     if (n > (options?.maxBatch ?? MAX_BATCH)) return wholeMessage(vehicleId, "batch_too_large");
-    for (let i = 0; i < n; i++) decodeFix(value[i], i, vehicleId, receivedAt, result);
+    for (let i = 0; i < n; i++) decodeFix(value[i], i, vehicleId, receivedAt, notAfter, result);
   } else if (typeof value === "object" && value !== null) {
-    decodeFix(value, 0, vehicleId, receivedAt, result);
+    decodeFix(value, 0, vehicleId, receivedAt, notAfter, result);
   } else {
     return wholeMessage(vehicleId, "not_object");
   }
@@ -136,16 +146,22 @@ function decodeFix(
   index: number,
   vehicleId: string,
   receivedAt: number,
+  notAfter: number,
   out: DecodeResult,
 ): void {
-  const fix = readFix(element, vehicleId, receivedAt);
+  const fix = readFix(element, vehicleId, receivedAt, notAfter);
   if (typeof fix === "string") out.rejects.push({ index, reason: fix });
   else out.fixes.push(fix);
 }
 
 // One batch element as a Fix, or the first problem found with it. Every key of the Fix is set,
 // in one order, so all fixes share one object shape.
-function readFix(element: unknown, vehicleId: string, receivedAt: number): Fix | RejectReason {
+function readFix(
+  element: unknown,
+  vehicleId: string,
+  receivedAt: number,
+  notAfter: number,
+): Fix | RejectReason {
   if (typeof element !== "object" || element === null || Array.isArray(element)) {
     return "not_object";
   }
@@ -169,6 +185,7 @@ function readFix(element: unknown, vehicleId: string, receivedAt: number): Fix |
   if (tsGiven) {
     const parsed = parseTs(rawTs);
     if (parsed === null) return "invalid_ts";
+    if (parsed > notAfter) return "future_ts";
     ts = parsed;
   }
 

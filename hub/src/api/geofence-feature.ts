@@ -14,12 +14,22 @@ export type GeofenceFeature = Static<typeof GeofenceSchema>;
 /** Most JSON the user properties of one geofence may take (name and jitter settings included). */
 export const MAX_PROPERTIES_BYTES = 16 * 1024;
 
+/** Deepest nesting of objects and arrays in the properties, the properties object counting as 1. */
+export const MAX_PROPERTIES_DEPTH = 32;
+
 /** Properties the hub sets itself: ignored when sent, so a fetched Feature can be PUT back as is. */
 const HUB_PROPERTIES = new Set(["name", "created_at", "updated_at"]);
 
 /** The record to store for a validated request body and its normalised geometry. */
 export function toGeofenceInput(body: GeofenceBody, polygons: MultiPolygonCoords): GeofenceInput {
   const sent = body.properties as Record<string, unknown>;
+  // Before anything recursive (JSON.stringify, the store, the reply) meets them: thousands of
+  // levels would overflow the stack there.
+  if (deeperThan(sent, MAX_PROPERTIES_DEPTH)) {
+    throw badRequest(
+      `body/properties is nested more than ${MAX_PROPERTIES_DEPTH} levels deep (objects and arrays): flatten it`,
+    );
+  }
   const properties: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(sent)) {
     if (!HUB_PROPERTIES.has(key)) properties[key] = value;
@@ -39,6 +49,21 @@ export function toGeofenceInput(body: GeofenceBody, polygons: MultiPolygonCoords
     max_accuracy_m: body.properties.max_accuracy_m ?? null,
     dwell_s: body.properties.dwell_s ?? null,
   };
+}
+
+/** Whether `value` nests objects and arrays more than `max` levels deep; walks without recursion. */
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    if (typeof top.value !== "object" || top.value === null) continue;
+    if (top.depth > max) return true;
+    for (const child of Object.values(top.value)) {
+      if (typeof child === "object" && child !== null) {
+        stack.push({ value: child, depth: top.depth + 1 });
+      }
+    }
+  }
+  return false;
 }
 
 /** The Feature for a stored geofence: the geometry type as sent, normalised coordinates. */

@@ -1,5 +1,5 @@
-// Health: whether the broker and the store can be reached. Public, so load balancers and
-// orchestrators can probe it without the token.
+// Health: whether the broker and the store can be reached and fixes are being committed. Public,
+// so load balancers and orchestrators can probe it without the token.
 
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import Type from "typebox";
@@ -8,7 +8,7 @@ import type { ApiDeps, HealthReport } from "./deps.ts";
 const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]),
   checks: Type.Record(Type.String(), Type.String(), {
-    description: 'One entry per dependency (e.g. broker, store): "ok", or what is wrong',
+    description: 'One entry per dependency (e.g. broker, store, ingest): "ok", or what is wrong',
   }),
 });
 
@@ -19,7 +19,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       schema: {
         tags: ["health"],
         summary: "Hub health",
-        description: "200 when the broker and the store are reachable, else 503. No token needed.",
+        description:
+          "200 when the broker and the store are reachable and fixes are being committed; else 503, each failing check saying why (a full disk, say). No token needed.",
         security: [],
         response: {
           200: Type.Object(HealthSchema.properties, { description: "Every check passed" }),

@@ -10,6 +10,7 @@ import type { Receiver } from "../ingest/receiver.ts";
 import { AckQueue } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
 import { createRouter } from "./mq.ts";
+import { drainSockets } from "./socket-drain.ts";
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -149,6 +150,7 @@ export class EmbeddedBroker implements Broker {
   /** Disconnects every client and stops the broker. */
   async close(): Promise<void> {
     this.stopAccepting();
+    await drainSockets(this.#sockets);
     await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));
     for (const socket of this.#sockets) socket.destroy();
   }

@@ -49,10 +49,21 @@ export class IngestPipeline {
   #scheduled = false;
   /** Settles once the latest group commit has been acknowledged (or failed). */
   #last: Promise<void> = Promise.resolve();
+  /** Why the latest group commit failed; null once one succeeds. */
+  #failure: string | null = null;
 
   constructor(options: PipelineOptions) {
     this.#o = { maxFixesPerCommit: 5000, maxUnflushed: 2, ...options };
     this.#dedup = new Deduplicator(options.store);
+  }
+
+  /**
+   * Why the latest group commit failed (a full disk, say), or null when it succeeded: health
+   * answers 503 meanwhile. It clears by itself with the next commit that succeeds, which the
+   * devices' resending of what was not acknowledged brings about.
+   */
+  get failure(): string | null {
+    return this.#failure;
   }
 
   /** Fixes waiting for the next commit. */
@@ -151,11 +162,14 @@ export class IngestPipeline {
     } catch (err) {
       await previous;
       const error = err instanceof Error ? err : new Error(String(err));
+      metrics.groupCommitsFailed.inc();
+      this.#failure = error.message;
       for (const p of batch) p.done(error);
       return;
     }
     // Acknowledgements and events in commit order, whatever order the store reports flushes in.
     await previous;
+    this.#failure = null;
     const now = performance.now();
     metrics.fixesAccepted.inc(fresh.length);
     if (fresh.length < fixes.length) metrics.fixesDuplicate.inc(fixes.length - fresh.length);

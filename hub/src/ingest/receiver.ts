@@ -3,7 +3,6 @@
 
 import {
   decodeLocationMessage,
-  parseLocationTopic,
   parseStatusTopic,
   parseVehicleStatus,
   type Reject,
@@ -39,20 +38,38 @@ export interface ReceiverOptions {
   metrics: HubMetrics;
   logger: Logger;
   maxPayloadBytes: number;
+  /**
+   * How far a fix's ts may be ahead of the hub's clock, ms (LOCUS_MAX_FUTURE_S); later ones are
+   * refused as `future_ts`. Default 600 s.
+   */
+  maxFutureMs?: number;
 }
+
+/** Every topic the hub is sent by devices starts so; a malformed one is counted, not ignored. */
+const VEHICLES_PREFIX = "locus/vehicles/";
+/** Enough of a bad topic to recognise it in the log; topics may be 64 KiB long. */
+const LOGGED_TOPIC_CHARS = 200;
+
+/** LOCUS_MAX_FUTURE_S's default: device clocks drift by seconds, GPS time is far better. */
+export const DEFAULT_MAX_FUTURE_MS = 600_000;
 
 export class Receiver {
   readonly #o: ReceiverOptions;
   readonly #log: RateLimitedLog;
+  #stopped = false;
 
   constructor(options: ReceiverOptions) {
     this.#o = options;
     this.#log = new RateLimitedLog(options.logger);
   }
 
-  /** Whether this topic is one the hub consumes. */
+  /**
+   * Whether this topic is one the hub takes: every topic under `locus/vehicles/`, the malformed
+   * ones included (a bad id, an extra level), so that they are counted and logged as `bad_topic`
+   * rather than acknowledged unseen.
+   */
   handles(topic: string): boolean {
-    return parseLocationTopic(topic) !== null || parseStatusTopic(topic) !== null;
+    return typeof topic === "string" && topic.startsWith(VEHICLES_PREFIX);
   }
 
   /**
@@ -61,11 +78,19 @@ export class Receiver {
    * `done(err)` means nothing was stored and the sender should retry.
    */
   receive(topic: string, payload: Uint8Array, done: (err: Error | null) => void): void {
+    if (this.#stopped) return;
     if (parseStatusTopic(topic) !== null) {
       this.#status(topic, payload, done);
       return;
     }
-    const result = decodeLocationMessage(topic, payload, { maxBytes: this.#o.maxPayloadBytes });
+    const now = Date.now();
+    // Anything but a status topic is decoded as a location message: a topic that is neither
+    // comes back whole as `bad_topic`, counted and logged like any other reject.
+    const result = decodeLocationMessage(topic, payload, {
+      maxBytes: this.#o.maxPayloadBytes,
+      receivedAt: now,
+      notAfter: now + (this.#o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS),
+    });
     if (result.rejects.length > 0) this.#rejected(topic, result.rejects);
     this.#o.pipeline.submit(result.fixes, (err) => {
       if (err) {
@@ -75,12 +100,23 @@ export class Receiver {
     });
   }
 
+  /**
+   * Takes no more messages: those that arrive from now on are neither stored nor acknowledged
+   * (`done` never runs), so their senders send them again to the next hub. Called when the hub
+   * stops, before the last commit: whatever is committed has been taken before, and so is
+   * acknowledged before the connections close. A message failed with an error instead would make
+   * the embedded broker drop its connection and with it the acknowledgements still owed on it.
+   */
+  stop(): void {
+    this.#stopped = true;
+  }
+
   #rejected(topic: string, rejects: readonly Reject[]): void {
     for (const r of rejects) {
       this.#o.metrics.fixesRejected.inc({ reason: r.reason });
       this.#log.warn(
         `reject:${r.reason}`,
-        { topic, index: r.index, reason: r.reason },
+        { topic: topic.slice(0, LOGGED_TOPIC_CHARS), index: r.index, reason: r.reason },
         "dropped a fix",
       );
     }
@@ -90,7 +126,12 @@ export class Receiver {
     const vehicleId = parseStatusTopic(topic);
     const status = parseVehicleStatus(payload);
     if (vehicleId === null || status === null) {
-      this.#log.warn("status", { topic }, "ignored a status message that is not online/offline");
+      this.#o.metrics.fixesRejected.inc({ reason: "invalid_status" });
+      this.#log.warn(
+        "reject:invalid_status",
+        { topic: topic.slice(0, LOGGED_TOPIC_CHARS), reason: "invalid_status" },
+        "ignored a status message that is not online/offline",
+      );
       done(null);
       return;
     }

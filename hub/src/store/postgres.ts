@@ -9,6 +9,7 @@ import { decodeState, type VehicleRow, vehicleFromRow } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { PostgresAccounts } from "./postgres-accounts.ts";
 import { commitGroup } from "./postgres-ingest.ts";
+import { PostgresRetention } from "./postgres-retention.ts";
 import {
   EVENT_COLUMNS,
   type EventRow,
@@ -402,5 +403,14 @@ export class PostgresStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     await this.pool.end();
+  }
+
+  // Retention, kept at the end of the class.
+
+  #retention: PostgresRetention | null = null;
+
+  async deleteOlderThan(before: number, limit: number): Promise<number> {
+    this.#retention ??= new PostgresRetention(this.pool);
+    return this.#retention.deleteOlderThan(before, limit);
   }
 }

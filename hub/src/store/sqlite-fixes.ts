@@ -281,4 +281,19 @@ export class SqliteFixes {
     }
     return out;
   }
+
+  /**
+   * Deletes at most `limit` rows of fixes_recent whose ts is before `before`; returns how many
+   * (retention). `newest` may still name a deleted ts: it only makes a redelivery be looked up.
+   */
+  forgetOlderThan(before: number, limit: number): number {
+    if (this.#recent === 0 || limit <= 0) return 0;
+    const n = this.db
+      .prepare(
+        "DELETE FROM fixes_recent WHERE rowid IN (SELECT rowid FROM fixes_recent WHERE ts < ? LIMIT ?)",
+      )
+      .run(before, limit).changes;
+    this.#recent -= n;
+    return n;
+  }
 }

@@ -14,6 +14,7 @@ import { idGenerator } from "./ids.ts";
 import { SqliteAccounts } from "./sqlite-accounts.ts";
 import { Checkpointer } from "./sqlite-checkpoint.ts";
 import { SqliteFixes, type SqliteFixesOptions } from "./sqlite-fixes.ts";
+import { SqliteRetention } from "./sqlite-retention.ts";
 import { type EventRow, type GeofenceRow, geofenceFromRow } from "./sqlite-rows.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
@@ -404,5 +405,32 @@ export class SqliteStore implements Store {
       created_at: record.created_at,
       updated_at: record.updated_at,
     };
+  }
+
+  // Retention and limits, kept together at the end of the class.
+
+  #retention: SqliteRetention | null = null;
+
+  async deleteOlderThan(before: number, limit: number): Promise<number> {
+    if (this.#closing !== null) return 0;
+    this.#writable();
+    this.#retention ??= new SqliteRetention(this.#db, this.#fixes);
+    // Not flushed on its own: a delete lost in a power cut is only done again.
+    return this.#retention.deleteOlderThan(before, limit);
+  }
+
+  /**
+   * Caps the database at `pages` pages (PRAGMA max_page_count on this connection), or lifts the cap
+   * with null; returns the cap in force. Past it SQLite answers SQLITE_FULL, "database or disk is
+   * full", exactly as for a full disk, and a commit fails as it would then.
+   */
+  limitPages(pages: number | null): number {
+    const value = pages === null ? 4_294_967_294 : Math.max(1, Math.trunc(pages));
+    return this.#db.pragma(`max_page_count = ${value}`, { simple: true }) as number;
+  }
+
+  /** Pages the database takes now (PRAGMA page_count). */
+  pageCount(): number {
+    return this.#db.pragma("page_count", { simple: true }) as number;
   }
 }

@@ -7,6 +7,7 @@ import type { Decision } from "../geofence/engine.ts";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import type { Membership, VehicleState } from "../geofence/membership.ts";
 import { type Decide, ingest } from "../ingest/test-support.ts";
+import { retentionContract } from "./retention.contract.ts";
 import type { GeofenceInput, OutboxEvent, Store } from "./store.ts";
 import { accountsContract } from "./store-accounts.contract.ts";
 
@@ -115,6 +116,8 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       if (harness.reopen === undefined) skip("this backend cannot reopen its database");
       store = await harness.reopen();
     }
+
+    retentionContract(() => store);
 
     it("names its kind and answers ping", async () => {
       expect(store.kind).toMatch(/^[a-z]+$/);

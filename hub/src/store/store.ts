@@ -197,6 +197,13 @@ export interface Store {
 
   // --- end of accounts and tokens ---
 
+  /**
+   * Retention: deletes at most `limit` fixes and delivered events whose ts is before `before`
+   * (epoch ms), in one short step; returns how many rows went, 0 once none older is left.
+   * Undelivered events are never deleted, however old.
+   */
+  deleteOlderThan(before: number, limit: number): Promise<number>;
+
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
