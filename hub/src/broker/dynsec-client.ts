@@ -65,6 +65,9 @@ export class DynsecClient {
   private constructor(client: MqttClient, options: DynsecClientOptions) {
     this.#client = client;
     this.#o = options;
+    // Failed reconnections surface as failed or timed-out commands; without a listener an
+    // "error" event would throw.
+    client.on("error", () => {});
     client.on("message", (topic, payload) => {
       if (topic === DYNSEC_RESPONSE_TOPIC) this.#onResponse(payload);
     });

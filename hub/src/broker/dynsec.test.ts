@@ -312,6 +312,32 @@ describe.runIf(hasMosquitto)("DynamicSecurity on the production Mosquitto", () =
     }
   });
 
+  it("matches answers to concurrent commands, ignoring answers to another administrator", async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `fleet-${i}`);
+    const [, ...cli] = await Promise.all([
+      Promise.all(ids.map((id) => accounts.upsert(id, `${id}-pw`, { kind: "vehicle", id }))),
+      ...[1, 2, 3].map(() =>
+        run("mosquitto_ctrl", [
+          ...["-h", "127.0.0.1", "-p", String(broker.port), "-u", HUB.username, "-P", HUB.password],
+          ...["dynsec", "listClients"],
+        ]),
+      ),
+    ]);
+    for (const c of cli) expect(`${c.stdout}${c.stderr}`).toContain("locus-hub");
+    for (const id of ids.slice(0, 3)) {
+      const c = await clients.login(id, `${id}-pw`);
+      await c.publishAsync(`locus/vehicles/${id}/location`, "{}", { qos: 1 });
+    }
+  });
+
+  it("keeps managing the broker after it restarts", async () => {
+    await broker.restart();
+    await accounts.upsert("after-restart", "ar-pw", { kind: "vehicle", id: "after-restart" });
+    const c = await clients.login("after-restart", "ar-pw");
+    await c.publishAsync("locus/vehicles/after-restart/location", "{}", { qos: 1 });
+    expect(await accounts.probe()).toEqual({ manageable: true });
+  });
+
   it("finds the broker unmanageable with an account that is not the hub's", async () => {
     const err = await DynamicSecurity.connect({
       url: broker.url,
