@@ -314,7 +314,9 @@ describe.runIf(hasMosquitto)("DynamicSecurity on the production Mosquitto", () =
 
   it("matches answers to concurrent commands, ignoring answers to another administrator", async () => {
     const ids = Array.from({ length: 12 }, (_, i) => `fleet-${i}`);
-    const [, ...cli] = await Promise.all([
+    // mosquitto_ctrl, meanwhile, on the same answer topic. It takes the first answer there,
+    // whoever it was for, so only its exit code is checked; the hub must not be confused.
+    await Promise.all([
       Promise.all(ids.map((id) => accounts.upsert(id, `${id}-pw`, { kind: "vehicle", id }))),
       ...[1, 2, 3].map(() =>
         run("mosquitto_ctrl", [
@@ -323,10 +325,10 @@ describe.runIf(hasMosquitto)("DynamicSecurity on the production Mosquitto", () =
         ]),
       ),
     ]);
-    for (const c of cli) expect(`${c.stdout}${c.stderr}`).toContain("locus-hub");
-    for (const id of ids.slice(0, 3)) {
+    for (const id of ids) {
       const c = await clients.login(id, `${id}-pw`);
       await c.publishAsync(`locus/vehicles/${id}/location`, "{}", { qos: 1 });
+      c.end(true);
     }
   });
 
