@@ -1,83 +1,28 @@
-// The hub's accounts on a real Mosquitto with its dynamic security plugin (the committed
-// production config, and a second broker that lets anonymous clients in): what each principal
-// may publish and subscribe to, rotation and removal cutting live sessions, the anonymous policy,
-// and a broker the hub cannot manage. mqtt.js and the real mosquitto_pub/mosquitto_sub check it.
+// The hub's accounts on a real Mosquitto with its dynamic security plugin and the committed
+// production config: what each principal may publish and subscribe to, rotation and removal
+// cutting live sessions, concurrency, restarts, and an account that cannot manage the broker.
+// mqtt.js and the real mosquitto_pub/mosquitto_sub/mosquitto_ctrl check it.
 
 import { execFile } from "node:child_process";
 import fs from "node:fs";
-import path from "node:path";
 import { promisify } from "node:util";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   hasProductionMosquitto,
-  type Mosquitto,
   type RepoMosquitto,
-  startMosquitto,
   startRepoMosquitto,
 } from "../../../tests/support/broker.ts";
-import { tempDir, waitFor } from "../../../tests/support/hub-process.ts";
+import { waitFor } from "../../../tests/support/hub-process.ts";
 import { openBrokerAccounts } from "./broker-accounts-factory.ts";
 import { DynamicSecurity, DynsecError } from "./dynsec.ts";
 import { DynsecClient } from "./dynsec-client.ts";
+import { Clients, closed, inbox, subscribeCodes } from "./dynsec-test-clients.ts";
 
 const run = promisify(execFile);
 const HUB = { username: "locus-hub", password: "hub-secret-1" };
 const STUCK_MS = 20_000;
 const hasMosquitto = hasProductionMosquitto();
-let nextId = 0;
-
-/** Opens clients against one broker and closes them all at the end. */
-class Clients {
-  readonly #all: MqttClient[] = [];
-  constructor(readonly url: () => string) {}
-
-  async connect(options: IClientOptions = {}): Promise<MqttClient> {
-    const client = await mqtt.connectAsync(this.url(), {
-      clientId: `dynsec-test-${process.pid}-${nextId++}`,
-      protocolVersion: 5,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      ...options,
-    });
-    this.#all.push(client);
-    return client;
-  }
-
-  login(username: string, password: string, extra: IClientOptions = {}): Promise<MqttClient> {
-    return this.connect({ username, password, ...extra });
-  }
-
-  endAll(): void {
-    for (const c of this.#all) c.end(true);
-  }
-}
-
-/** What a client receives, in order. */
-function inbox(client: MqttClient): { topic: string; payload: string }[] {
-  const got: { topic: string; payload: string }[] = [];
-  client.on("message", (topic, payload) => got.push({ topic, payload: payload.toString() }));
-  return got;
-}
-
-/** The SUBACK code for each filter (>= 128: refused). */
-async function subscribeCodes(client: MqttClient, filters: string[]): Promise<number[]> {
-  try {
-    const granted = await client.subscribeAsync(filters, { qos: 1 });
-    return granted.map((g) => g.qos);
-  } catch (err) {
-    // MQTT.js rejects a SUBACK with any refusal; its packet has every code.
-    const granted = (err as { packet?: { granted?: number[] } }).packet?.granted;
-    if (granted === undefined) throw err;
-    return granted;
-  }
-}
-
-const closed = (client: MqttClient) =>
-  new Promise<void>((resolve) => {
-    if (client.disconnected || !client.connected) resolve();
-    client.once("close", () => resolve());
-  });
 
 describe.runIf(hasMosquitto)("DynamicSecurity on the production Mosquitto", () => {
   let broker: RepoMosquitto;
@@ -253,7 +198,7 @@ describe.runIf(hasMosquitto)("DynamicSecurity on the production Mosquitto", () =
     await accounts.remove("never-existed");
   });
 
-  it("turns a vehicle account into a client account and back, with the rights following", async () => {
+  it("turns a vehicle account into a client account, with the rights following", async () => {
     await accounts.upsert("shifty", "s-pw", { kind: "vehicle", id: "shifty" });
     await accounts.upsert("shifty", "s-pw-2", { kind: "client", name: "shifty", role: "events" });
     const asClient = await clients.login("shifty", "s-pw-2");
@@ -261,6 +206,20 @@ describe.runIf(hasMosquitto)("DynamicSecurity on the production Mosquitto", () =
       asClient.publishAsync("locus/vehicles/shifty/location", "{}", { qos: 1 }),
     ).rejects.toThrow(/not authori[sz]ed/i);
     expect(await subscribeCodes(asClient, ["locus/geofence/events"])).toEqual([1]);
+    // Its vehicle role is gone with it.
+    const raw = await DynsecClient.connect({
+      url: broker.url,
+      ...HUB,
+      clientId: "locus-hub-raw-2",
+      timeoutMs: 5000,
+      connectTimeoutMs: 5000,
+    });
+    try {
+      const [role] = await raw.request([{ command: "getRole", rolename: "locus-vehicle-shifty" }]);
+      expect(role?.error).toMatch(/not found/i);
+    } finally {
+      await raw.close();
+    }
   });
 
   it("refuses anonymous clients (allow_anonymous false) and never touches the hub's own account", async () => {
@@ -356,115 +315,5 @@ describe.runIf(hasMosquitto)("DynamicSecurity on the production Mosquitto", () =
     );
     expect(opened.accounts).toBeNull();
     expect(opened.unmanaged).toMatch(/\$CONTROL\/dynamic-security/);
-  });
-});
-
-describe.runIf(hasMosquitto)("DynamicSecurity on a broker that lets anonymous clients in", () => {
-  let broker: Mosquitto;
-  const clients = new Clients(() => broker.url);
-  const opened: DynamicSecurity[] = [];
-
-  beforeAll(async () => {
-    // The plugin's file as `mosquitto_ctrl dynsec init` makes it: the hub is an admin without
-    // the locus-hub role, which ensureRoles then gives it.
-    const dir = tempDir("locus-dynsec-anon-");
-    fs.chmodSync(dir, 0o777);
-    const file = path.join(dir, "dynamic-security.json");
-    await run("mosquitto_ctrl", ["dynsec", "init", file, HUB.username, HUB.password]);
-    fs.chmodSync(file, 0o666);
-    const plugin = fs.readFileSync(
-      path.join(import.meta.dirname, "../../../infra/mosquitto/mosquitto.conf"),
-      "utf8",
-    );
-    expect(plugin).toMatch(/^plugin \S+mosquitto_dynamic_security\.so$/m);
-    broker = await startMosquitto({
-      settings: [
-        "allow_anonymous true",
-        `plugin ${["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]
-          .map((d) => `${d}/mosquitto_dynamic_security.so`)
-          .find((p) => fs.existsSync(p))}`,
-        `plugin_opt_config_file ${file}`,
-        "persistence false",
-        "log_dest stderr",
-        "log_type error",
-      ],
-    });
-  });
-
-  afterAll(async () => {
-    clients.endAll();
-    for (const a of opened) await a.close();
-    await broker?.stop();
-  });
-
-  async function manage(allowAnonymous: boolean): Promise<DynamicSecurity> {
-    const accounts = await DynamicSecurity.connect({
-      url: broker.url,
-      ...HUB,
-      clientId: `locus-hub-accounts-${nextId++}`,
-      allowAnonymous,
-    });
-    opened.push(accounts);
-    await accounts.ensureRoles();
-    return accounts;
-  }
-
-  it("gives the hub its role, and anonymous clients fixes and status for any vehicle, and events", async () => {
-    const accounts = await manage(true);
-    await accounts.upsert("v-1", "v-1-pw", { kind: "vehicle", id: "v-1" });
-    const hub = await clients.login(HUB.username, HUB.password);
-    const hubGot = inbox(hub);
-    await hub.subscribeAsync(["locus/vehicles/+/location", "owntracks/#"], { qos: 1 });
-    // The role ensureRoles added: the hub may publish events.
-    await hub.publishAsync("locus/geofence/events", "{}", { qos: 1 });
-
-    const anon = await clients.connect();
-    await anon.publishAsync("locus/vehicles/v-1/location", "anon-fix", { qos: 1 });
-    await anon.publishAsync("locus/vehicles/v-9/status", "online", { qos: 1 });
-    await anon.publishAsync("owntracks/v-1/phone", "{}", { qos: 1 });
-    for (const topic of ["locus/geofence/events", "locus/vehicles/v-1/other", "owntracks/a/b/c"]) {
-      await expect(anon.publishAsync(topic, "x", { qos: 1 })).rejects.toThrow(/not authori[sz]ed/i);
-    }
-    expect(await subscribeCodes(anon, ["locus/geofence/events"])).toEqual([1]);
-    for (const code of await subscribeCodes(anon, ["locus/vehicles/+/location", "#"])) {
-      expect(code).toBeGreaterThanOrEqual(128);
-    }
-    await waitFor(() => (hubGot.length >= 2 ? true : undefined), STUCK_MS);
-    expect(hubGot.map((m) => m.topic)).toEqual([
-      "locus/vehicles/v-1/location",
-      "owntracks/v-1/phone",
-    ]);
-  });
-
-  it("takes every right from anonymous clients when the policy forbids them", async () => {
-    await manage(false);
-    const anon = await clients.connect();
-    await expect(anon.publishAsync("locus/vehicles/v-1/location", "x", { qos: 1 })).rejects.toThrow(
-      /not authori[sz]ed/i,
-    );
-    for (const code of await subscribeCodes(anon, ["locus/geofence/events"])) {
-      expect(code).toBeGreaterThanOrEqual(128);
-    }
-  });
-});
-
-describe.runIf(hasMosquitto)("a broker without the dynamic security plugin", () => {
-  let broker: Mosquitto;
-
-  beforeAll(async () => {
-    broker = await startMosquitto();
-  });
-
-  afterAll(async () => {
-    await broker?.stop();
-  });
-
-  it("is found unmanageable: nobody answers the commands", async () => {
-    const opened = await openBrokerAccounts(
-      { url: broker.url, username: null, password: null, clientId: "locus-hub" },
-      { allowAnonymous: false, timeoutMs: 1000 },
-    );
-    expect(opened.accounts).toBeNull();
-    expect(opened.unmanaged).toMatch(/no answer.*dynamic security plugin/i);
   });
 });

@@ -139,10 +139,15 @@ export class DynamicSecurity implements BrokerAccounts {
     if (!created?.error) return;
     if (!/already exists/i.test(created.error)) throw commandError(created);
     // An existing account: its rights first, then the password, which disconnects its sessions.
-    await this.#run([
+    const [rights, reset] = await this.#client.request([
       { command: "modifyClient", username, roles: [{ rolename }], groups: [] },
       { command: "setClientPassword", username, password },
+      // Was it a vehicle before? Its own role goes (an error here only means there was none).
+      ...(principal.kind === "vehicle"
+        ? []
+        : [{ command: "deleteRole", rolename: vehicleRole(username) }]),
     ]);
+    for (const answer of [rights, reset]) if (answer?.error) throw commandError(answer);
   }
 
   /** Deletes the account (and a vehicle's own role); Mosquitto disconnects its sessions. */
