@@ -163,7 +163,7 @@ describe("docker-compose.yml", () => {
     // The secrets stay out of the image's build context.
     const ignored = read(".dockerignore").split("\n");
     expect(ignored).toEqual(
-      expect.arrayContaining([".env", "**/node_modules", "infra/mosquitto/passwd*"]),
+      expect.arrayContaining([".env", "**/node_modules", "certs"]),
     );
   });
 });
