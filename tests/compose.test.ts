@@ -162,9 +162,7 @@ describe("docker-compose.yml", () => {
     for (const v of new Set(used)) expect(defined, v).toContain(v);
     // The secrets stay out of the image's build context.
     const ignored = read(".dockerignore").split("\n");
-    expect(ignored).toEqual(
-      expect.arrayContaining([".env", "**/node_modules", "certs"]),
-    );
+    expect(ignored).toEqual(expect.arrayContaining([".env", "**/node_modules", "certs"]));
   });
 });
 
