@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { MIGRATIONS } from "../hub/src/store/postgres-schema.ts";
 import {
+  CONTAINER_CERTS_DIR,
   CONTAINER_CONFIG_DIR,
   CONTAINER_DATA_DIR,
   HUB_USER,
@@ -58,7 +59,8 @@ describe("docker-compose.yml", () => {
       expect(services[name].restart, name).toBe("unless-stopped");
     }
     expect(ports("hub")).toEqual(["3000:3000"]);
-    expect(ports("mosquitto")).toEqual(["1883:1883"]);
+    // Devices get MQTT over TLS; plain MQTT only on the host's loopback.
+    expect(ports("mosquitto")).toEqual(["8883:8883", "127.0.0.1:1883:1883"]);
     expect(services.postgis.ports).toBeUndefined(); // the database stays on the compose network
     const named = Object.keys(compose.volumes);
     expect(volumes("mosquitto")).toContainEqual(["mosquitto-data", "/mosquitto/data", undefined]);
@@ -71,31 +73,42 @@ describe("docker-compose.yml", () => {
     expect(named.sort()).toEqual(["hub-data", "mosquitto-data", "postgis-data"]);
   });
 
-  it("mounts the very Mosquitto config the tests run, where that config expects it", () => {
+  it("mounts the very Mosquitto config and start script the tests run, where they expect them", () => {
     const config = volumes("mosquitto").find(([, target]) => `${target}/` === CONTAINER_CONFIG_DIR);
     expect(config).toEqual(["./infra/mosquitto", "/mosquitto/config", "ro"]);
     expect(path.resolve(ROOT, config?.[0] ?? "")).toBe(INFRA_MOSQUITTO);
     expect(volumes("mosquitto").map(([, t]) => `${t}/`)).toContain(CONTAINER_DATA_DIR);
-    expect(services.mosquitto.command).toEqual([
-      "mosquitto",
-      "-c",
-      `${CONTAINER_CONFIG_DIR}mosquitto.conf`,
-    ]);
-    // Every file the config names lives in the mounted directory or the data volume.
+    expect(volumes("mosquitto")).toContainEqual(["./certs", "/mosquitto/certs", "ro"]);
+    expect(volumes("mosquitto").map(([, t]) => `${t}/`)).toContain(CONTAINER_CERTS_DIR);
+    expect(services.mosquitto.command).toEqual(["sh", `${CONTAINER_CONFIG_DIR}start.sh`]);
+    // start.sh's default config is the mounted one.
+    expect(read("infra/mosquitto/start.sh")).toContain(
+      `MOSQUITTO_CONF:-${CONTAINER_CONFIG_DIR}mosquitto.conf`,
+    );
+    // Every file the config names lives in the mounted directories or the data volume.
     const conf = read("infra/mosquitto/mosquitto.conf");
-    const paths = [...conf.matchAll(/^(password_file|acl_file|persistence_location) (\S+)$/gm)];
+    const paths = [
+      ...conf.matchAll(/^(plugin_opt_config_file|persistence_location|certfile|keyfile) (\S+)$/gm),
+    ];
     expect(paths.map((m) => m[1]).sort()).toEqual([
-      "acl_file",
-      "password_file",
+      "certfile",
+      "keyfile",
       "persistence_location",
+      "plugin_opt_config_file",
     ]);
     for (const [, , p] of paths) {
-      expect(p?.startsWith(CONTAINER_CONFIG_DIR) || p?.startsWith(CONTAINER_DATA_DIR), p).toBe(
-        true,
-      );
+      expect(
+        [CONTAINER_CONFIG_DIR, CONTAINER_DATA_DIR, CONTAINER_CERTS_DIR].some((d) =>
+          p?.startsWith(d),
+        ),
+        p,
+      ).toBe(true);
     }
-    expect(fs.existsSync(path.join(INFRA_MOSQUITTO, "acl"))).toBe(true);
+    // The accounts file is in the data volume: the plugin rewrites it.
+    expect(conf).toMatch(/^plugin_opt_config_file \/mosquitto\/data\//m);
+    expect(fs.existsSync(path.join(INFRA_MOSQUITTO, "dynamic-security.template.json"))).toBe(true);
     expect(conf).toMatch(/^listener 1883$/m);
+    expect(conf).toMatch(/^listener 8883$/m);
   });
 
   it("points the hub at the broker and the database, after both are healthy", () => {
@@ -149,9 +162,7 @@ describe("docker-compose.yml", () => {
     for (const v of new Set(used)) expect(defined, v).toContain(v);
     // The secrets stay out of the image's build context.
     const ignored = read(".dockerignore").split("\n");
-    expect(ignored).toEqual(
-      expect.arrayContaining([".env", "**/node_modules", "infra/mosquitto/passwd*"]),
-    );
+    expect(ignored).toEqual(expect.arrayContaining([".env", "**/node_modules", "certs"]));
   });
 });
 

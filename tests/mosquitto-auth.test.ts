@@ -1,29 +1,55 @@
-// The production broker's access rules, tested on the committed infra/mosquitto/mosquitto.conf
-// and acl with a password file made by infra/mosquitto/add-user.sh: each vehicle only on its own
-// topics, the hub and the event consumers in their roles, nobody anonymous.
+// The production broker as committed: infra/mosquitto/mosquitto.conf run with only its listeners,
+// plugin path and directories changed, and infra/mosquitto/start.sh, which checks the data
+// directory and the certificate and makes the accounts file with the hub's account. What each
+// account may do is tested with the hub's account management (hub/src/broker/dynsec.test.ts).
 
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DYNSEC_TOPIC } from "../hub/src/broker/dynsec-client.ts";
+import { HUB_ACLS, sameAcls } from "../hub/src/broker/dynsec-roles.ts";
 import {
+  hasProductionMosquitto,
   INFRA_MOSQUITTO,
-  mosquittoBinary,
   type RepoMosquitto,
+  renderRepoMosquittoConf,
+  repoDirs,
+  runStartCheck,
   startRepoMosquitto,
 } from "./support/broker.ts";
-import { waitFor } from "./support/hub-process.ts";
 
 const USERS = {
   "locus-hub": "hub-secret-1",
   "locus-events": "events-secret-1",
   "truck-1": "truck-1-secret",
-  "truck-2": "truck-2-secret",
 };
 type User = keyof typeof USERS;
 
-const hasMosquitto = mosquittoBinary() !== null;
+const hasMosquitto = hasProductionMosquitto();
+
+/** The accounts file's template, as JSON once its placeholders are filled. */
+function template(): { roles: { rolename: string; acls: [] }[]; clients: { roles: unknown }[] } {
+  const text = fs
+    .readFileSync(path.join(INFRA_MOSQUITTO, "dynamic-security.template.json"), "utf8")
+    .replace("@ITERATIONS@", "101");
+  return JSON.parse(text);
+}
+
+describe("the accounts file's template", () => {
+  it("gives the hub exactly the rights the hub keeps in the broker, and no password", () => {
+    const t = template();
+    expect(t.roles.map((r) => r.rolename)).toEqual(["locus-hub"]);
+    expect(sameAcls(t.roles[0]?.acls ?? [], HUB_ACLS)).toBe(true);
+    expect(t.clients[0]?.roles).toEqual([{ rolename: "locus-hub" }]);
+    const text = fs.readFileSync(
+      path.join(INFRA_MOSQUITTO, "dynamic-security.template.json"),
+      "utf8",
+    );
+    expect(text).toContain('"password": "@PASSWORD_HASH@"');
+  });
+});
 
 describe.runIf(hasMosquitto)("Mosquitto with the committed production config", () => {
   let broker: RepoMosquitto;
@@ -34,18 +60,12 @@ describe.runIf(hasMosquitto)("Mosquitto with the committed production config", (
     const client = await mqtt.connectAsync(broker.url, {
       reconnectPeriod: 0,
       connectTimeout: 5000,
+      protocolVersion: 5,
       ...credentials,
       ...extra,
     });
     clients.push(client);
     return client;
-  }
-
-  /** Collects what `client` receives, by topic. */
-  function inbox(client: MqttClient): { topic: string; payload: string }[] {
-    const got: { topic: string; payload: string }[] = [];
-    client.on("message", (topic, payload) => got.push({ topic, payload: payload.toString() }));
-    return got;
   }
 
   beforeAll(async () => {
@@ -57,7 +77,7 @@ describe.runIf(hasMosquitto)("Mosquitto with the committed production config", (
     await broker?.stop();
   });
 
-  it("runs the committed file, changing only the listener and the directories", () => {
+  it("runs the committed file, changing only the listeners, the plugin's path and the directories", () => {
     const committed = fs
       .readFileSync(path.join(INFRA_MOSQUITTO, "mosquitto.conf"), "utf8")
       .split("\n");
@@ -68,11 +88,23 @@ describe.runIf(hasMosquitto)("Mosquitto with the committed production config", (
       .filter(([a, b]) => a !== b)
       .map(([a]) => a.split(" ")[0]);
     expect(changed.sort()).toEqual(
-      ["acl_file", "listener", "password_file", "persistence_location"].sort(),
+      [
+        "certfile",
+        "keyfile",
+        "listener",
+        "listener",
+        "persistence_location",
+        "plugin",
+        "plugin_opt_config_file",
+      ].sort(),
     );
     // The settings the docs rely on are really there.
     for (const setting of [
+      "listener 1883",
+      "listener 8883",
       "allow_anonymous false",
+      "plugin /usr/lib/mosquitto_dynamic_security.so",
+      "plugin_opt_config_file /mosquitto/data/dynamic-security.json",
       "persistence true",
       "autosave_interval 5",
       "max_queued_messages 1000000",
@@ -80,95 +112,29 @@ describe.runIf(hasMosquitto)("Mosquitto with the committed production config", (
     ]) {
       expect(committed).toContain(setting);
     }
+    expect(committed.some((l) => /^(password_file|acl_file)\b/.test(l))).toBe(false);
   });
 
-  it("refuses anonymous clients and wrong passwords", async () => {
+  it("refuses anonymous clients and wrong passwords, on both listeners", async () => {
     await expect(connect(null)).rejects.toThrow(/not authori[sz]ed/i);
-    await expect(connect(null, { protocolVersion: 5 })).rejects.toThrow(/not authori[sz]ed/i);
+    await expect(connect(null, { protocolVersion: 4 })).rejects.toThrow(/not authori[sz]ed/i);
     await expect(
-      mqtt.connectAsync(broker.url, {
+      mqtt.connectAsync(broker.tlsUrl, {
+        ca: fs.readFileSync(broker.ca),
         username: "truck-1",
         password: "wrong",
         reconnectPeriod: 0,
-        protocolVersion: 5,
       }),
-    ).rejects.toThrow(/bad user name or password|not authori[sz]ed/i);
-  });
-
-  it("keeps a vehicle to its own topics: no publishing as another, no reading others", async () => {
-    const hub = await connect("locus-hub", { protocolVersion: 5 });
-    const hubGot = inbox(hub);
-    await hub.subscribeAsync(["locus/vehicles/+/location", "locus/vehicles/+/status"], { qos: 1 });
-
-    // truck-2 tries to read everything, its own topics included.
-    const spy = await connect("truck-2");
-    const spyGot = inbox(spy);
-    // Mosquitto grants the SUBSCRIBE and checks read access per message, so nothing arrives.
-    await spy.subscribeAsync(["#", "locus/vehicles/+/location"], { qos: 1 });
-
-    // MQTT 3.1.1: a denied publish is acknowledged and dropped. MQTT 5: PUBACK "Not authorized".
-    const truck = await connect("truck-1");
-    await truck.publishAsync("locus/vehicles/truck-2/location", "forged-3", { qos: 1 });
-    await truck.publishAsync("locus/geofence/events", "forged-event", { qos: 1 });
-    const truck5 = await connect("truck-1", { protocolVersion: 5, clientId: "truck-1-v5" });
-    await expect(
-      truck5.publishAsync("locus/vehicles/truck-2/location", "forged-5", { qos: 1 }),
-    ).rejects.toThrow(/not authori[sz]ed/i);
-    // Its own topics work; ordered after the forgeries, so once these arrive those would have.
-    await truck.publishAsync("locus/vehicles/truck-1/status", "online", { qos: 1, retain: true });
-    await truck.publishAsync("locus/vehicles/truck-1/location", "own", { qos: 1 });
-
-    await waitFor(() => (hubGot.some((m) => m.payload === "own") ? true : undefined));
-    expect(hubGot.map((m) => [m.topic, m.payload])).toEqual([
-      ["locus/vehicles/truck-1/status", "online"],
-      ["locus/vehicles/truck-1/location", "own"],
-    ]);
-    // truck-2's subscriptions saw nothing of truck-1's, and no forgery in its own name.
-    await truck.publishAsync("locus/vehicles/truck-1/location", "own-2", { qos: 1 });
-    await waitFor(() => (hubGot.some((m) => m.payload === "own-2") ? true : undefined));
-    expect(spyGot).toEqual([]);
-  });
-
-  it("lets event consumers read events but publish nothing", async () => {
-    const hub = await connect("locus-hub", { protocolVersion: 5 });
-    const hubGot = inbox(hub);
-    await hub.subscribeAsync("locus/vehicles/+/location", { qos: 1 });
-    const consumer = await connect("locus-events", { protocolVersion: 5 });
-    const consumerGot = inbox(consumer);
-    const granted = await consumer.subscribeAsync("locus/geofence/events", { qos: 1 });
-    expect(granted[0]?.qos).toBe(1);
-
-    // Not a vehicle, not even under its own name, and not the hub.
-    for (const topic of [
-      "locus/vehicles/locus-events/location",
-      "locus/vehicles/truck-1/location",
-      "locus/geofence/events",
-    ]) {
-      await expect(consumer.publishAsync(topic, "forged", { qos: 1 })).rejects.toThrow(
-        /not authori[sz]ed/i,
-      );
-    }
-    // It cannot read the vehicles' fixes either.
-    await consumer.subscribeAsync("locus/vehicles/+/location", { qos: 1 });
-    const truck = await connect("truck-1");
-    await truck.publishAsync("locus/vehicles/truck-1/location", "fix", { qos: 1 });
-
-    await hub.publishAsync("locus/geofence/events", '{"type":"enter"}', { qos: 1 });
-    await waitFor(() => (consumerGot.length > 0 ? true : undefined));
-    expect(consumerGot).toEqual([{ topic: "locus/geofence/events", payload: '{"type":"enter"}' }]);
-    expect(hubGot.map((m) => m.payload)).toEqual(["fix"]);
+    ).rejects.toThrow(/not authori[sz]ed|bad user/i);
   });
 
   it("gives the hub its role: reads fixes and status, publishes events, never a fix", async () => {
-    const hub = await connect("locus-hub", { protocolVersion: 5 });
-    const granted = await hub.subscribeAsync(
-      {
-        "locus/vehicles/+/location": { qos: 1 },
-        "locus/vehicles/+/status": { qos: 1 },
-        "$SYS/broker/clients/connected": { qos: 0 },
-      },
-      {},
-    );
+    const hub = await connect("locus-hub");
+    const granted = await hub.subscribeAsync({
+      "locus/vehicles/+/location": { qos: 1 },
+      "locus/vehicles/+/status": { qos: 1 },
+      "$SYS/broker/clients/connected": { qos: 0 },
+    });
     expect(granted.map((g) => g.qos)).toEqual([1, 1, 0]);
     await expect(
       hub.publishAsync("locus/geofence/events", "{}", { qos: 1 }),
@@ -178,35 +144,118 @@ describe.runIf(hasMosquitto)("Mosquitto with the committed production config", (
         /not authori[sz]ed/i,
       );
     }
+    // Mosquitto's client count reaches the hub (sys_interval), as the gauge needs.
+    const count = await new Promise<string>((resolve) =>
+      hub.on("message", (topic, payload) => {
+        if (topic.startsWith("$SYS/")) resolve(payload.toString());
+      }),
+    );
+    expect(Number(count)).toBeGreaterThanOrEqual(1);
   });
 
-  it("takes a vehicle added or removed with add-user.sh on SIGHUP", async () => {
-    const addUser = (...args: string[]) =>
-      execFileSync(path.join(INFRA_MOSQUITTO, "add-user.sh"), args, {
-        env: { ...process.env, LOCUS_MOSQUITTO_PASSWD: broker.passwd },
-        encoding: "utf8",
-      });
-    const login = (user: string, password: string) =>
-      mqtt.connectAsync(broker.url, { username: user, password, reconnectPeriod: 0 });
-
-    expect(addUser("truck-3", "truck-3-secret")).toContain("added truck-3");
-    await expect(login("truck-3", "truck-3-secret")).rejects.toThrow(/not authori[sz]ed/i);
-    broker.signal("SIGHUP");
-    const truck3 = await waitFor(() =>
-      login("truck-3", "truck-3-secret").then(
-        (c) => c,
-        () => undefined,
-      ),
+  it("keeps the accounts across a restart, in the data directory's file", async () => {
+    const saved = JSON.parse(fs.readFileSync(broker.accountsFile, "utf8"));
+    expect(saved.clients.map((c: { username: string }) => c.username).sort()).toEqual(
+      Object.keys(USERS).sort(),
     );
-    clients.push(truck3);
+    // Hashes only.
+    expect(fs.readFileSync(broker.accountsFile, "utf8")).not.toContain(USERS["truck-1"]);
+    await broker.restart();
+    const truck = await connect("truck-1");
+    await truck.publishAsync("locus/vehicles/truck-1/location", "{}", { qos: 1 });
+    // The hub's commands are answered after the restart too.
+    const hub = await connect("locus-hub");
+    await hub.subscribeAsync(`${DYNSEC_TOPIC}/response`, { qos: 1 });
+    const answer = new Promise<string>((resolve) =>
+      hub.on("message", (_t, payload) => resolve(payload.toString())),
+    );
+    await hub.publishAsync(
+      DYNSEC_TOPIC,
+      JSON.stringify({ commands: [{ command: "getClient", username: "truck-1" }] }),
+      { qos: 1 },
+    );
+    expect(JSON.parse(await answer).responses[0].data.client.username).toBe("truck-1");
+  });
+});
 
-    // Removed and reloaded: its open connection is cut and it cannot log in again.
-    const closed = new Promise<void>((resolve) => truck3.once("close", () => resolve()));
-    expect(addUser("-d", "truck-3")).toContain("removed truck-3");
-    broker.signal("SIGHUP");
-    await closed;
-    await expect(login("truck-3", "truck-3-secret")).rejects.toThrow(/not authori[sz]ed/i);
-    // Names that cannot be vehicle ids are refused before anything is written.
-    expect(() => addUser("bad/id", "x")).toThrow();
+describe.runIf(hasMosquitto)("infra/mosquitto/start.sh", () => {
+  const HUB_ENV = { LOCUS_MQTT_USERNAME: "locus-hub", LOCUS_MQTT_PASSWORD: "a-real-secret" };
+
+  function setUp(): { conf: string; dirs: ReturnType<typeof repoDirs>["dirs"] } {
+    const { dirs } = repoDirs();
+    const conf = path.join(dirs.config, "mosquitto.conf");
+    fs.writeFileSync(conf, renderRepoMosquittoConf(1883, 8883, dirs));
+    for (const f of ["fullchain.pem", "privkey.pem"]) {
+      fs.writeFileSync(path.join(dirs.certs, f), "test");
+      fs.chmodSync(path.join(dirs.certs, f), 0o644);
+    }
+    return { conf, dirs };
+  }
+
+  /** start.sh --check's exit code and what it said. */
+  function check(conf: string, env: Record<string, string>): { code: number; output: string } {
+    try {
+      return { code: 0, output: runStartCheck(conf, env) };
+    } catch (err) {
+      const e = err as { status: number; stderr: string; stdout: string };
+      return { code: e.status, output: `${e.stdout}${e.stderr}` };
+    }
+  }
+
+  it("makes the accounts file once, with the hub's hashed password, readable by Mosquitto alone", () => {
+    const { conf, dirs } = setUp();
+    const first = check(conf, HUB_ENV);
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.output).toMatch(/made .*dynamic-security\.json with the hub's account locus-hub/);
+    const file = path.join(dirs.data, "dynamic-security.json");
+    const text = fs.readFileSync(file, "utf8");
+    expect(text).not.toContain("a-real-secret");
+    const saved = JSON.parse(text);
+    expect(saved.clients[0]).toMatchObject({ username: "locus-hub", iterations: 101 });
+    expect(saved.clients[0].password).toMatch(/^[A-Za-z0-9+/]{86}==$/);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    // A second start leaves it alone, whatever the environment says now.
+    expect(check(conf, { ...HUB_ENV, LOCUS_MQTT_PASSWORD: "another" })).toEqual({
+      code: 0,
+      output: "",
+    });
+    expect(fs.readFileSync(file, "utf8")).toBe(text);
+  });
+
+  it("refuses to make the accounts file without the hub's own password", () => {
+    const { conf } = setUp();
+    for (const password of ["", "change-me-hub"]) {
+      const result = check(conf, { ...HUB_ENV, LOCUS_MQTT_PASSWORD: password });
+      expect(result.code).toBe(1);
+      expect(result.output).toMatch(/LOCUS_MQTT_PASSWORD must be set/);
+    }
+    expect(check(conf, { ...HUB_ENV, LOCUS_MQTT_USERNAME: "bad name" }).output).toMatch(
+      /LOCUS_MQTT_USERNAME must be set/,
+    );
+  });
+
+  it("says so in one line when Mosquitto could not write its data directory", (ctx) => {
+    // Only root can start Mosquitto as another user; as anyone else the check is plain -w.
+    if (process.getuid?.() !== 0) return ctx.skip();
+    const { conf, dirs } = setUp();
+    fs.chmodSync(dirs.data, 0o755); // root's, not Mosquitto's
+    const result = check(conf, HUB_ENV);
+    expect(result.code).toBe(1);
+    expect(result.output.trim().split("\n")).toHaveLength(1);
+    expect(result.output).toMatch(/cannot write its data directory/);
+  });
+
+  it("says so when the TLS certificate is missing", () => {
+    const { conf, dirs } = setUp();
+    fs.rmSync(path.join(dirs.certs, "privkey.pem"));
+    const result = check(conf, HUB_ENV);
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(/cannot read the TLS keyfile .*privkey\.pem/);
+  });
+
+  it("is a POSIX shell script that the image's sh runs", () => {
+    const script = path.join(INFRA_MOSQUITTO, "start.sh");
+    expect(fs.statSync(script).mode & 0o111).not.toBe(0);
+    execFileSync("sh", ["-n", script]);
   });
 });

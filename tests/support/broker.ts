@@ -1,12 +1,14 @@
 // Runs a real Mosquitto for black-box tests: a config written to a temp dir, a free loopback
 // port, stopped and restarted by PID (never the system's own Mosquitto on 1883). Either a
-// permissive test config, or the production config committed in infra/mosquitto/.
+// permissive test config, or the production config committed in infra/mosquitto/ with its
+// dynamic security plugin and TLS listener.
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { IClientOptions } from "mqtt";
+import { DynamicSecurity } from "../../hub/src/broker/dynsec.ts";
 import { hasBinary } from "./binaries.ts";
 import {
   freePort,
@@ -54,7 +56,7 @@ export interface Mosquitto {
   /** Starts it again on the same port and waits until it accepts connections. */
   start(): Promise<void>;
   restart(): Promise<void>;
-  /** Sends a signal to the running broker (SIGHUP: read the password file and ACL again). */
+  /** Sends a signal to the running broker. */
   signal(signal: NodeJS.Signals): void;
   /** The running broker's process id (for its CPU time), or null when it is stopped. */
   pid(): number | null;
@@ -158,18 +160,50 @@ async function launch(binary: string, conf: string, dir: string, port: number): 
 }
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-/** The production broker's directory: mosquitto.conf, acl, add-user.sh. */
+/** The production broker's directory: mosquitto.conf, start.sh, the accounts file's template. */
 export const INFRA_MOSQUITTO = path.join(ROOT, "infra/mosquitto");
-/** Where docker-compose.yml mounts INFRA_MOSQUITTO and the data volume in the container. */
+/** Where docker-compose.yml mounts INFRA_MOSQUITTO, the data volume and the certificates. */
 export const CONTAINER_CONFIG_DIR = "/mosquitto/config/";
 export const CONTAINER_DATA_DIR = "/mosquitto/data/";
+export const CONTAINER_CERTS_DIR = "/mosquitto/certs/";
+/** The dynamic security plugin: where the eclipse-mosquitto image has it, and where Debian does. */
+export const IMAGE_DYNSEC_PLUGIN = "/usr/lib/mosquitto_dynamic_security.so";
+const DYNSEC_PLUGIN = [
+  "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+  "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+  IMAGE_DYNSEC_PLUGIN,
+].find((p) => fs.existsSync(p));
 
 /**
- * infra/mosquitto/mosquitto.conf for a test: the `listener 1883` line becomes a loopback
- * listener on `port`, and the container's config and data directories become local ones.
- * Nothing else changes (tests/mosquitto-auth.test.ts checks that).
+ * Mosquitto with its dynamic security plugin, and openssl for a test certificate: true, or false
+ * with one loud line (under CI=true, an error) saying what to install.
  */
-export function renderRepoMosquittoConf(port: number, configDir: string, dataDir: string): string {
+export function hasProductionMosquitto(): boolean {
+  if (mosquittoBinary() === null) return false;
+  const missing = [
+    DYNSEC_PLUGIN === undefined ? "mosquitto_dynamic_security.so (Debian package mosquitto)" : null,
+    hasBinary("mosquitto_ctrl") ? null : "mosquitto_ctrl (Debian package mosquitto-clients)",
+    hasBinary("openssl") ? null : "openssl",
+  ].filter((m) => m !== null);
+  if (missing.length === 0) return true;
+  const line = `production Mosquitto tests need ${missing.join(", ")}`;
+  if (process.env.CI === "true") throw new Error(line);
+  console.warn(`SKIPPING: ${line}`);
+  return false;
+}
+
+export interface RepoDirs {
+  config: string;
+  data: string;
+  certs: string;
+}
+
+/**
+ * infra/mosquitto/mosquitto.conf for a test: `listener 1883` and `listener 8883` become loopback
+ * listeners on `port` and `tlsPort`, the image's plugin path the local one, and the container's
+ * directories local ones. Nothing else changes (tests/mosquitto-auth.test.ts checks that).
+ */
+export function renderRepoMosquittoConf(port: number, tlsPort: number, dirs: RepoDirs): string {
   const committed = fs.readFileSync(path.join(INFRA_MOSQUITTO, "mosquitto.conf"), "utf8");
   const withSlash = (d: string) => (d.endsWith("/") ? d : `${d}/`);
   return committed
@@ -177,55 +211,132 @@ export function renderRepoMosquittoConf(port: number, configDir: string, dataDir
     .map((line) => {
       if (line.startsWith("#")) return line;
       if (line.trim() === "listener 1883") return `listener ${port} 127.0.0.1`;
+      if (line.trim() === "listener 8883") return `listener ${tlsPort} 127.0.0.1`;
       return line
-        .replaceAll(CONTAINER_CONFIG_DIR, withSlash(configDir))
-        .replaceAll(CONTAINER_DATA_DIR, withSlash(dataDir));
+        .replace(IMAGE_DYNSEC_PLUGIN, DYNSEC_PLUGIN ?? IMAGE_DYNSEC_PLUGIN)
+        .replaceAll(CONTAINER_CONFIG_DIR, withSlash(dirs.config))
+        .replaceAll(CONTAINER_DATA_DIR, withSlash(dirs.data))
+        .replaceAll(CONTAINER_CERTS_DIR, withSlash(dirs.certs));
     })
     .join("\n");
 }
 
+/** A self-signed certificate for 127.0.0.1 and localhost, as fullchain.pem and privkey.pem. */
+export function writeTestCertificate(dir: string): void {
+  execFileSync(
+    "openssl",
+    [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+      ...["-days", "2", "-subj", "/CN=localhost"],
+      ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+      ...["-keyout", path.join(dir, "privkey.pem"), "-out", path.join(dir, "fullchain.pem")],
+    ],
+    { stdio: "ignore" },
+  );
+  // Mosquitto reads them after dropping to its own user.
+  for (const f of ["privkey.pem", "fullchain.pem"]) fs.chmodSync(path.join(dir, f), 0o644);
+}
+
 export interface RepoMosquittoOptions {
-  /** Users and passwords, written with infra/mosquitto/add-user.sh. */
+  /**
+   * Accounts and passwords: HUB_USER is the hub's (made by start.sh), EVENTS_USER an event
+   * consumer, every other name a vehicle (made through the dynamic security plugin).
+   */
   users: Record<string, string>;
   port?: number;
 }
 
 export interface RepoMosquitto extends Mosquitto {
-  /** The config as run: the committed file with the port and directories substituted. */
+  /** The config as run: the committed file with the ports, plugin and directories substituted. */
   conf: string;
-  /** The password file (made with add-user.sh). */
-  passwd: string;
+  dirs: RepoDirs;
+  /** The MQTT over TLS listener, and the certificate it presents (self-signed: also its CA). */
+  tlsPort: number;
+  tlsUrl: string;
+  ca: string;
+  /** The dynamic security plugin's file (made by start.sh). */
+  accountsFile: string;
   /** Where Mosquitto saves sessions and queued messages (rewritten and renamed at each save). */
   persistenceFile: string;
 }
 
+/** Temp directories for a repo Mosquitto, open to the user Mosquitto drops to. */
+export function repoDirs(): { dir: string; dirs: RepoDirs } {
+  const dir = tempDir("locus-mosquitto-repo-");
+  const dirs = {
+    config: path.join(dir, "config"),
+    data: path.join(dir, "data"),
+    certs: path.join(dir, "certs"),
+  };
+  for (const d of Object.values(dirs)) fs.mkdirSync(d);
+  // Started as root, Mosquitto drops to its own user before it reads these and writes data.
+  for (const d of [dir, ...Object.values(dirs)]) fs.chmodSync(d, 0o777);
+  return { dir, dirs };
+}
+
+/** Runs infra/mosquitto/start.sh --check on a rendered config: the output, or it throws. */
+export function runStartCheck(conf: string, env: Record<string, string>): string {
+  return execFileSync(path.join(INFRA_MOSQUITTO, "start.sh"), ["--check"], {
+    env: { ...process.env, MOSQUITTO_CONF: conf, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
 /**
- * Starts Mosquitto with the committed production config (infra/mosquitto/mosquitto.conf and
- * acl) and a password file made by infra/mosquitto/add-user.sh in a temp dir.
+ * Starts Mosquitto with the committed production config (infra/mosquitto/mosquitto.conf), its
+ * accounts file made by infra/mosquitto/start.sh with the hub's account, a test certificate,
+ * and the other users made through the dynamic security plugin as the hub makes them.
  */
 export async function startRepoMosquitto(options: RepoMosquittoOptions): Promise<RepoMosquitto> {
   const binary = mosquittoBinary();
-  if (binary === null) throw new Error("mosquitto is not installed");
-  const dir = tempDir("locus-mosquitto-repo-");
-  const configDir = path.join(dir, "config");
-  const dataDir = path.join(dir, "data");
-  fs.mkdirSync(configDir);
-  fs.mkdirSync(dataDir);
-  // Started as root, Mosquitto drops to its own user before it reads these and writes data.
-  for (const d of [dir, configDir, dataDir]) fs.chmodSync(d, 0o777);
-  fs.copyFileSync(path.join(INFRA_MOSQUITTO, "acl"), path.join(configDir, "acl"));
-  const passwd = path.join(configDir, "passwd");
-  for (const [user, password] of Object.entries(options.users)) {
-    execFileSync(path.join(INFRA_MOSQUITTO, "add-user.sh"), [user, password], {
-      env: { ...process.env, LOCUS_MOSQUITTO_PASSWD: passwd },
-      stdio: "ignore",
-    });
+  if (binary === null || !hasProductionMosquitto()) {
+    throw new Error("mosquitto with its dynamic security plugin is not installed");
   }
+  const { dir, dirs } = repoDirs();
+  writeTestCertificate(dirs.certs);
   const port = options.port ?? (await freePort());
-  const conf = path.join(configDir, "mosquitto.conf");
-  fs.writeFileSync(conf, renderRepoMosquittoConf(port, configDir, dataDir));
+  const tlsPort = await freePort();
+  const conf = path.join(dirs.config, "mosquitto.conf");
+  fs.writeFileSync(conf, renderRepoMosquittoConf(port, tlsPort, dirs));
+  const hubPassword = options.users[HUB_USER] ?? passwordOf(HUB_USER);
+  runStartCheck(conf, { LOCUS_MQTT_USERNAME: HUB_USER, LOCUS_MQTT_PASSWORD: hubPassword });
   const broker = await launch(binary, conf, dir, port);
-  return { ...broker, conf, passwd, persistenceFile: path.join(dataDir, "mosquitto.db") };
+  const repo: RepoMosquitto = {
+    ...broker,
+    conf,
+    dirs,
+    tlsPort,
+    tlsUrl: `mqtts://127.0.0.1:${tlsPort}`,
+    ca: path.join(dirs.certs, "fullchain.pem"),
+    accountsFile: path.join(dirs.data, "dynamic-security.json"),
+    persistenceFile: path.join(dirs.data, "mosquitto.db"),
+  };
+  const others = Object.entries(options.users).filter(([user]) => user !== HUB_USER);
+  if (others.length > 0) {
+    const accounts = await DynamicSecurity.connect({
+      url: broker.url,
+      username: HUB_USER,
+      password: hubPassword,
+      clientId: `test-accounts-${process.pid}`,
+      allowAnonymous: false,
+    });
+    try {
+      await accounts.ensureRoles();
+      for (const [user, password] of others) {
+        await accounts.upsert(
+          user,
+          password,
+          user === EVENTS_USER
+            ? { kind: "client", name: user, role: "events" }
+            : { kind: "vehicle", id: user },
+        );
+      }
+    } finally {
+      await accounts.close();
+    }
+  }
+  return repo;
 }
 
 /** How the hub under test is deployed. */
@@ -240,7 +351,7 @@ export interface HubEnvironmentOptions {
 
 /**
  * Everything a black-box test needs to run the hub one way or the other: embedded (aedes and
- * SQLite, nothing else), or production (the repo's Mosquitto config with passwords and ACL, and a
+ * SQLite, nothing else), or production (the repo's Mosquitto config with its accounts, and a
  * throwaway PostgreSQL with PostGIS), and how clients connect in each.
  */
 export interface HubEnvironment {
@@ -262,7 +373,9 @@ export interface HubEnvironment {
 
 export const HUB_USER = "locus-hub";
 export const EVENTS_USER = "locus-events";
-const passwordOf = (user: string) => `pw-${user}`;
+function passwordOf(user: string): string {
+  return `pw-${user}`;
+}
 
 /**
  * Opens an environment. Production mode needs mosquitto and PostgreSQL with PostGIS: without
@@ -284,7 +397,7 @@ export async function openHubEnvironment(
       close: async () => {},
     };
   }
-  if (mosquittoBinary() === null) return null;
+  if (mosquittoBinary() === null || !hasProductionMosquitto()) return null;
   const postgres = await startPostgres();
   if (postgres === null) return null;
   const users: Record<string, string> = {};
