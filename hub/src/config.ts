@@ -17,6 +17,11 @@ export interface HubConfig {
     sessionExpirySeconds: number;
     /** Messages an external broker may send before the hub acknowledges one. */
     receiveMaximum: number;
+    /** Whether MQTT clients without credentials may publish fixes (CONTRACT §3). */
+    allowAnonymous: boolean;
+    /** The embedded broker's bounds on retained messages: how many, and their bytes in all. */
+    maxRetainedMessages: number;
+    maxRetainedBytes: number;
   };
   /** Set: PostgreSQL + PostGIS. Unset: SQLite in dataDir. */
   databaseUrl: string | null;
@@ -110,6 +115,19 @@ function url(env: Env, name: string, protocols: readonly string[]): string | nul
   return raw;
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name, String(fallback));
+  if (raw !== "true" && raw !== "false") {
+    throw new ConfigError(name, `"${raw}" is not true or false`);
+  }
+  return raw === "true";
+}
+
+/** Only a broker that no other machine can reach lets clients in without credentials by default. */
+function isLoopbackHost(host: string): boolean {
+  return host === "127.0.0.1" || host === "::1" || host === "localhost";
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** Reads and checks the hub's settings (CONTRACT §2). Throws ConfigError on a bad value. */
@@ -130,6 +148,7 @@ export function loadConfig(env: Env = process.env): HubConfig {
   if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
     throw new ConfigError("LOCUS_MQTT_CLIENT_ID", "must be 1 to 128 printable ASCII characters");
   }
+  const mqttHost = text(env, "LOCUS_MQTT_HOST", "127.0.0.1");
   return {
     http: {
       host: text(env, "LOCUS_HTTP_HOST", "127.0.0.1"),
@@ -138,13 +157,16 @@ export function loadConfig(env: Env = process.env): HubConfig {
     },
     mqttUrl: url(env, "LOCUS_MQTT_URL", ["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]),
     mqtt: {
-      host: text(env, "LOCUS_MQTT_HOST", "127.0.0.1"),
+      host: mqttHost,
       port: port(env, "LOCUS_MQTT_PORT", 1883),
       username: optional(env, "LOCUS_MQTT_USERNAME"),
       password: optional(env, "LOCUS_MQTT_PASSWORD"),
       clientId,
       sessionExpirySeconds: integer(env, "LOCUS_MQTT_SESSION_EXPIRY_S", 604_800, 60, 2 ** 32 - 2),
       receiveMaximum: integer(env, "LOCUS_MQTT_RECEIVE_MAXIMUM", 1000, 1, 65535),
+      allowAnonymous: boolean(env, "LOCUS_MQTT_ALLOW_ANONYMOUS", isLoopbackHost(mqttHost)),
+      maxRetainedMessages: integer(env, "LOCUS_MQTT_MAX_RETAINED", 100_000, 0, 10_000_000),
+      maxRetainedBytes: integer(env, "LOCUS_MQTT_MAX_RETAINED_BYTES", 64 * 1024 * 1024, 0, 2 ** 40),
     },
     databaseUrl,
     geofenceEval,

@@ -16,6 +16,8 @@ import { GeofenceEngine } from "./geofence/engine.ts";
 import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
+import type { MqttRefusal } from "./identity/access.ts";
+import type { MqttAuthenticator } from "./identity/principal.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
 import { createMetrics } from "./metrics.ts";
@@ -103,7 +105,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       maxPayloadBytes: config.maxPayloadBytes,
     });
 
-    const started = await openBroker(config, receiver, log);
+    const started = await openBroker(config, receiver, log, (reason) =>
+      metrics.mqttRefused.inc({ reason }),
+    );
     broker = started;
     cleanups.push(() => started.close());
     publisher.start(config.outboxGraceMs);
@@ -207,7 +211,14 @@ function fenceIndex(config: HubConfig, pool: PostgresStore["pool"] | null): Fenc
 }
 
 /** LOCUS_MQTT_URL: a client of that broker; unset: the embedded broker on LOCUS_MQTT_HOST/PORT. */
-async function openBroker(config: HubConfig, receiver: Receiver, log: Logger): Promise<Broker> {
+async function openBroker(
+  config: HubConfig,
+  receiver: Receiver,
+  log: Logger,
+  onRefused: (reason: MqttRefusal) => void,
+  // The account service's password check; until it is wired, only anonymous clients get in.
+  authenticate?: MqttAuthenticator,
+): Promise<Broker> {
   const { mqtt } = config;
   if (config.mqttUrl !== null) {
     return ExternalBroker.start({
@@ -230,6 +241,10 @@ async function openBroker(config: HubConfig, receiver: Receiver, log: Logger): P
     port: mqtt.port,
     receiver,
     logger: log,
+    authenticate,
+    allowAnonymous: mqtt.allowAnonymous,
+    retainedLimits: { maxMessages: mqtt.maxRetainedMessages, maxBytes: mqtt.maxRetainedBytes },
+    onRefused,
   }).catch((err) => {
     throw portTaken(err, "LOCUS_MQTT_PORT", mqtt.host, mqtt.port);
   });

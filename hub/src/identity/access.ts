@@ -139,3 +139,17 @@ export function mayReceive(principal: Principal, topic: string): boolean {
   if (topic.includes("+") || topic.includes("#")) return false;
   return maySubscribe(principal, topic);
 }
+
+/** Every reason an MQTT broker of the hub's refuses something, for the refusal metric's labels. */
+export const MQTT_REFUSALS = [
+  "bad_credentials",
+  "anonymous_not_allowed",
+  "client_id_taken",
+  "forbidden_publish",
+  "forbidden_retain",
+  "bad_status",
+  "retained_limit",
+  "forbidden_subscribe",
+] as const;
+
+export type MqttRefusal = (typeof MQTT_REFUSALS)[number];
