@@ -20,6 +20,11 @@ settings are environment variables (default in brackets), not options:
   LOCUS_MQTT_URL                       an external broker, e.g. mqtt://mosquitto:1883
                                        [unset: the embedded broker]
   LOCUS_MQTT_HOST, LOCUS_MQTT_PORT     where the embedded broker listens [127.0.0.1, 1883]
+  LOCUS_MQTT_ALLOW_ANONYMOUS           clients without credentials may publish fixes
+                                       [true when LOCUS_MQTT_HOST is loopback, else false]
+  LOCUS_MQTT_MAX_RETAINED, LOCUS_MQTT_MAX_RETAINED_BYTES
+                                       the embedded broker's retained messages, at most
+                                       [100000, 67108864]
   LOCUS_MQTT_USERNAME, LOCUS_MQTT_PASSWORD
                                        the hub's account on the external broker
   LOCUS_MQTT_CLIENT_ID                 its client id there [locus-hub]
