@@ -23,6 +23,13 @@ export const DROPPED_TOPIC = "$SYS/locus/dropped";
 
 const EMPTY = Buffer.alloc(0);
 
+/** Turns a publish aedes will still acknowledge into one that reaches nobody and is not retained. */
+export function dropPublish(packet: PublishPacket): void {
+  packet.topic = DROPPED_TOPIC;
+  packet.retain = false;
+  packet.payload = EMPTY;
+}
+
 export interface GuardOptions {
   /** Checks a username and password; absent, every username is refused. */
   authenticate?: MqttAuthenticator;
@@ -147,9 +154,7 @@ export class AccessGuard {
     }
     if (refusal === null) return null;
     this.#refuse(refusal, client, undefined, packet.topic);
-    packet.topic = DROPPED_TOPIC;
-    packet.retain = false;
-    packet.payload = EMPTY;
+    dropPublish(packet);
     return refusal;
   }
 

@@ -12,7 +12,7 @@ import type { MqttAuthenticator } from "../identity/principal.ts";
 import type { Receiver } from "../ingest/receiver.ts";
 import { AckQueue } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
-import { AccessGuard } from "./embedded-guard.ts";
+import { AccessGuard, dropPublish } from "./embedded-guard.ts";
 import { createRouter } from "./mq.ts";
 import { DEFAULT_RETAINED_LIMITS, type RetainedLimits } from "./retained-ledger.ts";
 
@@ -103,7 +103,11 @@ export class EmbeddedBroker implements Broker {
       authorizeForward: (client, packet) => guard.authorizeForward(client, packet),
       authorizePublish(client, packet, callback) {
         // A will left behind by a client of another broker instance: nobody vouches for it.
-        if (client === null) return callback(new Error("a will without its client"));
+        // Dropped rather than refused, as aedes would raise a refusal as a broker error.
+        if (client === null) {
+          dropPublish(packet);
+          return callback(null);
+        }
         const payload =
           typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
         const topic = packet.topic;

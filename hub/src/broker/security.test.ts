@@ -3,11 +3,17 @@
 // SUBACK failure codes) or dropped, reaches no subscriber and is counted.
 
 import { EVENTS_TOPIC } from "@locus/protocol";
-import type { MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import type { MqttRefusal } from "../identity/access.ts";
 import { EmbeddedBrokerAccounts } from "./embedded-accounts.ts";
-import { Inbox, openSecuredBroker, type SecuredBroker, type Who } from "./security-harness.ts";
+import {
+  credentials,
+  Inbox,
+  openSecuredBroker,
+  type SecuredBroker,
+  type Who,
+} from "./security-harness.ts";
 
 let sut: SecuredBroker | undefined;
 
@@ -296,5 +302,45 @@ describe("retained messages: bounded", () => {
       ["locus/vehicles/v1/status", "offline"],
       ["locus/vehicles/v2/status", "online"],
     ]);
+  });
+});
+
+describe("persistent sessions: taken over, they carry nothing to whoever may not read it", () => {
+  /** Connects as `who` with a kept session under `clientId`, recording from the first message. */
+  async function resume(b: SecuredBroker, who: Who, clientId: string) {
+    const client = mqtt.connect(b.broker.url, {
+      ...credentials(who),
+      clientId,
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    const inbox = new Inbox(client);
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", () => resolve());
+      client.once("error", reject);
+    });
+    return { client, inbox };
+  }
+
+  it("delivers a vehicle's queued messages to it, and not to another account resuming its session", async () => {
+    const b = await open();
+    const topic = "locus/vehicles/truck-1/location";
+    const owner = await resume(b, "truck-1", "kept-session");
+    await owner.client.subscribeAsync("locus/vehicles/truck-1/#", { qos: 1 });
+    await owner.client.endAsync();
+    const anon = await b.connect("anonymous");
+    // Queued for the offline session; its owner gets it on return.
+    await anon.publishAsync(topic, fix(1), { qos: 1 });
+    const back = await resume(b, "truck-1", "kept-session");
+    await back.inbox.until(topic, fix(1));
+    await back.client.endAsync();
+    await anon.publishAsync(topic, fix(2), { qos: 1 });
+    const intruder = await resume(b, "truck-2", "kept-session");
+    await intruder.client.subscribeAsync("locus/vehicles/truck-2/#", { qos: 1 });
+    await intruder.client.publishAsync("locus/vehicles/truck-2/status", "online", { qos: 1 });
+    const before = await intruder.inbox.until("locus/vehicles/truck-2/status", "online");
+    expect(before).toEqual([]);
+    await intruder.client.endAsync(true);
   });
 });
