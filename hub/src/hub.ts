@@ -8,7 +8,7 @@ import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
 import type { HealthReport } from "./api/deps.ts";
 import type { Broker } from "./broker/broker.ts";
-import { EmbeddedBroker } from "./broker/embedded.ts";
+import { BrokerListenError, EmbeddedBroker } from "./broker/embedded.ts";
 import { BrokerConnectError, ExternalBroker } from "./broker/external.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
 import { ensureDataDir, resolveApiToken } from "./data-dir.ts";
@@ -246,6 +246,9 @@ async function openBroker(
     retainedLimits: { maxMessages: mqtt.maxRetainedMessages, maxBytes: mqtt.maxRetainedBytes },
     onRefused,
   }).catch((err) => {
+    if (err instanceof BrokerListenError && err.listener === "mqtts") {
+      throw portTaken(err, "LOCUS_MQTT_TLS_PORT", mqtt.host, err.port);
+    }
     throw portTaken(err, "LOCUS_MQTT_PORT", mqtt.host, mqtt.port);
   });
 }

@@ -5,13 +5,14 @@
 
 import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { EVENTS_TOPIC } from "@locus/protocol";
 import mqtt from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../../tests/support/binaries.ts";
-import { tempDir } from "../../../tests/support/hub-process.ts";
+import { freePort, tempDir } from "../../../tests/support/hub-process.ts";
 import {
   credentials,
   openSecuredBroker,
@@ -365,5 +366,38 @@ describe.runIf(hasOpenssl)("MQTT over TLS", () => {
     const other = await client("mosquitto_pub", args(pem.otherCa));
     expect(other.code).not.toBe(0);
     expect(other.out).toMatch(/certificate|tls|ssl/i);
+  });
+});
+
+describe.runIf(hasOpenssl)("MQTT over TLS: a taken port", () => {
+  it("rejects with the TLS listener named, and leaves the plain port free again", async () => {
+    const dir = tempDir("locus-tls-taken-");
+    try {
+      const pem = await makeCertificates(dir);
+      const squatter = net.createServer();
+      await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+      const taken = (squatter.address() as net.AddressInfo).port;
+      const plain = await freePort();
+      const attempt = openSecuredBroker({
+        allowAnonymous: true,
+        port: plain,
+        tls: { cert: fs.readFileSync(pem.cert), key: fs.readFileSync(pem.key), port: taken },
+      });
+      await expect(attempt).rejects.toMatchObject({
+        listener: "mqtts",
+        port: taken,
+        code: "EADDRINUSE",
+      });
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+      // The plain listener opened first was closed again: the port can be bound.
+      const again = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        again.once("error", reject);
+        again.listen(plain, "127.0.0.1", resolve);
+      });
+      await new Promise<void>((resolve) => again.close(() => resolve()));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

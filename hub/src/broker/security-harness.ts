@@ -47,7 +47,9 @@ export interface SecuredBroker {
 let nextClient = 0;
 
 export async function openSecuredBroker(
-  options: Pick<EmbeddedBrokerOptions, "allowAnonymous" | "retainedLimits" | "tls">,
+  options: Pick<EmbeddedBrokerOptions, "allowAnonymous" | "retainedLimits" | "tls"> & {
+    port?: number;
+  },
 ): Promise<SecuredBroker> {
   const logger = pino({ level: "silent" });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "locus-security-"));
@@ -74,6 +76,10 @@ export async function openSecuredBroker(
     authenticate,
     onRefused: (reason) => metrics.mqttRefused.inc({ reason }),
     ...options,
+  }).catch(async (err) => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
   const clients: MqttClient[] = [];
   return {
