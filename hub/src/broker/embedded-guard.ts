@@ -113,6 +113,11 @@ export class AccessGuard {
   }
 
   #admit(client: Client, username: string | undefined, principal: Principal, done: AuthDone): void {
+    // Gone while its password was checked: nothing to register (aedes ignores the answer).
+    if (client.closed) {
+      done(connackError("connection closed", 5), false);
+      return;
+    }
     const identity = identityOf(principal);
     const holder = this.#holders.get(client.id);
     if (holder !== undefined && !holder.client.closed && holder.identity !== identity) {
