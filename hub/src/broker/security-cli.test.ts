@@ -1,28 +1,20 @@
 // CONTRACT §3 "Who may do what" on the embedded broker as an independent client sees it: the
-// Mosquitto command-line clients (mosquitto_pub, mosquitto_sub), and MQTT over TLS with a
-// throwaway CA made here by openssl. Without those programs the tests are skipped with one loud
-// line (under CI=true they fail instead).
+// Mosquitto command-line clients (mosquitto_pub, mosquitto_sub). Without them the tests are
+// skipped with one loud line (under CI=true they fail instead).
 
-import { execFile, spawn } from "node:child_process";
-import fs from "node:fs";
-import net from "node:net";
-import path from "node:path";
-import { promisify } from "node:util";
+import { spawn } from "node:child_process";
 import { EVENTS_TOPIC } from "@locus/protocol";
-import mqtt from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { requireBinary } from "../../../tests/support/binaries.ts";
-import { freePort, tempDir } from "../../../tests/support/hub-process.ts";
 import {
   credentials,
   openSecuredBroker,
+  runClient,
   type SecuredBroker,
   type Who,
 } from "./security-harness.ts";
 
-const run = promisify(execFile);
 const hasClients = requireBinary("mosquitto_pub", "mosquitto-clients");
-const hasOpenssl = requireBinary("openssl", "openssl");
 
 let sut: SecuredBroker | undefined;
 
@@ -42,20 +34,6 @@ function loginArgs(b: SecuredBroker, who: Who, password?: string): string[] {
   const { username, password: own } = credentials(who);
   if (username !== undefined) args.push("-u", username, "-P", password ?? own ?? "");
   return args;
-}
-
-/** Runs a command line client; resolves with its exit code and output, never rejects. */
-async function client(
-  program: "mosquitto_pub" | "mosquitto_sub",
-  args: string[],
-): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await run(program, args, { timeout: 30_000 });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : -1, out: `${e.stdout}${e.stderr}` };
-  }
 }
 
 /**
@@ -96,7 +74,7 @@ describe.runIf(hasClients)("mosquitto_pub / mosquitto_sub against the embedded b
   it("gets CONNACK not authorised for bad credentials, and in with good ones", async () => {
     const b = await open();
     const topic = "locus/vehicles/truck-1/status";
-    const wrong = await client("mosquitto_pub", [
+    const wrong = await runClient("mosquitto_pub", [
       ...loginArgs(b, "truck-1", "wrong"),
       "-t",
       topic,
@@ -105,7 +83,7 @@ describe.runIf(hasClients)("mosquitto_pub / mosquitto_sub against the embedded b
     ]);
     expect(wrong.code).not.toBe(0);
     expect(wrong.out).toMatch(/not authori[sz]ed/i);
-    const right = await client("mosquitto_pub", [
+    const right = await runClient("mosquitto_pub", [
       ...loginArgs(b, "truck-1"),
       "-t",
       topic,
@@ -119,7 +97,7 @@ describe.runIf(hasClients)("mosquitto_pub / mosquitto_sub against the embedded b
   it("refuses clients without credentials where anonymous clients are not allowed", async () => {
     const b = await open(false);
     const args = ["-t", "locus/vehicles/truck-9/location", "-m", "{}"];
-    const anonymous = await client("mosquitto_pub", [...loginArgs(b, "anonymous"), ...args]);
+    const anonymous = await runClient("mosquitto_pub", [...loginArgs(b, "anonymous"), ...args]);
     expect(anonymous.code).not.toBe(0);
     expect(anonymous.out).toMatch(/not authori[sz]ed/i);
     expect(await b.refused("anonymous_not_allowed")).toBe(1);
@@ -143,7 +121,7 @@ describe.runIf(hasClients)("mosquitto_pub / mosquitto_sub against the embedded b
 
   it.each(SUBSCRIBE_ROWS)("SUBACK to %s for %s: %i", async (who, filter, code) => {
     const b = await open();
-    const sub = await client("mosquitto_sub", [
+    const sub = await runClient("mosquitto_sub", [
       ...loginArgs(b, who),
       "-t",
       filter,
@@ -163,13 +141,13 @@ describe.runIf(hasClients)("mosquitto_pub / mosquitto_sub against the embedded b
     const fix = (seq: number) =>
       JSON.stringify({ latitude: 34.05, longitude: -118.24, seq, ts: seq });
     const pub = (topic: string, m: string) =>
-      client("mosquitto_pub", [...loginArgs(b, "truck-1"), "-q", "1", "-t", topic, "-m", m]);
+      runClient("mosquitto_pub", [...loginArgs(b, "truck-1"), "-q", "1", "-t", topic, "-m", m]);
     expect((await pub("locus/vehicles/truck-2/location", fix(1))).code).toBe(0);
     expect((await pub("locus/vehicles/truck-1/location", fix(2))).code).toBe(0);
     expect(await own.message).toBe(fix(2));
     expect(await b.refused("forbidden_publish")).toBe(1);
     // truck-2's own fix is the first message its topic carries: truck-1's never went out.
-    const owner = await client("mosquitto_pub", [
+    const owner = await runClient("mosquitto_pub", [
       ...loginArgs(b, "truck-2"),
       "-q",
       "1",
@@ -187,7 +165,7 @@ describe.runIf(hasClients)("mosquitto_pub / mosquitto_sub against the embedded b
     const events = subscribeOnce([...loginArgs(b, "dispatch"), "-t", EVENTS_TOPIC]);
     await events.subscribed;
     for (const who of ["truck-1", "dispatch", "map", "anonymous"] as const) {
-      const forged = await client("mosquitto_pub", [
+      const forged = await runClient("mosquitto_pub", [
         ...loginArgs(b, who),
         "-q",
         "1",
@@ -207,197 +185,20 @@ describe.runIf(hasClients)("mosquitto_pub / mosquitto_sub against the embedded b
     const b = await open();
     const topic = "locus/vehicles/truck-1/status";
     const status = (m: string) =>
-      client("mosquitto_pub", [...loginArgs(b, "truck-1"), "-q", "1", "-r", "-t", topic, "-m", m]);
+      runClient("mosquitto_pub", [
+        ...loginArgs(b, "truck-1"),
+        "-q",
+        "1",
+        "-r",
+        "-t",
+        topic,
+        "-m",
+        m,
+      ]);
     expect((await status("online")).code).toBe(0);
     expect((await status("hello")).code).toBe(0);
     expect(await b.refused("bad_status")).toBe(1);
     const late = subscribeOnce([...loginArgs(b, "map"), "-t", topic]);
     expect(await late.message).toBe("online");
-  });
-});
-
-/** A throwaway CA and a server certificate it signed for 127.0.0.1, as PEM files in `dir`. */
-async function makeCertificates(
-  dir: string,
-): Promise<{ ca: string; otherCa: string; cert: string; key: string }> {
-  const openssl = (...args: string[]) => run("openssl", args, { cwd: dir, timeout: 60_000 });
-  const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  for (const name of ["ca", "other-ca"]) {
-    await openssl(
-      "req",
-      "-x509",
-      ...ecKey,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=Locus test ${name}`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    );
-  }
-  await openssl(
-    "req",
-    ...ecKey,
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  );
-  fs.writeFileSync(
-    path.join(dir, "server.ext"),
-    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-  );
-  await openssl(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "server.ext",
-  );
-  const file = (name: string) => path.join(dir, name);
-  return {
-    ca: file("ca.pem"),
-    otherCa: file("other-ca.pem"),
-    cert: file("server.pem"),
-    key: file("server.key"),
-  };
-}
-
-describe.runIf(hasOpenssl)("MQTT over TLS", () => {
-  let dir: string;
-  let pem: Awaited<ReturnType<typeof makeCertificates>>;
-
-  beforeAll(async () => {
-    dir = tempDir("locus-tls-");
-    pem = await makeCertificates(dir);
-  });
-
-  afterAll(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function openTls(): Promise<SecuredBroker> {
-    sut = await openSecuredBroker({
-      allowAnonymous: false,
-      tls: { cert: fs.readFileSync(pem.cert), key: fs.readFileSync(pem.key), port: 0 },
-    });
-    return sut;
-  }
-
-  it("lets a client that trusts the CA in, with the same rights as without TLS", async () => {
-    const b = await openTls();
-    expect(b.broker.tlsUrl).toBe(`mqtts://127.0.0.1:${b.broker.tlsPort}`);
-    const ca = fs.readFileSync(pem.ca);
-    const truck = await mqtt.connectAsync(b.broker.tlsUrl ?? "", {
-      ...credentials("truck-1"),
-      ca,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-    });
-    try {
-      await truck.publishAsync("locus/vehicles/truck-1/status", "online", { qos: 1, retain: true });
-      await truck.publishAsync("locus/vehicles/truck-2/status", "online", { qos: 1, retain: true });
-      expect(await b.refused("forbidden_publish")).toBe(1);
-      expect(b.broker.retained.messages).toBe(1);
-    } finally {
-      await truck.endAsync(true);
-    }
-    const wrong = mqtt.connectAsync(b.broker.tlsUrl ?? "", {
-      username: "truck-1",
-      password: "wrong",
-      ca,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-    });
-    await expect(wrong).rejects.toMatchObject({ code: 5 });
-  });
-
-  it("is refused by a client that trusts another CA", async () => {
-    const b = await openTls();
-    const attempt = mqtt.connectAsync(b.broker.tlsUrl ?? "", {
-      ...credentials("truck-1"),
-      ca: fs.readFileSync(pem.otherCa),
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: 10_000,
-    });
-    await expect(attempt).rejects.toThrow(/certificate/i);
-  });
-
-  it.runIf(hasClients)("works with mosquitto_pub given the CA, and not given another", async () => {
-    const b = await openTls();
-    const args = (cafile: string) => [
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(b.broker.tlsPort),
-      "--cafile",
-      cafile,
-      "-u",
-      "truck-1",
-      "-P",
-      "pw-truck-1",
-      "-q",
-      "1",
-      "-t",
-      "locus/vehicles/truck-1/status",
-      "-m",
-      "online",
-    ];
-    expect(await client("mosquitto_pub", args(pem.ca))).toEqual({ code: 0, out: "" });
-    const other = await client("mosquitto_pub", args(pem.otherCa));
-    expect(other.code).not.toBe(0);
-    expect(other.out).toMatch(/certificate|tls|ssl/i);
-  });
-});
-
-describe.runIf(hasOpenssl)("MQTT over TLS: a taken port", () => {
-  it("rejects with the TLS listener named, and leaves the plain port free again", async () => {
-    const dir = tempDir("locus-tls-taken-");
-    try {
-      const pem = await makeCertificates(dir);
-      const squatter = net.createServer();
-      await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
-      const taken = (squatter.address() as net.AddressInfo).port;
-      const plain = await freePort();
-      const attempt = openSecuredBroker({
-        allowAnonymous: true,
-        port: plain,
-        tls: { cert: fs.readFileSync(pem.cert), key: fs.readFileSync(pem.key), port: taken },
-      });
-      await expect(attempt).rejects.toMatchObject({
-        listener: "mqtts",
-        port: taken,
-        code: "EADDRINUSE",
-      });
-      await new Promise<void>((resolve) => squatter.close(() => resolve()));
-      // The plain listener opened first was closed again: the port can be bound.
-      const again = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        again.once("error", reject);
-        again.listen(plain, "127.0.0.1", resolve);
-      });
-      await new Promise<void>((resolve) => again.close(() => resolve()));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

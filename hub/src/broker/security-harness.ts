@@ -1,9 +1,11 @@
 // A real embedded broker for the security suites: aedes on a free 127.0.0.1 port, the hub's real
 // receiver, group commit and SQLite store behind it, and a few MQTT accounts kept in the test.
 
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import pino from "pino";
 import { waitFor } from "../../../tests/support/hub-process.ts";
@@ -139,5 +141,19 @@ export class Inbox {
       `${payload} on ${topic}`,
     );
     return this.messages.slice(0, at);
+  }
+}
+
+/** Runs a command line client; resolves with its exit code and output, never rejects. */
+export async function runClient(
+  program: "mosquitto_pub" | "mosquitto_sub",
+  args: string[],
+): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(program, args, { timeout: 30_000 });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : -1, out: `${e.stdout}${e.stderr}` };
   }
 }
