@@ -92,12 +92,15 @@ describe.each<HubMode>(["embedded", "production"])("%s hub under bad input", (mo
     if (environment === null) return ctx.skip();
     await device.publishAsync("some/other/topic", "hello", { qos: 1 });
     if (mode === "embedded") {
-      // The embedded broker disconnects the client.
+      // MQTT 3.1.1 cannot refuse a publish: the embedded broker acknowledges it, drops it and
+      // counts it (CONTRACT §3), and the client stays connected.
+      const forbidden = 'locus_mqtt_refused_total{reason="forbidden_publish"}';
+      const before = await metric(hub, forbidden);
       const rogue = await mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0 });
-      const closed = new Promise<void>((resolve) => rogue.once("close", () => resolve()));
-      rogue.publish("locus/geofence/events", '{"type":"enter"}', { qos: 1 });
-      await closed;
-      rogue.end(true);
+      await rogue.publishAsync("locus/geofence/events", '{"type":"enter"}', { qos: 1 });
+      expect(rogue.connected).toBe(true);
+      expect(await metric(hub, forbidden)).toBe(before + 1);
+      await rogue.endAsync(true);
     } else {
       // Mosquitto's ACL refuses it (an MQTT 5 client is told so in its PUBACK).
       const rogue = await mqtt.connectAsync(hub.mqttUrl, {

@@ -193,7 +193,17 @@ describe("simulator against the embedded hub", () => {
     const arrivals = new Map<string, { at: number; seq: number; ts: number }[]>();
     // The number of fixes in each message, per vehicle: a backlog goes out as batches.
     const messageSizes = new Map<string, number[]>();
-    const recorder = await mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0 });
+    // Reading every vehicle's fixes takes an observer account (CONTRACT §3).
+    const observer = await api(hub, "POST", "/api/v1/clients", {
+      name: "sim-t2-recorder",
+      role: "observer",
+    });
+    expect(observer.status, JSON.stringify(observer.body)).toBe(201);
+    const recorder = await mqtt.connectAsync(hub.mqttUrl, {
+      reconnectPeriod: 0,
+      username: observer.body.mqtt.username,
+      password: observer.body.mqtt.password,
+    });
     recorder.on("message", (topic, payload) => {
       const id = parseLocationTopic(topic);
       if (id === null || !id.startsWith(prefix)) return;

@@ -23,6 +23,11 @@ settings are environment variables (default in brackets), not options:
   LOCUS_TLS_CERT, LOCUS_TLS_KEY        PEM certificate (chain) and key: HTTPS, and MQTT over
                                        TLS on the embedded broker [unset: no TLS]
   LOCUS_MQTT_TLS_PORT                  where the embedded broker listens for MQTT over TLS [8883]
+  LOCUS_MQTT_ALLOW_ANONYMOUS           clients without credentials may publish fixes
+                                       [true when LOCUS_MQTT_HOST is loopback, else false]
+  LOCUS_MQTT_MAX_RETAINED, LOCUS_MQTT_MAX_RETAINED_BYTES
+                                       the embedded broker's retained messages, at most
+                                       [100000, 67108864]
   LOCUS_MQTT_USERNAME, LOCUS_MQTT_PASSWORD
                                        the hub's account on the external broker
   LOCUS_MQTT_CLIENT_ID                 its client id there [locus-hub]

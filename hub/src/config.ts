@@ -20,6 +20,11 @@ export interface HubConfig {
     receiveMaximum: number;
     /** Where the embedded broker listens for MQTT over TLS (only with `tls`). */
     tlsPort: number;
+    /** Whether MQTT clients without credentials may publish fixes (CONTRACT §3). */
+    allowAnonymous: boolean;
+    /** The embedded broker's bounds on retained messages: how many, and their bytes in all. */
+    maxRetainedMessages: number;
+    maxRetainedBytes: number;
   };
   /** LOCUS_TLS_CERT/LOCUS_TLS_KEY read and checked: HTTPS, and MQTT over TLS. Null: no TLS. */
   tls: TlsCredentials | null;
@@ -119,6 +124,19 @@ function url(env: Env, name: string, protocols: readonly string[]): string | nul
   return raw;
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name, String(fallback));
+  if (raw !== "true" && raw !== "false") {
+    throw new ConfigError(name, `"${raw}" is not true or false`);
+  }
+  return raw === "true";
+}
+
+/** Only a broker that no other machine can reach lets clients in without credentials by default. */
+function isLoopbackHost(host: string): boolean {
+  return host === "127.0.0.1" || host === "::1" || host === "localhost";
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** Reads and checks the hub's settings (CONTRACT §2). Throws ConfigError on a bad value. */
@@ -145,6 +163,7 @@ export function loadConfig(env: Env = process.env): HubConfig {
   if (tls !== null && tlsPort === mqttPort && tlsPort !== 0) {
     throw new ConfigError("LOCUS_MQTT_TLS_PORT", `${tlsPort} is LOCUS_MQTT_PORT already`);
   }
+  const mqttHost = text(env, "LOCUS_MQTT_HOST", "127.0.0.1");
   return {
     http: {
       host: text(env, "LOCUS_HTTP_HOST", "127.0.0.1"),
@@ -153,7 +172,7 @@ export function loadConfig(env: Env = process.env): HubConfig {
     },
     mqttUrl: url(env, "LOCUS_MQTT_URL", ["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]),
     mqtt: {
-      host: text(env, "LOCUS_MQTT_HOST", "127.0.0.1"),
+      host: mqttHost,
       port: mqttPort,
       username: optional(env, "LOCUS_MQTT_USERNAME"),
       password: optional(env, "LOCUS_MQTT_PASSWORD"),
@@ -161,6 +180,9 @@ export function loadConfig(env: Env = process.env): HubConfig {
       sessionExpirySeconds: integer(env, "LOCUS_MQTT_SESSION_EXPIRY_S", 604_800, 60, 2 ** 32 - 2),
       receiveMaximum: integer(env, "LOCUS_MQTT_RECEIVE_MAXIMUM", 1000, 1, 65535),
       tlsPort,
+      allowAnonymous: boolean(env, "LOCUS_MQTT_ALLOW_ANONYMOUS", isLoopbackHost(mqttHost)),
+      maxRetainedMessages: integer(env, "LOCUS_MQTT_MAX_RETAINED", 100_000, 0, 10_000_000),
+      maxRetainedBytes: integer(env, "LOCUS_MQTT_MAX_RETAINED_BYTES", 64 * 1024 * 1024, 0, 2 ** 40),
     },
     tls,
     databaseUrl,

@@ -8,7 +8,9 @@ import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
 import type { HealthReport } from "./api/deps.ts";
 import type { Broker } from "./broker/broker.ts";
-import { EmbeddedBroker } from "./broker/embedded.ts";
+import { type OpenedBrokerAccounts, openBrokerAccounts } from "./broker/broker-accounts-factory.ts";
+import { BrokerListenError, EmbeddedBroker } from "./broker/embedded.ts";
+import { EmbeddedBrokerAccounts } from "./broker/embedded-accounts.ts";
 import { BrokerConnectError, ExternalBroker } from "./broker/external.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
 import { ensureDataDir, resolveApiToken } from "./data-dir.ts";
@@ -16,7 +18,9 @@ import { GeofenceEngine } from "./geofence/engine.ts";
 import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
+import type { MqttRefusal } from "./identity/access.ts";
 import { AccountService } from "./identity/accounts.ts";
+import type { MqttAuthenticator } from "./identity/principal.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
 import { createMetrics } from "./metrics.ts";
@@ -32,6 +36,8 @@ export const MAX_VERTICES = 100_000;
 export interface Hub {
   httpUrl: string;
   mqttUrl: string;
+  /** Where devices connect over TLS (the embedded broker with LOCUS_TLS_CERT), else null. */
+  mqttTlsUrl: string | null;
   token: string;
   /** Where the token came from: LOCUS_API_TOKEN, the data dir, or generated now. */
   tokenSource: "env" | "file" | "generated";
@@ -106,21 +112,34 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       maxFutureMs: config.maxFutureMs,
     });
 
-    // MQTT accounts (CONTRACT §3). The broker's side of them (the embedded broker's session
-    // cutting, Mosquitto's dynamic security) is attached with accounts.useBroker once it runs; an
-    // external broker without it cannot hold the accounts the hub would issue.
-    const accounts = new AccountService({
-      store,
-      ...(config.mqttUrl === null
-        ? {}
-        : {
-            brokerLacks:
-              "the hub does not manage the accounts of the external broker at LOCUS_MQTT_URL (it needs Mosquitto's dynamic security plugin); create MQTT accounts in the broker itself",
-          }),
-    });
-    const started = await openBroker(config, receiver, log);
+    // MQTT accounts (CONTRACT §3): the embedded broker checks logins against them; the broker's
+    // side (cutting sessions, or Mosquitto's own copy) is attached once the broker runs.
+    const accounts = new AccountService({ store });
+    const started = await openBroker(
+      config,
+      receiver,
+      log,
+      (reason) => metrics.mqttRefused.inc({ reason }),
+      accounts.authenticate,
+    );
     broker = started;
     cleanups.push(() => started.close());
+    let externalAccounts: { close(): Promise<void> } | null = null;
+    if (started instanceof EmbeddedBroker) {
+      accounts.useBroker(new EmbeddedBrokerAccounts(started));
+    } else {
+      // An external broker keeps accounts in its dynamic security plugin while the hub can
+      // manage it; one it cannot manage still carries fixes, and issuing credentials answers 501.
+      const external = await openExternalAccounts(config);
+      if (external.accounts !== null) {
+        externalAccounts = external.accounts;
+        cleanups.push(() => external.accounts.close());
+        accounts.useBroker(external.accounts);
+      } else {
+        accounts.brokerCannotHoldAccounts(external.unmanaged);
+        log.warn({ reason: external.unmanaged }, "MQTT accounts are not managed by the hub");
+      }
+    }
     publisher.start(config.outboxGraceMs);
     cleanups.push(() => publisher.stop());
     const retention =
@@ -180,6 +199,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         await pipeline.flush();
         await publisher.drain();
         await publisher.stop();
+        await externalAccounts?.close();
         await started.close();
         await pipeline.flush();
         await api.close();
@@ -190,6 +210,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     return {
       httpUrl: httpUrlOf(config.tls ? "https" : "http", httpHost, boundHttpPort),
       mqttUrl: started.url,
+      mqttTlsUrl: started instanceof EmbeddedBroker ? started.tlsUrl : null,
       token: token.token,
       tokenSource: token.source,
       tokenFile: token.file,
@@ -239,8 +260,29 @@ function fenceIndex(config: HubConfig, pool: PostgresStore["pool"] | null): Fenc
   return new MemoryFenceIndex();
 }
 
+/** The external broker's account management (Mosquitto's dynamic security), or why there is none. */
+function openExternalAccounts(config: HubConfig): Promise<OpenedBrokerAccounts> {
+  const { mqtt } = config;
+  return openBrokerAccounts(
+    {
+      url: config.mqttUrl as string,
+      username: mqtt.username,
+      password: mqtt.password,
+      clientId: mqtt.clientId,
+    },
+    { allowAnonymous: mqtt.allowAnonymous },
+  );
+}
+
 /** LOCUS_MQTT_URL: a client of that broker; unset: the embedded broker on LOCUS_MQTT_HOST/PORT. */
-async function openBroker(config: HubConfig, receiver: Receiver, log: Logger): Promise<Broker> {
+async function openBroker(
+  config: HubConfig,
+  receiver: Receiver,
+  log: Logger,
+  onRefused: (reason: MqttRefusal) => void,
+  /** Checks MQTT credentials on the embedded broker. */
+  authenticate: MqttAuthenticator,
+): Promise<Broker> {
   const { mqtt } = config;
   if (config.mqttUrl !== null) {
     return ExternalBroker.start({
@@ -263,7 +305,15 @@ async function openBroker(config: HubConfig, receiver: Receiver, log: Logger): P
     port: mqtt.port,
     receiver,
     logger: log,
+    authenticate,
+    allowAnonymous: mqtt.allowAnonymous,
+    ...(config.tls !== null ? { tls: { ...config.tls, port: mqtt.tlsPort } } : {}),
+    retainedLimits: { maxMessages: mqtt.maxRetainedMessages, maxBytes: mqtt.maxRetainedBytes },
+    onRefused,
   }).catch((err) => {
+    if (err instanceof BrokerListenError && err.listener === "mqtts") {
+      throw portTaken(err, "LOCUS_MQTT_TLS_PORT", mqtt.host, err.port);
+    }
     throw portTaken(err, "LOCUS_MQTT_PORT", mqtt.host, mqtt.port);
   });
 }

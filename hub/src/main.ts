@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       ? "(from LOCUS_API_TOKEN)"
       : `${hub.token} (${hub.tokenSource === "generated" ? "generated, saved in" : "from"} ${hub.tokenFile})`;
   process.stdout.write(
-    `locus hub ready  http: ${hub.httpUrl}  mqtt: ${hub.mqttUrl}  api token: ${token}\n`,
+    `locus hub ready  http: ${hub.httpUrl}  mqtt: ${hub.mqttUrl}${hub.mqttTlsUrl ? `  mqtts: ${hub.mqttTlsUrl}` : ""}  api token: ${token}\n`,
   );
 }
 

@@ -2,6 +2,7 @@
 
 import { REJECT_REASONS } from "@locus/protocol";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { MQTT_REFUSALS } from "./identity/access.ts";
 
 export interface HubMetrics {
   registry: Registry;
@@ -15,6 +16,8 @@ export interface HubMetrics {
   groupCommitsFailed: Counter;
   retentionDeleted: Counter;
   connectedDevices: Gauge;
+  /** Logins, publishes and subscriptions the MQTT broker refused, by reason (CONTRACT §3). */
+  mqttRefused: Counter<"reason">;
 }
 
 /** Creates the metrics; `sample` functions are read at each scrape. */
@@ -38,6 +41,13 @@ export function createMetrics(sample: {
     registers: [registry],
   });
   for (const type of ["enter", "exit", "dwell"]) events.inc({ type }, 0);
+  const mqttRefused = new Counter({
+    name: "locus_mqtt_refused_total",
+    help: "MQTT logins, publishes and subscriptions refused by the embedded broker, by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  for (const reason of MQTT_REFUSALS) mqttRefused.inc({ reason }, 0);
   return {
     registry,
     fixesAccepted: new Counter({
@@ -90,5 +100,6 @@ export function createMetrics(sample: {
         this.set(sample.connectedDevices());
       },
     }),
+    mqttRefused,
   };
 }

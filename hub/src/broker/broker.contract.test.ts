@@ -3,6 +3,7 @@
 // hub's own link. Without mosquitto the external half is skipped with one loud line (under
 // CI=true it fails instead).
 
+import { EVENTS_TOPIC } from "@locus/protocol";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import pino from "pino";
 import { afterAll, beforeAll, describe } from "vitest";
@@ -15,6 +16,7 @@ import { ExternalBroker } from "./external.ts";
 
 const logger = pino({ level: "silent" });
 let nextId = 0;
+let nextFlush = 0;
 
 /** A vehicle's way of connecting: a session kept across reconnections (MQTT 3.1.1: aedes's). */
 function deviceOptions(clientId: string, reconnectPeriod: number): IClientOptions {
@@ -35,10 +37,15 @@ async function closeAll(clients: MqttClient[], ...rest: (() => Promise<void>)[])
 
 /** aedes acknowledges for the hub on each device's own connection, so the tap sits there. */
 async function openEmbedded(receiver: ContractReceiver): Promise<BrokerUnderTest> {
-  const broker = await EmbeddedBroker.start({ host: "127.0.0.1", port: 0, receiver, logger });
+  const broker = await EmbeddedBroker.start({
+    host: "127.0.0.1",
+    port: 0,
+    receiver,
+    logger,
+    allowAnonymous: true,
+  });
   const tap = await startAckTap(broker.port, "server");
   const clients: MqttClient[] = [];
-  const flushTopic = (device: MqttClient) => `locus/contract/flush/${device.options.clientId}`;
   return {
     broker,
     tap,
@@ -46,7 +53,8 @@ async function openEmbedded(receiver: ContractReceiver): Promise<BrokerUnderTest
       // Reconnects quickly by itself and sends what was not acknowledged again.
       const device = await mqtt.connectAsync(tap.url, deviceOptions(clientId, 50));
       clients.push(device);
-      await device.subscribeAsync(flushTopic(device), { qos: 0 });
+      // The one topic an anonymous device may subscribe to (CONTRACT §3) carries the flushes.
+      await device.subscribeAsync(EVENTS_TOPIC, { qos: 0 });
       return device;
     },
     async subscriber() {
@@ -57,9 +65,9 @@ async function openEmbedded(receiver: ContractReceiver): Promise<BrokerUnderTest
     // A message the broker sends the device after every PUBACK it wrote so far: on one TCP
     // connection, through the tap, it arrives after them.
     async flush(device) {
-      const topic = flushTopic(device);
-      const arrived = waitForMessage(device, topic);
-      await broker.publish(topic, "flush");
+      const payload = `flush ${device.options.clientId} ${nextFlush++}`;
+      const arrived = waitForMessage(device, EVENTS_TOPIC, payload);
+      await broker.publish(EVENTS_TOPIC, payload);
       await arrived;
     },
     async linkDown(device) {
@@ -74,10 +82,10 @@ async function openEmbedded(receiver: ContractReceiver): Promise<BrokerUnderTest
   };
 }
 
-function waitForMessage(client: MqttClient, topic: string): Promise<void> {
+function waitForMessage(client: MqttClient, topic: string, payload: string): Promise<void> {
   return new Promise((resolve) => {
-    const onMessage = (t: string) => {
-      if (t !== topic) return;
+    const onMessage = (t: string, p: Buffer) => {
+      if (t !== topic || p.toString() !== payload) return;
       client.off("message", onMessage);
       resolve();
     };

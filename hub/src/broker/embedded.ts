@@ -1,15 +1,20 @@
 // The embedded MQTT broker (aedes, in-process). Location messages are acknowledged only after
 // their fixes are committed: aedes sends PUBACK once authorizePublish calls back, which happens
 // here in arrival order per connection (MQTT 5 §4.6), whatever order the commits end in.
+// Who may do what is decided by the AccessGuard (CONTRACT §3).
 
 import net from "node:net";
-import { EVENTS_TOPIC } from "@locus/protocol";
+import tls from "node:tls";
 import { Aedes } from "aedes";
 import type { Logger } from "pino";
+import type { MqttRefusal } from "../identity/access.ts";
+import type { MqttAuthenticator } from "../identity/principal.ts";
 import type { Receiver } from "../ingest/receiver.ts";
 import { AckQueue } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
+import { AccessGuard, dropPublish } from "./embedded-guard.ts";
 import { createRouter } from "./mq.ts";
+import { DEFAULT_RETAINED_LIMITS, type RetainedLimits } from "./retained-ledger.ts";
 import { drainSockets } from "./socket-drain.ts";
 
 export interface EmbeddedBrokerOptions {
@@ -17,26 +22,73 @@ export interface EmbeddedBrokerOptions {
   port: number;
   receiver: Pick<Receiver, "handles" | "receive">;
   logger: Logger;
+  /** Checks credentials (the account service); absent, every username is refused. */
+  authenticate?: MqttAuthenticator;
+  /** Whether clients without a username may connect, with the anonymous rights of §3. */
+  allowAnonymous: boolean;
+  /** Bounds on retained messages; each defaults to DEFAULT_RETAINED_LIMITS. */
+  retainedLimits?: Partial<RetainedLimits>;
+  /** Called for each refusal (a login, publish or subscription), for the metrics. */
+  onRefused?: (reason: MqttRefusal) => void;
+  /** Also listen for MQTT over TLS on this port (same host), with this PEM certificate and key. */
+  tls?: { cert: Buffer | string; key: Buffer | string; port: number };
+}
+
+/** Listening failed on one of the broker's ports; `code` is the system's (EADDRINUSE, …). */
+export class BrokerListenError extends Error {
+  constructor(
+    readonly listener: "mqtt" | "mqtts",
+    readonly port: number,
+    readonly code: string | undefined,
+    cause: Error,
+  ) {
+    super(cause.message, { cause });
+    this.name = "BrokerListenError";
+  }
 }
 
 type Authorized = (err: Error | null) => void;
 
+function listen(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function boundPort(server: net.Server, fallback: number): number {
+  const address = server.address();
+  return typeof address === "object" && address ? address.port : fallback;
+}
+
 export class EmbeddedBroker implements Broker {
   readonly #aedes: Aedes;
-  readonly #server: net.Server;
+  readonly #guard: AccessGuard;
+  readonly #servers: net.Server[] = [];
   readonly #sockets = new Set<net.Socket>();
   #port = 0;
+  #tlsPort: number | null = null;
   #host: string;
 
-  private constructor(aedes: Aedes, server: net.Server, host: string) {
+  private constructor(aedes: Aedes, guard: AccessGuard, host: string) {
     this.#aedes = aedes;
-    this.#server = server;
+    this.#guard = guard;
     this.#host = host;
   }
 
-  /** Starts the broker and listens; rejects with a clear error when the port is taken. */
+  /** Starts the broker and listens; rejects with a BrokerListenError when a port is taken. */
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const { receiver, logger } = options;
+    const guard = new AccessGuard({
+      authenticate: options.authenticate,
+      allowAnonymous: options.allowAnonymous,
+      retainedLimits: { ...DEFAULT_RETAINED_LIMITS, ...options.retainedLimits },
+      onRefused: options.onRefused ?? (() => {}),
+      logger,
+    });
     /** Each connection's acknowledgements, held until the ones before them are due. */
     const inOrder = new WeakMap<object, AckQueue<Authorized>>();
     const aedes = await Aedes.createBroker({
@@ -45,16 +97,26 @@ export class EmbeddedBroker implements Broker {
       // A subscriber that stops reading must not stall event delivery to everyone else.
       drainTimeout: 30_000,
       maxClientsIdLength: 128,
+      authenticate: (client, username, password, done) =>
+        guard.authenticate(client, username, password, done),
+      authorizeSubscribe: (client, subscription, done) =>
+        guard.authorizeSubscribe(client, subscription, done),
+      authorizeForward: (client, packet) => guard.authorizeForward(client, packet),
       authorizePublish(client, packet, callback) {
-        const topic = packet.topic;
-        if (topic.startsWith("$SYS")) return callback(new Error("$SYS topics are reserved"));
-        if (client !== null && topic === EVENTS_TOPIC) {
-          return callback(new Error(`only the hub publishes on ${EVENTS_TOPIC}`));
+        // A will left behind by a client of another broker instance: nobody vouches for it.
+        // Dropped rather than refused, as aedes would raise a refusal as a broker error.
+        if (client === null) {
+          dropPublish(packet);
+          return callback(null);
         }
         const payload =
           typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
-        if (client === null || packet.qos === 0) {
-          if (!receiver.handles(topic)) return callback(null);
+        const topic = packet.topic;
+        // A refused message is still acknowledged, in order, but never reaches the receiver.
+        const handled =
+          guard.judgePublish(client, packet, payload) === null && receiver.handles(topic);
+        if (packet.qos === 0) {
+          if (!handled) return callback(null);
           return receiver.receive(topic, payload, (err) => callback(err));
         }
         let acks = inOrder.get(client);
@@ -64,7 +126,7 @@ export class EmbeddedBroker implements Broker {
         }
         const queue = acks;
         const ticket = queue.take(callback);
-        if (!receiver.handles(topic)) return queue.settle(ticket);
+        if (!handled) return queue.settle(ticket);
         receiver.receive(topic, payload, (err) => {
           if (!queue.isCurrent(ticket)) return;
           // aedes drops a connection whose publish fails: all it still owes is void, and the
@@ -80,27 +142,38 @@ export class EmbeddedBroker implements Broker {
     aedes.on("connectionError", (client, err) => {
       logger.debug({ client: client?.id, err: err.message }, "mqtt connection error");
     });
+    const broker = new EmbeddedBroker(aedes, guard, options.host);
+    const track = (server: net.Server) => {
+      broker.#servers.push(server);
+      server.on("connection", (socket: net.Socket) => {
+        broker.#sockets.add(socket);
+        socket.on("close", () => broker.#sockets.delete(socket));
+      });
+    };
     // TCP_NODELAY, as Mosquitto sets it: without it, a PUBACK written while an earlier segment
     // is unacknowledged waits for the peer's delayed ACK (Nagle), adding milliseconds to every
     // acknowledgement and capping what a vehicle with a small in-flight window can send.
     const server = net.createServer({ noDelay: true }, aedes.handle);
-    const broker = new EmbeddedBroker(aedes, server, options.host);
-    server.on("connection", (socket) => {
-      broker.#sockets.add(socket);
-      socket.on("close", () => broker.#sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, options.host, () => {
-        server.off("error", reject);
-        resolve();
+    track(server);
+    try {
+      await listen(server, options.port, options.host).catch((err: NodeJS.ErrnoException) => {
+        throw new BrokerListenError("mqtt", options.port, err.code, err);
       });
-    }).catch((err: NodeJS.ErrnoException) => {
-      aedes.close();
+      broker.#port = boundPort(server, options.port);
+      if (options.tls) {
+        const { cert, key, port } = options.tls;
+        // Same handler, so a connection over TLS has the same rights and limits as one without.
+        const secure = tls.createServer({ cert, key, noDelay: true }, aedes.handle);
+        track(secure);
+        await listen(secure, port, options.host).catch((err: NodeJS.ErrnoException) => {
+          throw new BrokerListenError("mqtts", port, err.code, err);
+        });
+        broker.#tlsPort = boundPort(secure, port);
+      }
+    } catch (err) {
+      await broker.close();
       throw err;
-    });
-    const address = server.address();
-    broker.#port = typeof address === "object" && address ? address.port : options.port;
+    }
     return broker;
   }
 
@@ -109,8 +182,34 @@ export class EmbeddedBroker implements Broker {
   }
 
   get url(): string {
-    const host = this.#host.includes(":") ? `[${this.#host}]` : this.#host;
-    return `mqtt://${host}:${this.#port}`;
+    return `mqtt://${this.#hostInUrl()}:${this.#port}`;
+  }
+
+  /** The port of MQTT over TLS, or null without a certificate. */
+  get tlsPort(): number | null {
+    return this.#tlsPort;
+  }
+
+  /** Where devices connect over TLS (mqtts://…), or null without a certificate. */
+  get tlsUrl(): string | null {
+    return this.#tlsPort === null ? null : `mqtts://${this.#hostInUrl()}:${this.#tlsPort}`;
+  }
+
+  #hostInUrl(): string {
+    return this.#host.includes(":") ? `[${this.#host}]` : this.#host;
+  }
+
+  /**
+   * Closes every live connection that logged in as `username` (a rotated or revoked password);
+   * a login with the old password still being checked is refused too. Resolves with the count.
+   */
+  disconnectSessions(username: string): Promise<number> {
+    return this.#guard.disconnect(username);
+  }
+
+  /** Retained messages the broker holds now, and their payload bytes. */
+  get retained(): { messages: number; bytes: number } {
+    return this.#guard.retained;
   }
 
   get connectedClients(): number {
@@ -144,7 +243,7 @@ export class EmbeddedBroker implements Broker {
 
   /** Stops taking new connections; connected clients stay until close(). */
   stopAccepting(): void {
-    if (this.#server.listening) this.#server.close();
+    for (const server of this.#servers) if (server.listening) server.close();
   }
 
   /** Disconnects every client and stops the broker. */

@@ -86,7 +86,7 @@ function principalOf(account: AccountRecord): Principal {
 export class AccountService {
   readonly #store: Store;
   #broker: BrokerAccounts | undefined;
-  readonly #brokerLacks: string | undefined;
+  #brokerLacks: string | undefined;
   readonly #now: () => number;
   readonly #cost: ScryptCost | undefined;
   readonly #maxEntries: number;
@@ -112,6 +112,16 @@ export class AccountService {
    */
   useBroker(broker: BrokerAccounts): void {
     this.#broker = broker;
+    this.#brokerLacks = undefined;
+  }
+
+  /**
+   * Says that the broker, found to run, cannot hold accounts (an external broker the hub cannot
+   * manage): issuing and rotating credentials are refused from now on, naming `why`.
+   */
+  brokerCannotHoldAccounts(why: string): void {
+    this.#broker = undefined;
+    this.#brokerLacks = why;
   }
 
   /** Why credentials cannot be issued here, or null when they can. */
