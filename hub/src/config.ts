@@ -1,6 +1,7 @@
 // The hub's configuration: read once from the environment at start-up into a typed, checked object.
 
 import path from "node:path";
+import { DEFAULT_MQTT_LIMITS, type MqttLimits } from "./broker/limits.ts";
 
 export interface HubConfig {
   http: { host: string; port: number; bodyLimitBytes: number };
@@ -18,6 +19,8 @@ export interface HubConfig {
     /** Messages an external broker may send before the hub acknowledges one. */
     receiveMaximum: number;
   };
+  /** What one client of the embedded broker may take (broker/limits.ts). */
+  mqttLimits: MqttLimits;
   /** Set: PostgreSQL + PostGIS. Unset: SQLite in dataDir. */
   databaseUrl: string | null;
   /** Which geofence lookup judges fixes: in the hub's memory, or PostGIS queries (PostgreSQL only). */
@@ -110,6 +113,61 @@ function url(env: Env, name: string, protocols: readonly string[]): string | nul
   return raw;
 }
 
+/** The embedded broker's limits (docs/security.md, "Limits"). */
+function mqttLimits(env: Env, maxPayloadBytes: number): MqttLimits {
+  const d = DEFAULT_MQTT_LIMITS;
+  const maxPacketBytes = integer(
+    env,
+    "LOCUS_MQTT_MAX_PACKET_BYTES",
+    maxPayloadBytes + 65_536,
+    1024,
+    268_435_455,
+  );
+  if (maxPacketBytes < maxPayloadBytes) {
+    throw new ConfigError(
+      "LOCUS_MQTT_MAX_PACKET_BYTES",
+      `${maxPacketBytes} is below LOCUS_MAX_PAYLOAD_BYTES (${maxPayloadBytes}): location messages of the allowed size would be cut off`,
+    );
+  }
+  const many = 10_000_000;
+  return {
+    maxConnections: integer(env, "LOCUS_MQTT_MAX_CONNECTIONS", d.maxConnections, 1, many),
+    maxConnectionsPerAddress: integer(
+      env,
+      "LOCUS_MQTT_MAX_CONNECTIONS_PER_ADDRESS",
+      d.maxConnectionsPerAddress,
+      1,
+      many,
+    ),
+    connectTimeoutMs: integer(
+      env,
+      "LOCUS_MQTT_CONNECT_TIMEOUT_MS",
+      d.connectTimeoutMs,
+      100,
+      600_000,
+    ),
+    maxPacketBytes,
+    messagesPerSecond: integer(
+      env,
+      "LOCUS_MQTT_CLIENT_MESSAGES_PER_S",
+      d.messagesPerSecond,
+      1,
+      many,
+    ),
+    bytesPerSecond: integer(env, "LOCUS_MQTT_CLIENT_BYTES_PER_S", d.bytesPerSecond, 1024, 2 ** 40),
+    maxInflight: integer(env, "LOCUS_MQTT_CLIENT_MAX_INFLIGHT", d.maxInflight, 1, 65_535),
+    queueMessages: integer(env, "LOCUS_MQTT_CLIENT_QUEUE_MESSAGES", d.queueMessages, 1, many),
+    queueBytes: integer(env, "LOCUS_MQTT_CLIENT_QUEUE_BYTES", d.queueBytes, 16_384, 2 ** 32),
+    stallTimeoutMs: integer(
+      env,
+      "LOCUS_MQTT_CLIENT_STALL_TIMEOUT_MS",
+      d.stallTimeoutMs,
+      1000,
+      3_600_000,
+    ),
+  };
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** Reads and checks the hub's settings (CONTRACT §2). Throws ConfigError on a bad value. */
@@ -130,6 +188,13 @@ export function loadConfig(env: Env = process.env): HubConfig {
   if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
     throw new ConfigError("LOCUS_MQTT_CLIENT_ID", "must be 1 to 128 printable ASCII characters");
   }
+  const maxPayloadBytes = number(
+    env,
+    "LOCUS_MAX_PAYLOAD_BYTES",
+    256 * 1024,
+    1024,
+    16 * 1024 * 1024,
+  );
   return {
     http: {
       host: text(env, "LOCUS_HTTP_HOST", "127.0.0.1"),
@@ -146,11 +211,12 @@ export function loadConfig(env: Env = process.env): HubConfig {
       sessionExpirySeconds: integer(env, "LOCUS_MQTT_SESSION_EXPIRY_S", 604_800, 60, 2 ** 32 - 2),
       receiveMaximum: integer(env, "LOCUS_MQTT_RECEIVE_MAXIMUM", 1000, 1, 65535),
     },
+    mqttLimits: mqttLimits(env, maxPayloadBytes),
     databaseUrl,
     geofenceEval,
     dataDir: path.resolve(text(env, "LOCUS_DATA_DIR", "./data")),
     apiToken,
-    maxPayloadBytes: number(env, "LOCUS_MAX_PAYLOAD_BYTES", 256 * 1024, 1024, 16 * 1024 * 1024),
+    maxPayloadBytes,
     maxAccuracyM: number(env, "LOCUS_MAX_ACCURACY_M", Number.POSITIVE_INFINITY, 0, Infinity),
     sqliteSynchronous: oneOf(env, "LOCUS_SQLITE_SYNCHRONOUS", "full", ["full", "normal"]),
     groupCommitMaxFixes: number(env, "LOCUS_GROUP_COMMIT_MAX_FIXES", 5000, 1, 100_000),

@@ -18,7 +18,7 @@ import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
-import { createMetrics } from "./metrics.ts";
+import { createMetrics, type HubMetrics } from "./metrics.ts";
 import { OutboxPublisher } from "./outbox/publisher.ts";
 import { openPostgresStore, type PostgresStore } from "./store/postgres.ts";
 import { SqliteStore } from "./store/sqlite.ts";
@@ -103,7 +103,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       maxPayloadBytes: config.maxPayloadBytes,
     });
 
-    const started = await openBroker(config, receiver, log);
+    const started = await openBroker(config, receiver, log, metrics);
     broker = started;
     cleanups.push(() => started.close());
     publisher.start(config.outboxGraceMs);
@@ -207,7 +207,12 @@ function fenceIndex(config: HubConfig, pool: PostgresStore["pool"] | null): Fenc
 }
 
 /** LOCUS_MQTT_URL: a client of that broker; unset: the embedded broker on LOCUS_MQTT_HOST/PORT. */
-async function openBroker(config: HubConfig, receiver: Receiver, log: Logger): Promise<Broker> {
+async function openBroker(
+  config: HubConfig,
+  receiver: Receiver,
+  log: Logger,
+  metrics: HubMetrics,
+): Promise<Broker> {
   const { mqtt } = config;
   if (config.mqttUrl !== null) {
     return ExternalBroker.start({
@@ -230,6 +235,8 @@ async function openBroker(config: HubConfig, receiver: Receiver, log: Logger): P
     port: mqtt.port,
     receiver,
     logger: log,
+    limits: config.mqttLimits,
+    onLimited: (reason) => metrics.mqttLimited.inc({ reason }),
   }).catch((err) => {
     throw portTaken(err, "LOCUS_MQTT_PORT", mqtt.host, mqtt.port);
   });

@@ -2,6 +2,7 @@
 
 import { REJECT_REASONS } from "@locus/protocol";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { LIMIT_REASONS } from "./broker/limits.ts";
 
 export interface HubMetrics {
   registry: Registry;
@@ -13,6 +14,8 @@ export interface HubMetrics {
   ingestLatency: Histogram;
   groupCommitSize: Histogram;
   connectedDevices: Gauge;
+  /** MQTT clients refused, cut off or slowed down by the embedded broker's limits, by reason. */
+  mqttLimited: Counter<"reason">;
 }
 
 /** Creates the metrics; `sample` functions are read at each scrape. */
@@ -36,6 +39,13 @@ export function createMetrics(sample: {
     registers: [registry],
   });
   for (const type of ["enter", "exit", "dwell"]) events.inc({ type }, 0);
+  const mqttLimited = new Counter({
+    name: "locus_mqtt_limited_total",
+    help: "MQTT clients refused, disconnected or slowed down by a limit of the embedded broker, by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  for (const reason of LIMIT_REASONS) mqttLimited.inc({ reason }, 0);
   return {
     registry,
     fixesAccepted: new Counter({
@@ -70,6 +80,7 @@ export function createMetrics(sample: {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
       registers: [registry],
     }),
+    mqttLimited,
     connectedDevices: new Gauge({
       name: "locus_connected_devices",
       help: "MQTT clients connected to the embedded broker",

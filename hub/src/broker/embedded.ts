@@ -9,6 +9,8 @@ import type { Logger } from "pino";
 import type { Receiver } from "../ingest/receiver.ts";
 import { AckQueue } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
+import { aedesLimitOptions, ConnectionLimiter } from "./connection-limits.ts";
+import { DEFAULT_MQTT_LIMITS, type MqttLimits, type OnLimited } from "./limits.ts";
 import { createRouter } from "./mq.ts";
 
 export interface EmbeddedBrokerOptions {
@@ -16,6 +18,10 @@ export interface EmbeddedBrokerOptions {
   port: number;
   receiver: Pick<Receiver, "handles" | "receive">;
   logger: Logger;
+  /** What one client may take (limits.ts); default DEFAULT_MQTT_LIMITS. */
+  limits?: MqttLimits;
+  /** Told each time a limit refuses, cuts or slows a client (for the metrics). */
+  onLimited?: OnLimited;
 }
 
 type Authorized = (err: Error | null) => void;
@@ -41,8 +47,8 @@ export class EmbeddedBroker implements Broker {
     const aedes = await Aedes.createBroker({
       // aedes's own router, without the recursion that a burst of acknowledged fixes overflows.
       mq: createRouter(100),
-      // A subscriber that stops reading must not stall event delivery to everyone else.
-      drainTimeout: 30_000,
+      // Nobody waits for a client that stops reading: write-limits.ts bounds what it holds.
+      ...aedesLimitOptions(options.limits ?? DEFAULT_MQTT_LIMITS),
       maxClientsIdLength: 128,
       authorizePublish(client, packet, callback) {
         const topic = packet.topic;
@@ -82,7 +88,12 @@ export class EmbeddedBroker implements Broker {
     // TCP_NODELAY, as Mosquitto sets it: without it, a PUBACK written while an earlier segment
     // is unacknowledged waits for the peer's delayed ACK (Nagle), adding milliseconds to every
     // acknowledgement and capping what a vehicle with a small in-flight window can send.
-    const server = net.createServer({ noDelay: true }, aedes.handle);
+    const limiter = new ConnectionLimiter(
+      aedes,
+      options.limits ?? DEFAULT_MQTT_LIMITS,
+      options.onLimited,
+    );
+    const server = net.createServer({ noDelay: true }, limiter.handle);
     const broker = new EmbeddedBroker(aedes, server, options.host);
     server.on("connection", (socket) => {
       broker.#sockets.add(socket);
