@@ -26,7 +26,8 @@ export interface MqttLimits {
 
 export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = {
   maxConnections: 20_000,
-  maxConnectionsPerAddress: 1000,
+  // Room for a simulated fleet of thousands on one machine, or many devices behind one NAT.
+  maxConnectionsPerAddress: 5000,
   connectTimeoutMs: 10_000,
   // The largest location payload (LOCUS_MAX_PAYLOAD_BYTES) plus the longest topic and headers.
   maxPacketBytes: 256 * 1024 + 65_536,
