@@ -71,7 +71,14 @@ export class ConnectionLimiter {
   }
 }
 
-/** aedes's own options that follow the limits (its timer only backs up the gate's). */
-export function aedesLimitOptions(limits: MqttLimits): { connectTimeout: number } {
-  return { connectTimeout: limits.connectTimeoutMs + 1000 };
+/**
+ * aedes's own options that follow the limits. Its connect timer backs up the gate's; its drain
+ * timeout closes a client whose own packets wait on its socket (PUBACKs it does not read,
+ * retained messages on SUBSCRIBE), which holds up no one else (write-limits.ts).
+ */
+export function aedesLimitOptions(limits: MqttLimits): {
+  connectTimeout: number;
+  drainTimeout: number;
+} {
+  return { connectTimeout: limits.connectTimeoutMs + 1000, drainTimeout: limits.stallTimeoutMs };
 }

@@ -154,7 +154,10 @@ export async function frozenSubscriber(port: number, topic: string): Promise<net
   return socket;
 }
 
-/** Vehicles publishing valid fixes at QoS 1 as fast as a window of unacknowledged ones allows. */
+/**
+ * Vehicles publishing valid fixes (`batch` to a message) at QoS 1, as fast as a window of
+ * unacknowledged messages allows.
+ */
 export class Fleet {
   acks = 0;
   readonly clients: MqttClient[] = [];
@@ -165,6 +168,7 @@ export class Fleet {
     vehicles: number,
     window: number,
     position: (vehicle: number, n: number) => [number, number] = () => [34.05, -118.24],
+    batch = 1,
   ): Promise<Fleet> {
     const fleet = new Fleet();
     for (let v = 0; v < vehicles; v++) {
@@ -177,9 +181,10 @@ export class Fleet {
       const next = () => {
         if (!fleet.#running) return;
         const [latitude, longitude] = position(v, n++);
+        const fix = { latitude, longitude };
         client.publish(
           `locus/vehicles/v${v}/location`,
-          JSON.stringify({ latitude, longitude }),
+          JSON.stringify(batch === 1 ? fix : Array.from({ length: batch }, () => fix)),
           { qos: 1 },
           (err) => {
             if (err) return;
