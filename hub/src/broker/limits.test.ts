@@ -236,6 +236,41 @@ describe("a client over its rates", () => {
     await client.endAsync(true);
   });
 
+  it("over its byte rate is slowed the same way, and loses nothing", async () => {
+    hub = await startTestHub({ LOCUS_MQTT_CLIENT_BYTES_PER_S: "262144" });
+    const client = await mqtt.connectAsync(hub.hub.mqttUrl, { reconnectPeriod: 0 });
+    let offline = false;
+    client.on("close", () => {
+      offline = true;
+    });
+    // 100 batches of 100 fixes, about 1 MiB in all: four seconds' worth at this rate.
+    const sent = 100;
+    const batch = (i: number) =>
+      JSON.stringify(
+        Array.from({ length: 100 }, (_, j) => ({
+          latitude: 1,
+          longitude: 2,
+          seq: i * 100 + j,
+          ts: 1e12 + i * 100 + j,
+          accuracy: 12.345678,
+          altitude: 123.456789,
+        })),
+      );
+    const acked = await Promise.all(
+      Array.from({ length: sent }, (_, i) =>
+        client.publishAsync("locus/vehicles/heavy/location", batch(i), { qos: 1 }),
+      ),
+    );
+    expect(acked).toHaveLength(sent);
+    expect(offline).toBe(false);
+    expect(await hub.limited("byte_rate")).toBeGreaterThan(0);
+    const res = await fetch(`${hub.hub.httpUrl}/api/v1/vehicles/heavy/locations?limit=10000`, {
+      headers: { authorization: `Bearer ${hub.hub.token}` },
+    });
+    expect(((await res.json()) as { locations: unknown[] }).locations).toHaveLength(sent * 100);
+    await client.endAsync(true);
+  });
+
   it("has at most its in-flight limit of QoS 1 messages awaiting the hub's PUBACK", async () => {
     const maxInflight = 20;
     const pending: ((err: Error | null) => void)[] = [];
