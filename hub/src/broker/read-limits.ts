@@ -38,9 +38,10 @@ class TokenBucket {
     this.#tokens -= count;
   }
 
-  /** Ms until a token is there again. */
+  /** Ms until a tenth of a second's worth of tokens is there again (at least one). */
   waitMs(): number {
-    return Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / this.rate));
+    const target = Math.max(1, this.rate / 10);
+    return Math.max(1, Math.ceil(((target - this.#tokens) * 1000) / this.rate));
   }
 }
 
@@ -104,7 +105,9 @@ export class ReadGate {
   /** The hub acknowledged one of this client's QoS 1 messages (aedes wrote its PUBACK). */
   acknowledged(): void {
     if (this.#inflight > 0) this.#inflight--;
-    if (this.#held === "inflight" && this.#inflight < this.#limits.maxInflight) this.#resume();
+    // Half the window back before reading again: a client at its limit is read in rounds,
+    // not one message per acknowledgement.
+    if (this.#held === "inflight" && this.#inflight <= this.#limits.maxInflight / 2) this.#resume();
   }
 
   #read(read: (size?: number) => unknown, size: number | undefined): Buffer | null {
