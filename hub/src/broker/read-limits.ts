@@ -8,7 +8,9 @@
 // once it may read again. Bytes left unread stay in the socket (up to its high-water mark) and
 // then in the kernel, so a fast client's own TCP window closes: it is slowed, not disconnected,
 // and nothing it sends is lost. (`socket.pause()` would not do: it has no effect on a stream
-// read through 'readable'.)
+// read through 'readable'. Nor aedes's `client.pause()`: callbacks of packets handled while
+// paused are dropped from its count of pending packets, and the connection may never be read
+// again.)
 
 import type net from "node:net";
 import { CONNECT, FrameScanner, type FrameVisitor, PUBLISH } from "./frame-scanner.ts";
