@@ -80,5 +80,9 @@ export function aedesLimitOptions(limits: MqttLimits): {
   connectTimeout: number;
   drainTimeout: number;
 } {
-  return { connectTimeout: limits.connectTimeoutMs + 1000, drainTimeout: limits.stallTimeoutMs };
+  // A second later than the limits' own timers, which count what they cut.
+  return {
+    connectTimeout: limits.connectTimeoutMs + 1000,
+    drainTimeout: limits.stallTimeoutMs + 1000,
+  };
 }

@@ -109,6 +109,45 @@ describe("a subscriber that stops reading", () => {
   }, 90_000);
 });
 
+describe("a subscriber that stops reading, below the queue bounds", () => {
+  it("is cut off once its socket has not drained for the stall timeout", async () => {
+    const limited: string[] = [];
+    const broker = await EmbeddedBroker.start({
+      host: "127.0.0.1",
+      port: 0,
+      receiver: { handles: () => false, receive: () => {} },
+      logger: pino({ level: "silent" }),
+      limits: {
+        ...DEFAULT_MQTT_LIMITS,
+        queueMessages: 1e9,
+        queueBytes: 2 ** 40,
+        stallTimeoutMs: 500,
+      },
+      onLimited: (reason) => limited.push(reason),
+    });
+    try {
+      const frozen = await frozenSubscriber(broker.port, "stall/#");
+      sockets.push(frozen);
+      // 256 KiB at a time, until the kernel's buffers are full and the socket's own fills.
+      const payload = "x".repeat(256 * 1024);
+      await waitFor(
+        async () => {
+          if (limited.includes("slow_reader")) return true;
+          await broker.publish("stall/big", payload);
+          return undefined;
+        },
+        30_000,
+        "the stalled subscriber cut off",
+      );
+      expect(limited.filter((r) => r === "slow_reader")).toHaveLength(1);
+      frozen.resume();
+      await closed(frozen);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
 describe("retained messages on SUBSCRIBE", () => {
   it("come at the subscriber's pace: more than the queue bound still arrive, and it stays", async () => {
     hub = await startTestHub({ LOCUS_MQTT_CLIENT_QUEUE_MESSAGES: "20" });
@@ -192,7 +231,7 @@ describe("connections", () => {
   });
 
   it("a socket that never sends CONNECT is closed after the connect timeout", async () => {
-    hub = await startTestHub({ LOCUS_MQTT_CONNECT_TIMEOUT_MS: "300" });
+    hub = await startTestHub({ LOCUS_MQTT_CONNECT_TIMEOUT_MS: "1000" });
     const silent = await rawSocket(hub.port);
     sockets.push(silent);
     await closed(silent);
