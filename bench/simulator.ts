@@ -174,7 +174,9 @@ async function worker(input: WorkerInput): Promise<void> {
 
 async function startBroker(kind: SimulatorBenchOptions["broker"]): Promise<BenchBroker> {
   if (kind === "hub") {
-    const hub = await startHubProcess({ env: { LOCUS_LOG_LEVEL: "error" } });
+    const hub = await startHubProcess({
+      env: { LOCUS_LOG_LEVEL: "error", LOCUS_MQTT_MAX_CONNECTIONS_PER_ADDRESS: "20000" },
+    });
     return {
       url: hub.mqttUrl,
       pid: hub.child.pid ?? null,

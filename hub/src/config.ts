@@ -1,6 +1,7 @@
 // The hub's configuration: read once from the environment at start-up into a typed, checked object.
 
 import path from "node:path";
+import { DEFAULT_MQTT_LIMITS, type MqttLimits } from "./broker/limits.ts";
 import { loadTlsCredentials, type TlsCredentials, TlsSettingError } from "./tls.ts";
 
 export interface HubConfig {
@@ -28,6 +29,8 @@ export interface HubConfig {
   };
   /** LOCUS_TLS_CERT/LOCUS_TLS_KEY read and checked: HTTPS, and MQTT over TLS. Null: no TLS. */
   tls: TlsCredentials | null;
+  /** What one client of the embedded broker may take (broker/limits.ts). */
+  mqttLimits: MqttLimits;
   /** Set: PostgreSQL + PostGIS. Unset: SQLite in dataDir. */
   databaseUrl: string | null;
   /** Which geofence lookup judges fixes: in the hub's memory, or PostGIS queries (PostgreSQL only). */
@@ -137,6 +140,61 @@ function isLoopbackHost(host: string): boolean {
   return host === "127.0.0.1" || host === "::1" || host === "localhost";
 }
 
+/** The embedded broker's limits (docs/security.md, "Limits"). */
+function mqttLimits(env: Env, maxPayloadBytes: number): MqttLimits {
+  const d = DEFAULT_MQTT_LIMITS;
+  const maxPacketBytes = integer(
+    env,
+    "LOCUS_MQTT_MAX_PACKET_BYTES",
+    maxPayloadBytes + 65_536,
+    1024,
+    268_435_455,
+  );
+  if (maxPacketBytes < maxPayloadBytes) {
+    throw new ConfigError(
+      "LOCUS_MQTT_MAX_PACKET_BYTES",
+      `${maxPacketBytes} is below LOCUS_MAX_PAYLOAD_BYTES (${maxPayloadBytes}): location messages of the allowed size would be cut off`,
+    );
+  }
+  const many = 10_000_000;
+  return {
+    maxConnections: integer(env, "LOCUS_MQTT_MAX_CONNECTIONS", d.maxConnections, 1, many),
+    maxConnectionsPerAddress: integer(
+      env,
+      "LOCUS_MQTT_MAX_CONNECTIONS_PER_ADDRESS",
+      d.maxConnectionsPerAddress,
+      1,
+      many,
+    ),
+    connectTimeoutMs: integer(
+      env,
+      "LOCUS_MQTT_CONNECT_TIMEOUT_MS",
+      d.connectTimeoutMs,
+      100,
+      600_000,
+    ),
+    maxPacketBytes,
+    messagesPerSecond: integer(
+      env,
+      "LOCUS_MQTT_CLIENT_MESSAGES_PER_S",
+      d.messagesPerSecond,
+      1,
+      many,
+    ),
+    bytesPerSecond: integer(env, "LOCUS_MQTT_CLIENT_BYTES_PER_S", d.bytesPerSecond, 1024, 2 ** 40),
+    maxInflight: integer(env, "LOCUS_MQTT_CLIENT_MAX_INFLIGHT", d.maxInflight, 1, 65_535),
+    queueMessages: integer(env, "LOCUS_MQTT_CLIENT_QUEUE_MESSAGES", d.queueMessages, 1, many),
+    queueBytes: integer(env, "LOCUS_MQTT_CLIENT_QUEUE_BYTES", d.queueBytes, 16_384, 2 ** 32),
+    stallTimeoutMs: integer(
+      env,
+      "LOCUS_MQTT_CLIENT_STALL_TIMEOUT_MS",
+      d.stallTimeoutMs,
+      1000,
+      3_600_000,
+    ),
+  };
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** Reads and checks the hub's settings (CONTRACT §2). Throws ConfigError on a bad value. */
@@ -157,6 +215,13 @@ export function loadConfig(env: Env = process.env): HubConfig {
   if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
     throw new ConfigError("LOCUS_MQTT_CLIENT_ID", "must be 1 to 128 printable ASCII characters");
   }
+  const maxPayloadBytes = number(
+    env,
+    "LOCUS_MAX_PAYLOAD_BYTES",
+    256 * 1024,
+    1024,
+    16 * 1024 * 1024,
+  );
   const mqttPort = port(env, "LOCUS_MQTT_PORT", 1883);
   const tlsPort = port(env, "LOCUS_MQTT_TLS_PORT", 8883);
   const tls = tlsSettings(env);
@@ -185,11 +250,12 @@ export function loadConfig(env: Env = process.env): HubConfig {
       maxRetainedBytes: integer(env, "LOCUS_MQTT_MAX_RETAINED_BYTES", 64 * 1024 * 1024, 0, 2 ** 40),
     },
     tls,
+    mqttLimits: mqttLimits(env, maxPayloadBytes),
     databaseUrl,
     geofenceEval,
     dataDir: path.resolve(text(env, "LOCUS_DATA_DIR", "./data")),
     apiToken,
-    maxPayloadBytes: number(env, "LOCUS_MAX_PAYLOAD_BYTES", 256 * 1024, 1024, 16 * 1024 * 1024),
+    maxPayloadBytes,
     retentionMs:
       optional(env, "LOCUS_RETENTION_DAYS") === null
         ? null

@@ -18,12 +18,11 @@ import { GeofenceEngine } from "./geofence/engine.ts";
 import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
-import type { MqttRefusal } from "./identity/access.ts";
 import { AccountService } from "./identity/accounts.ts";
 import type { MqttAuthenticator } from "./identity/principal.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
-import { createMetrics } from "./metrics.ts";
+import { createMetrics, type HubMetrics } from "./metrics.ts";
 import { OutboxPublisher } from "./outbox/publisher.ts";
 import { openPostgresStore, type PostgresStore } from "./store/postgres.ts";
 import { RetentionScheduler } from "./store/retention.ts";
@@ -115,13 +114,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     // MQTT accounts (CONTRACT §3): the embedded broker checks logins against them; the broker's
     // side (cutting sessions, or Mosquitto's own copy) is attached once the broker runs.
     const accounts = new AccountService({ store });
-    const started = await openBroker(
-      config,
-      receiver,
-      log,
-      (reason) => metrics.mqttRefused.inc({ reason }),
-      accounts.authenticate,
-    );
+    const started = await openBroker(config, receiver, log, metrics, accounts.authenticate);
     broker = started;
     cleanups.push(() => started.close());
     let externalAccounts: { close(): Promise<void> } | null = null;
@@ -279,7 +272,7 @@ async function openBroker(
   config: HubConfig,
   receiver: Receiver,
   log: Logger,
-  onRefused: (reason: MqttRefusal) => void,
+  metrics: HubMetrics,
   /** Checks MQTT credentials on the embedded broker. */
   authenticate: MqttAuthenticator,
 ): Promise<Broker> {
@@ -309,7 +302,9 @@ async function openBroker(
     allowAnonymous: mqtt.allowAnonymous,
     ...(config.tls !== null ? { tls: { ...config.tls, port: mqtt.tlsPort } } : {}),
     retainedLimits: { maxMessages: mqtt.maxRetainedMessages, maxBytes: mqtt.maxRetainedBytes },
-    onRefused,
+    onRefused: (reason) => metrics.mqttRefused.inc({ reason }),
+    limits: config.mqttLimits,
+    onLimited: (reason) => metrics.mqttLimited.inc({ reason }),
   }).catch((err) => {
     if (err instanceof BrokerListenError && err.listener === "mqtts") {
       throw portTaken(err, "LOCUS_MQTT_TLS_PORT", mqtt.host, err.port);

@@ -2,6 +2,7 @@
 
 import { REJECT_REASONS } from "@locus/protocol";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { LIMIT_REASONS } from "./broker/limits.ts";
 import { MQTT_REFUSALS } from "./identity/access.ts";
 
 export interface HubMetrics {
@@ -18,6 +19,8 @@ export interface HubMetrics {
   connectedDevices: Gauge;
   /** Logins, publishes and subscriptions the MQTT broker refused, by reason (CONTRACT §3). */
   mqttRefused: Counter<"reason">;
+  /** MQTT clients refused, cut off or slowed down by the embedded broker's limits, by reason. */
+  mqttLimited: Counter<"reason">;
 }
 
 /** Creates the metrics; `sample` functions are read at each scrape. */
@@ -48,6 +51,13 @@ export function createMetrics(sample: {
     registers: [registry],
   });
   for (const reason of MQTT_REFUSALS) mqttRefused.inc({ reason }, 0);
+  const mqttLimited = new Counter({
+    name: "locus_mqtt_limited_total",
+    help: "MQTT clients refused, disconnected or slowed down by a limit of the embedded broker, by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  for (const reason of LIMIT_REASONS) mqttLimited.inc({ reason }, 0);
   return {
     registry,
     fixesAccepted: new Counter({
@@ -92,6 +102,7 @@ export function createMetrics(sample: {
       help: "Fixes and delivered events deleted as older than LOCUS_RETENTION_DAYS",
       registers: [registry],
     }),
+    mqttLimited,
     connectedDevices: new Gauge({
       name: "locus_connected_devices",
       help: "MQTT clients connected to the embedded broker",

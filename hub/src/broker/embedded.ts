@@ -12,7 +12,9 @@ import type { MqttAuthenticator } from "../identity/principal.ts";
 import type { Receiver } from "../ingest/receiver.ts";
 import { AckQueue } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
+import { aedesLimitOptions, ConnectionLimiter } from "./connection-limits.ts";
 import { AccessGuard, dropPublish } from "./embedded-guard.ts";
+import { DEFAULT_MQTT_LIMITS, type MqttLimits, type OnLimited } from "./limits.ts";
 import { createRouter } from "./mq.ts";
 import { DEFAULT_RETAINED_LIMITS, type RetainedLimits } from "./retained-ledger.ts";
 import { drainSockets } from "./socket-drain.ts";
@@ -32,6 +34,10 @@ export interface EmbeddedBrokerOptions {
   onRefused?: (reason: MqttRefusal) => void;
   /** Also listen for MQTT over TLS on this port (same host), with this PEM certificate and key. */
   tls?: { cert: Buffer | string; key: Buffer | string; port: number };
+  /** What one client may take (limits.ts); default DEFAULT_MQTT_LIMITS. */
+  limits?: MqttLimits;
+  /** Told each time a limit refuses, cuts or slows a client (for the metrics). */
+  onLimited?: OnLimited;
 }
 
 /** Listening failed on one of the broker's ports; `code` is the system's (EADDRINUSE, …). */
@@ -94,8 +100,8 @@ export class EmbeddedBroker implements Broker {
     const aedes = await Aedes.createBroker({
       // aedes's own router, without the recursion that a burst of acknowledged fixes overflows.
       mq: createRouter(100),
-      // A subscriber that stops reading must not stall event delivery to everyone else.
-      drainTimeout: 30_000,
+      // Nobody waits for a client that stops reading: write-limits.ts bounds what it holds.
+      ...aedesLimitOptions(options.limits ?? DEFAULT_MQTT_LIMITS),
       maxClientsIdLength: 128,
       authenticate: (client, username, password, done) =>
         guard.authenticate(client, username, password, done),
@@ -153,7 +159,13 @@ export class EmbeddedBroker implements Broker {
     // TCP_NODELAY, as Mosquitto sets it: without it, a PUBACK written while an earlier segment
     // is unacknowledged waits for the peer's delayed ACK (Nagle), adding milliseconds to every
     // acknowledgement and capping what a vehicle with a small in-flight window can send.
-    const server = net.createServer({ noDelay: true }, aedes.handle);
+    // Every connection, plain or TLS, goes through the same limits.
+    const limiter = new ConnectionLimiter(
+      aedes,
+      options.limits ?? DEFAULT_MQTT_LIMITS,
+      options.onLimited,
+    );
+    const server = net.createServer({ noDelay: true }, limiter.handle);
     track(server);
     try {
       await listen(server, options.port, options.host).catch((err: NodeJS.ErrnoException) => {
@@ -163,7 +175,7 @@ export class EmbeddedBroker implements Broker {
       if (options.tls) {
         const { cert, key, port } = options.tls;
         // Same handler, so a connection over TLS has the same rights and limits as one without.
-        const secure = tls.createServer({ cert, key, noDelay: true }, aedes.handle);
+        const secure = tls.createServer({ cert, key, noDelay: true }, limiter.handle);
         track(secure);
         await listen(secure, port, options.host).catch((err: NodeJS.ErrnoException) => {
           throw new BrokerListenError("mqtts", port, err.code, err);
