@@ -1,0 +1,659 @@
+// Generated requests against every REST route (CONTRACT §5) over a real SQLite store: arbitrary
+// JSON bodies, query strings, path ids, content types and tokens. Whatever arrives, the API never
+// answers 5xx, every 4xx is the contract's error JSON, and the app keeps answering afterwards.
+// fast-check prints the seed and the shrunk request of a failure; FC_SEED=<seed> replays it.
+
+import fc from "fast-check";
+import type { InjectOptions, LightMyRequestResponse } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { polygonFeature, startApi, type TestApi, TOKEN } from "./test-support.ts";
+
+const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+/** Bounded so the file runs in well under a minute on a busy two-core machine. */
+function runs(numRuns: number): fc.Parameters<unknown> {
+  return SEED === undefined ? { numRuns } : { numRuns, seed: SEED };
+}
+
+let t: TestApi;
+let readToken: string;
+let fenceId: string;
+
+beforeAll(async () => {
+  t = await startApi();
+  const token = await inject({
+    method: "POST",
+    url: "/api/v1/tokens",
+    payload: { name: "fuzz-reader-7f3c9a", role: "read" },
+    auth: "admin",
+  });
+  expect(token.statusCode).toBe(201);
+  readToken = token.json().token;
+  const fence = await inject({
+    method: "POST",
+    url: "/api/v1/geofences",
+    payload: polygonFeature("fuzz-fence"),
+    auth: "admin",
+  });
+  expect(fence.statusCode).toBe(201);
+  fenceId = fence.json().id;
+  const vehicle = await inject({
+    method: "POST",
+    url: "/api/v1/vehicles",
+    payload: { id: "truck-01" },
+    auth: "admin",
+  });
+  expect(vehicle.statusCode).toBe(201);
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+type Auth = "admin" | "read" | "none" | "garbage";
+
+interface Request {
+  method: "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "PATCH";
+  url: string;
+  auth: Auth;
+  payload?: string | object;
+  contentType?: string;
+  /** Whether method and path name a route of this API (with a well-formed id). */
+  known?: boolean;
+}
+
+function inject(request: Request): Promise<LightMyRequestResponse> {
+  const headers: Record<string, string> = {};
+  if (request.auth === "admin") headers.authorization = `Bearer ${TOKEN}`;
+  if (request.auth === "read") headers.authorization = `Bearer ${readToken}`;
+  if (request.auth === "garbage") headers.authorization = "Bearer not-a-token";
+  if (request.contentType !== undefined) headers["content-type"] = request.contentType;
+  const options: InjectOptions = { method: request.method, url: request.url, headers };
+  if (request.payload !== undefined) options.payload = request.payload;
+  return t.app.inject(options);
+}
+
+const ERROR_KEYS = "error,message,statusCode";
+
+/** The properties every answer keeps, whatever the request. */
+function checkAnswer(request: Request, response: LightMyRequestResponse): void {
+  const status = response.statusCode;
+  const where = `${request.method} ${request.url} → ${status} ${response.body.slice(0, 300)}`;
+  expect(status, where).toBeLessThan(500);
+  if (status >= 400 && request.method !== "HEAD") {
+    let body: unknown;
+    try {
+      body = JSON.parse(response.body);
+    } catch {
+      throw new Error(`not JSON: ${where}`);
+    }
+    const b = body as Record<string, unknown>;
+    expect(Object.keys(b).sort().join(","), where).toBe(ERROR_KEYS);
+    expect(b.statusCode, where).toBe(status);
+    expect(typeof b.error === "string" && b.error.length > 0, where).toBe(true);
+    expect(typeof b.message === "string" && b.message.length >= 10, where).toBe(true);
+  }
+  const path = request.url.split("?")[0] ?? "";
+  const isHealth = path === "/api/v1/health" || path === "/api/v1/health/";
+  if ((request.auth === "none" || request.auth === "garbage") && !isHealth) {
+    // A path that is no route is refused whatever the token; a route asks for the token first.
+    if (request.known) expect(status, where).toBe(401);
+    else expect(status, where).toBeGreaterThanOrEqual(400);
+  }
+  if (request.auth === "read" && !["GET", "HEAD"].includes(request.method) && !isHealth) {
+    expect(status < 200 || status >= 300, where).toBe(true);
+  }
+}
+
+/** How often each status was answered, by method and route: the generators must reach handlers. */
+const seen = new Map<string, number>();
+function count(request: Request, status: number): void {
+  const path = (request.url.split("?")[0] ?? "").replace(/^(\/api\/v1\/[a-z]+\/)[^/]+/, "$1:id");
+  const key = `${request.method} ${path} ${status}`;
+  seen.set(key, (seen.get(key) ?? 0) + 1);
+}
+function statuses(method: string, path: string): Set<number> {
+  const prefix = `${method} ${path} `;
+  return new Set(
+    [...seen.keys()].filter((k) => k.startsWith(prefix)).map((k) => Number(k.slice(prefix.length))),
+  );
+}
+
+/** Sends the request, checks the answer, then checks the app still lists geofences. */
+async function roundTrip(request: Request): Promise<void> {
+  const response = await inject(request);
+  count(request, response.statusCode);
+  checkAnswer(request, response);
+  const after = await inject({ method: "GET", url: "/api/v1/geofences?limit=1", auth: "admin" });
+  expect(after.statusCode).toBe(200);
+}
+
+// ---- building blocks -------------------------------------------------------------------------
+
+const auth: fc.Arbitrary<Auth> = fc.constantFrom("admin", "admin", "read", "none", "garbage");
+
+/** encodeURIComponent, with lone surrogates (which it refuses) sent as invalid UTF-8. */
+function encode(text: string): string {
+  return text
+    .split(/([\ud800-\udfff])/u)
+    .map((part, i) => (i % 2 === 1 ? "%ED%A0%80" : encodeURIComponent(part)))
+    .join("");
+}
+
+/** Strings that tend to break things: unicode, control characters, very long, number-like. */
+const nastyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: "grapheme", maxLength: 40 }),
+  fc.string({ unit: "binary", maxLength: 40 }),
+  fc.constantFrom(
+    "",
+    " ",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+    "-0",
+    "0x10",
+    "null",
+    "undefined",
+    "true",
+    "__proto__",
+    "constructor",
+    "prototype",
+    "toString",
+    "hasOwnProperty",
+    "..",
+    "../..",
+    "%00",
+    "\u0000",
+    "\ud800",
+    "truck-01",
+    "2026-11-24T20:00:00Z",
+    "2026-13-45T25:61:61Z",
+    "9999-12-31T23:59:59Z",
+    "0000-01-01T00:00:00Z",
+  ),
+  fc.nat({ max: 20_000 }).map((n) => "x".repeat(n)),
+);
+
+const hugeNumber = fc.constantFrom(
+  1e308,
+  -1e308,
+  Number.MAX_SAFE_INTEGER + 2,
+  -(2 ** 63),
+  2 ** 64,
+  5e-324,
+  -0,
+  0.1 + 0.2,
+);
+
+/** JSON text that JSON.stringify would never write: big exponents, deep nesting, duplicates. */
+const rawJsonText = fc.oneof(
+  fc.constantFrom(
+    "1e400",
+    "-1e400",
+    "[1e400, -1e400]",
+    '{"id": 1e400}',
+    '{"limit": 1e999}',
+    "123456789012345678901234567890",
+    '{"a":1,"a":2}',
+    '{"__proto__": {"admin": true}}',
+    '{"constructor": {"prototype": {"admin": true}}}',
+    '{"id":"truck-02","__proto__":{"x":1}}',
+    '{"name":"n","role":"read","__proto__":null}',
+    "[]",
+    "{}",
+    "null",
+    '""',
+    "0",
+    "\ufeff{}",
+    "{",
+    '{"a":',
+    "[1,]",
+    "NaN",
+    "Infinity",
+    "'single'",
+    '{"name":"\\ud800"}',
+    '{"id":"\\u0000"}',
+  ),
+  fc.integer({ min: 1, max: 20_000 }).map((n) => `${"[".repeat(n)}${"]".repeat(n)}`),
+  fc.integer({ min: 1, max: 20_000 }).map((n) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`),
+  fc.integer({ min: 1, max: 20_000 }).map((n) => "[".repeat(n)),
+);
+
+/** Arbitrary JSON values, with the keys and values the routes look at mixed in. */
+const KEYS = [
+  "id",
+  "name",
+  "role",
+  "type",
+  "geometry",
+  "properties",
+  "coordinates",
+  "radius_m",
+  "width_m",
+  "__proto__",
+  "constructor",
+  "prototype",
+];
+const jsonBody: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    fc.constantFrom(null, true, false),
+    fc.double(),
+    hugeNumber,
+    nastyString,
+    fc.array(tie("value"), { maxLength: 5 }),
+    tie("object"),
+  ),
+  object: fc.dictionary(fc.oneof(fc.constantFrom(...KEYS), fc.string()), tie("value"), {
+    maxKeys: 6,
+  }),
+})).value;
+
+/** A body as sent: a value JSON-encoded by us, or raw text. */
+const body = fc.oneof(
+  { weight: 3, arbitrary: jsonBody.map((v) => JSON.stringify(v) ?? "null") },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
+  { weight: 2, arbitrary: rawJsonText },
+);
+
+const contentType = fc.oneof(
+  { weight: 6, arbitrary: fc.constant("application/json") },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "application/geo+json",
+      "application/json; charset=utf-8",
+      "application/json; charset=utf-16",
+      "application/json;;;",
+      "APPLICATION/JSON",
+      "text/plain",
+      "text/html",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/gpx+xml",
+      "application/octet-stream",
+      "",
+      ";",
+      "*/*",
+    ),
+  },
+  { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
+);
+
+/** A path segment as a client might send it: encoded, raw, or malformed percent-encoding. */
+const pathId = fc.oneof(
+  nastyString.map(encode),
+  fc.constantFrom(
+    "truck-01",
+    "..",
+    "%2e%2e",
+    "a%2Fb",
+    "a/b",
+    "%",
+    "%zz",
+    "%E0%A4%A",
+    "%C0%AF",
+    "%00",
+    "%ff",
+    "a%20b",
+    "-",
+    "_",
+    ".",
+  ),
+  fc.nat({ max: 10_000 }).map((n) => "a".repeat(n)),
+);
+
+const QUERY_KEYS = [
+  "limit",
+  "cursor",
+  "from",
+  "to",
+  "vehicle_id",
+  "geofence_id",
+  "type",
+  "purge",
+  "limit[]",
+  "cursor[0]",
+];
+const queryValue = fc.oneof(
+  nastyString.map(encode),
+  fc.constantFrom(
+    "",
+    "0",
+    "-1",
+    "1",
+    "1000",
+    "1001",
+    "10000",
+    "10001",
+    "1.5",
+    "1e3",
+    "0x10",
+    "99999999999999999999",
+    "true",
+    "false",
+    "TRUE",
+    "enter",
+    "exit",
+    "%",
+    "%zz",
+    "%E0%A4%A",
+    "%FF%FE",
+    "abc%",
+    "dHJ1Y2stMDE",
+    "dHJ1Y2stMDE=",
+    "____",
+    "2026-11-24T20:00:00Z",
+    "2026-11-24T20:00:00%2B01:00",
+    "2026-11-24T20:00:00+01:00",
+  ),
+);
+const queryPair = fc.oneof(
+  fc.tuple(fc.constantFrom(...QUERY_KEYS), queryValue).map(([k, v]) => `${k}=${v}`),
+  fc.constantFrom(...QUERY_KEYS),
+  fc.tuple(fc.string({ maxLength: 8 }).map(encode), queryValue).map(([k, v]) => `${k}=${v}`),
+  fc.constantFrom("=", "&", "==", "%=%", "__proto__=1", "constructor[prototype][x]=1"),
+);
+const queryString = fc
+  .array(queryPair, { maxLength: 6 })
+  .map((pairs) => (pairs.length === 0 ? "" : `?${pairs.join("&")}`));
+
+/** Stands for a number JSON.stringify cannot write; `jsonText` writes it as 1e999 (Infinity). */
+const HUGE = "\u0000huge";
+function jsonText(value: unknown): string {
+  return (JSON.stringify(value) ?? "null").replaceAll(JSON.stringify(HUGE), "1e999");
+}
+
+const number = fc.oneof(
+  { weight: 4, arbitrary: fc.double({ min: -200, max: 200, noNaN: true }) },
+  { weight: 1, arbitrary: hugeNumber },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>(HUGE, "1", null, true, [], {}, "NaN") },
+);
+const position = fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(number, number) },
+  { weight: 1, arbitrary: fc.array(number, { maxLength: 4 }) },
+  { weight: 1, arbitrary: jsonBody },
+);
+/** A counter-clockwise square somewhere on the map: a ring that is fine. */
+const square = fc
+  .tuple(
+    fc.double({ min: -179, max: 179, noNaN: true }),
+    fc.double({ min: -89, max: 89, noNaN: true }),
+  )
+  .map(([lon, lat]) => [
+    [lon, lat],
+    [lon + 0.5, lat],
+    [lon + 0.5, lat + 0.5],
+    [lon, lat + 0.5],
+    [lon, lat],
+  ]);
+/** Rings: random positions (often crossing themselves), closed or not, and squares. */
+const ring = fc.oneof(
+  fc
+    .tuple(fc.array(position, { maxLength: 8 }), fc.boolean())
+    .map(([ps, close]) => (close && ps.length > 0 ? [...ps, ps[0]] : ps)),
+  square,
+);
+const polygonCoords = fc.array(ring, { maxLength: 3 });
+const geometry = fc.oneof(
+  polygonCoords.map((coordinates) => ({ type: "Polygon", coordinates })),
+  fc
+    .array(polygonCoords, { maxLength: 3 })
+    .map((coordinates) => ({ type: "MultiPolygon", coordinates })),
+  fc
+    .tuple(fc.constantFrom("Point", "LineString", "GeometryCollection", "polygon", ""), jsonBody)
+    .map(([type, coordinates]) => ({ type, coordinates })),
+  jsonBody,
+);
+const geofenceProperties = fc.record(
+  {
+    name: fc.oneof(nastyString, jsonBody),
+    radius_m: number,
+    width_m: number,
+    hysteresis_m: number,
+    max_accuracy_m: number,
+    dwell_s: number,
+    created_at: nastyString,
+    extra: jsonBody,
+  },
+  { requiredKeys: [] },
+);
+/** Geofences the API should store: a square, a name, and settings within their ranges. */
+const validGeofence = fc.record({
+  type: fc.constant("Feature"),
+  geometry: square.map((r) => ({ type: "Polygon", coordinates: [r] })),
+  properties: fc.record(
+    {
+      name: fc.string({ minLength: 1, maxLength: 200 }),
+      hysteresis_m: fc.double({ min: 0, max: 100, noNaN: true }),
+      dwell_s: fc.integer({ min: 1, max: 3600 }),
+      note: fc.jsonValue({ maxDepth: 2 }),
+    },
+    { requiredKeys: ["name"] },
+  ),
+});
+/** GeoJSON Features that are almost right: the bodies that reach the geometry checks. */
+const nearGeofence = fc
+  .record(
+    {
+      type: fc.oneof(fc.constant("Feature"), nastyString),
+      geometry,
+      properties: fc.oneof({ weight: 5, arbitrary: geofenceProperties }, jsonBody),
+      id: nastyString,
+    },
+    { requiredKeys: ["geometry", "properties"] },
+  )
+  .map((f) => ({ type: "Feature", ...f }));
+const geofenceBody = fc.oneof(validGeofence, nearGeofence);
+
+const accountName = fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/);
+const roleValue = fc.oneof(
+  fc.constantFrom("events", "observer", "admin", "read", "ADMIN", ""),
+  jsonBody,
+);
+const accountBody = fc.record(
+  {
+    id: fc.oneof(accountName, nastyString, jsonBody),
+    name: fc.oneof(accountName, nastyString, jsonBody),
+    role: roleValue,
+    extra: jsonBody,
+  },
+  { requiredKeys: [] },
+);
+
+const validVehicle = fc.record(
+  { id: accountName, name: fc.string({ minLength: 1, maxLength: 200 }) },
+  { requiredKeys: ["id"] },
+);
+const validClient = fc.record({ name: accountName, role: fc.constantFrom("events", "observer") });
+const validToken = fc.record({ name: accountName, role: fc.constantFrom("admin", "read") });
+
+// ---- routes ----------------------------------------------------------------------------------
+
+type Method = Request["method"];
+/** The routes of CONTRACT §5 this hub serves; `:id` is filled with a generated segment. */
+const ROUTES: [Method, string][] = [
+  ["GET", "/api/v1/geofences"],
+  ["POST", "/api/v1/geofences"],
+  ["GET", "/api/v1/geofences/:id"],
+  ["PUT", "/api/v1/geofences/:id"],
+  ["DELETE", "/api/v1/geofences/:id"],
+  ["GET", "/api/v1/vehicles"],
+  ["POST", "/api/v1/vehicles"],
+  ["GET", "/api/v1/vehicles/:id"],
+  ["GET", "/api/v1/vehicles/:id/locations"],
+  ["POST", "/api/v1/vehicles/:id/credentials"],
+  ["DELETE", "/api/v1/vehicles/:id"],
+  ["GET", "/api/v1/events"],
+  ["GET", "/api/v1/clients"],
+  ["POST", "/api/v1/clients"],
+  ["DELETE", "/api/v1/clients/:id"],
+  ["GET", "/api/v1/tokens"],
+  ["POST", "/api/v1/tokens"],
+  ["DELETE", "/api/v1/tokens/:id"],
+  ["GET", "/api/v1/health"],
+  ["GET", "/metrics"],
+];
+const route = fc.constantFrom(...ROUTES);
+const otherMethod = fc.constantFrom<Method>("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH");
+
+function fill(template: string, id: string): string {
+  return template.replace(":id", id);
+}
+
+// ---- properties ------------------------------------------------------------------------------
+
+describe("the REST API under generated requests", () => {
+  it("answers the router's own refusals in the error shape (found by these properties)", async () => {
+    // Fastify answers these before any route runs, by default with a body of its own.
+    const cases: [string, number][] = [
+      ["/api/v1/geofences/%zz", 400],
+      ["/api/v1/vehicles/%E0%A4%A/locations", 400],
+      [`/api/v1/geofences/${"x".repeat(101)}`, 414],
+    ];
+    for (const [url, status] of cases) {
+      for (const a of ["admin", "none"] as const) {
+        const response = await inject({ method: "GET", url, auth: a });
+        expect(response.statusCode, url).toBe(status);
+        checkAnswer({ method: "GET", url, auth: a }, response);
+        expect(response.json().message.length, url).toBeLessThan(300);
+      }
+    }
+  });
+
+  it("answers arbitrary JSON bodies on every route without a 5xx", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        route,
+        body,
+        contentType,
+        auth,
+        async ([method, template], payload, ct, a) => {
+          await roundTrip({
+            method,
+            url: fill(template, "truck-01"),
+            auth: a,
+            payload,
+            contentType: ct,
+            known: true,
+          });
+        },
+      ),
+      runs(400),
+    );
+  });
+
+  it("answers near-valid geofences, vehicles, clients and tokens without a 5xx", async () => {
+    const write = fc.oneof(
+      fc.tuple(
+        fc.constantFrom<[Method, string]>(
+          ["POST", "/api/v1/geofences"],
+          ["PUT", "/api/v1/geofences/:id"],
+        ),
+        geofenceBody,
+      ),
+      fc.tuple(
+        fc.constantFrom<[Method, string]>(
+          ["POST", "/api/v1/vehicles"],
+          ["POST", "/api/v1/clients"],
+          ["POST", "/api/v1/tokens"],
+        ),
+        accountBody,
+      ),
+      fc.tuple(fc.constant<[Method, string]>(["POST", "/api/v1/vehicles"]), validVehicle),
+      fc.tuple(fc.constant<[Method, string]>(["POST", "/api/v1/clients"]), validClient),
+      fc.tuple(fc.constant<[Method, string]>(["POST", "/api/v1/tokens"]), validToken),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        write,
+        fc.constantFrom<Auth>("admin", "admin", "admin", "read"),
+        async ([[method, template], value], a) => {
+          await roundTrip({
+            method,
+            url: fill(template, fenceId),
+            auth: a,
+            payload: jsonText(value),
+            contentType: "application/json",
+            known: true,
+          });
+        },
+      ),
+      runs(400),
+    );
+  });
+
+  it("answers arbitrary query strings on every route without a 5xx", async () => {
+    await fc.assert(
+      fc.asyncProperty(route, queryString, auth, async ([method, template], query, a) => {
+        const url = `${fill(template, "truck-01")}${query}`;
+        const isWrite = method === "POST" || method === "PUT";
+        await roundTrip({
+          method,
+          url,
+          auth: a,
+          known: true,
+          ...(isWrite ? { payload: "{}", contentType: "application/json" } : {}),
+        });
+      }),
+      runs(400),
+    );
+  });
+
+  it("answers arbitrary path ids without a 5xx", async () => {
+    const idRoutes = fc.constantFrom(...ROUTES.filter(([, p]) => p.includes(":id")));
+    await fc.assert(
+      fc.asyncProperty(
+        idRoutes,
+        pathId,
+        queryString,
+        auth,
+        async ([method, template], id, query, a) => {
+          // Longer parameters than the router's limit (100) are no route.
+          const known = /^[A-Za-z0-9_-]{1,100}$/.test(id);
+          await roundTrip({ method, url: `${fill(template, id)}${query}`, auth: a, known });
+        },
+      ),
+      runs(400),
+    );
+  });
+
+  it("answers any method on any route, with or without a body, without a 5xx", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        route,
+        otherMethod,
+        fc.option(body, { nil: undefined }),
+        fc.option(contentType, { nil: undefined }),
+        auth,
+        async ([routeMethod, template], method, payload, ct, a) => {
+          const known = method === routeMethod || (method === "HEAD" && routeMethod === "GET");
+          const request: Request = { method, url: fill(template, "truck-01"), auth: a, known };
+          if (payload !== undefined) request.payload = payload;
+          if (ct !== undefined) request.contentType = ct;
+          await roundTrip(request);
+        },
+      ),
+      runs(250),
+    );
+  });
+
+  it("reached the handlers: successes and refusals of several kinds on the write routes", () => {
+    // A generator that only ever met the token check or the JSON parser would test nothing.
+    for (const [method, path] of [
+      ["POST", "/api/v1/geofences"],
+      ["POST", "/api/v1/vehicles"],
+      ["POST", "/api/v1/tokens"],
+      ["POST", "/api/v1/clients"],
+      ["GET", "/api/v1/events"],
+    ] as const) {
+      const got = statuses(method, path);
+      expect(
+        [...got].some((s) => s >= 200 && s < 300),
+        `${method} ${path}: ${[...got]}`,
+      ).toBe(true);
+      expect(got.has(400), `${method} ${path}: ${[...got]}`).toBe(true);
+      expect(got.has(401), `${method} ${path}: ${[...got]}`).toBe(true);
+    }
+  });
+});
