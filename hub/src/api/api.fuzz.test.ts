@@ -3,15 +3,44 @@
 // answers 5xx, every 4xx is the contract's error JSON, and the app keeps answering afterwards.
 // fast-check prints the seed and the shrunk request of a failure; FC_SEED=<seed> replays it.
 
+import { buildEvent, type Fix } from "@locus/protocol";
 import fc from "fast-check";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ingest } from "../ingest/test-support.ts";
 import { polygonFeature, startApi, type TestApi, TOKEN } from "./test-support.ts";
 
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+/** FC_RUNS_SCALE=10 runs each property ten times as often, for a longer hunt. */
+const SCALE = Number(process.env.FC_RUNS_SCALE ?? 1);
 /** Bounded so the file runs in well under a minute on a busy two-core machine. */
 function runs(numRuns: number): fc.Parameters<unknown> {
-  return SEED === undefined ? { numRuns } : { numRuns, seed: SEED };
+  const n = Math.max(1, Math.round(numRuns * SCALE));
+  return SEED === undefined ? { numRuns: n } : { numRuns: n, seed: SEED };
+}
+
+const T0 = Date.UTC(2026, 10, 24, 20);
+
+/** A short history for truck-01 with an enter and an exit, so list queries have rows to page. */
+async function seedHistory(): Promise<void> {
+  const fixes: Fix[] = Array.from({ length: 5 }, (_, i) => ({
+    vehicle_id: "truck-01",
+    latitude: 34.05,
+    longitude: -118.24 + i * 0.01,
+    ts: T0 + i * 1000,
+    ts_given: true,
+    seq: i,
+  }));
+  const last = fixes[4] as Fix;
+  await ingest(t.store, fixes, () => ({
+    vehicles: [
+      { vehicle_id: "truck-01", state: { last_ts: last.ts, inside: new Map() }, last_fix: last },
+    ],
+    events: [
+      buildEvent({ type: "enter", geofence_id: fenceId }, fixes[0] as Fix, "fuzz-fence", T0),
+      buildEvent({ type: "exit", geofence_id: fenceId }, last, "fuzz-fence", T0 + 5000),
+    ],
+  }));
 }
 
 let t: TestApi;
@@ -43,12 +72,15 @@ beforeAll(async () => {
     auth: "admin",
   });
   expect(vehicle.statusCode).toBe(201);
+  await seedHistory();
+  const events = await inject({ method: "GET", url: "/api/v1/events", auth: "admin" });
+  expect(events.json().events).toHaveLength(2);
 });
 afterAll(async () => {
   await t?.close();
 });
 
-type Auth = "admin" | "read" | "none" | "garbage";
+type Auth = "admin" | "read" | "none" | "garbage" | { header: string };
 
 interface Request {
   method: "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "PATCH";
@@ -65,6 +97,7 @@ function inject(request: Request): Promise<LightMyRequestResponse> {
   if (request.auth === "admin") headers.authorization = `Bearer ${TOKEN}`;
   if (request.auth === "read") headers.authorization = `Bearer ${readToken}`;
   if (request.auth === "garbage") headers.authorization = "Bearer not-a-token";
+  if (typeof request.auth === "object") headers.authorization = request.auth.header;
   if (request.contentType !== undefined) headers["content-type"] = request.contentType;
   const options: InjectOptions = { method: request.method, url: request.url, headers };
   if (request.payload !== undefined) options.payload = request.payload;
@@ -93,7 +126,9 @@ function checkAnswer(request: Request, response: LightMyRequestResponse): void {
   }
   const path = request.url.split("?")[0] ?? "";
   const isHealth = path === "/api/v1/health" || path === "/api/v1/health/";
-  if ((request.auth === "none" || request.auth === "garbage") && !isHealth) {
+  const unauthenticated =
+    request.auth === "none" || request.auth === "garbage" || typeof request.auth === "object";
+  if (unauthenticated && !isHealth) {
     // A path that is no route is refused whatever the token; a route asks for the token first.
     if (request.known) expect(status, where).toBe(401);
     else expect(status, where).toBeGreaterThanOrEqual(400);
@@ -128,7 +163,30 @@ async function roundTrip(request: Request): Promise<void> {
 
 // ---- building blocks -------------------------------------------------------------------------
 
-const auth: fc.Arbitrary<Auth> = fc.constantFrom("admin", "admin", "read", "none", "garbage");
+/** Authorization headers that are not a known token: malformed, near misses, very long. */
+const wrongAuthorization = fc
+  .oneof(
+    fc.constantFrom(
+      "Bearer",
+      "Bearer ",
+      "bearer",
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Bearer  ${TOKEN} extra`,
+      `Basic ${Buffer.from(`admin:${TOKEN}`).toString("base64")}`,
+      `Token ${TOKEN}`,
+      TOKEN,
+    ),
+    fc
+      .string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) })
+      .map((x) => `Bearer ${x}`),
+    fc.nat({ max: 20_000 }).map((n) => `Bearer ${"t".repeat(n)}`),
+  )
+  .map((header) => ({ header }));
+const auth: fc.Arbitrary<Auth> = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom<Auth>("admin", "admin", "read", "none", "garbage") },
+  { weight: 1, arbitrary: wrongAuthorization },
+);
 
 /** encodeURIComponent, with lone surrogates (which it refuses) sent as invalid UTF-8. */
 function encode(text: string): string {
@@ -541,6 +599,26 @@ describe("the REST API under generated requests", () => {
       ),
       runs(400),
     );
+  });
+
+  it("refuses a body over the size limit with 413 in the error shape", async () => {
+    const big = `{"id":"${"x".repeat(t.deps.bodyLimitBytes)}"}`;
+    for (const [method, url] of [
+      ["POST", "/api/v1/vehicles"],
+      ["POST", "/api/v1/geofences"],
+      ["PUT", `/api/v1/geofences/${fenceId}`],
+    ] as const) {
+      const request: Request = {
+        method,
+        url,
+        auth: "admin",
+        payload: big,
+        contentType: "application/json",
+      };
+      const response = await inject(request);
+      expect(response.statusCode, url).toBe(413);
+      checkAnswer(request, response);
+    }
   });
 
   it("answers near-valid geofences, vehicles, clients and tokens without a 5xx", async () => {
