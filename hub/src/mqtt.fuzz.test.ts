@@ -1,7 +1,8 @@
 // A running hub (embedded broker, SQLite, ports picked by the OS) fed generated payloads on a
 // vehicle's location topic: random bytes, random JSON, hostile fixes, big batches. The hub keeps
 // running, locus_fixes_rejected_total grows by exactly the reasons the decoder gives, and a valid
-// fix sent afterwards is stored. fast-check prints the seed of a failure; FC_SEED replays it.
+// fix sent afterwards is stored. fast-check prints the seed of a failure; FC_SEED replays it,
+// FC_RUNS_SCALE=n runs longer.
 
 import { decodeLocationMessage, formatTs, type RejectReason } from "@locus/protocol";
 import fc from "fast-check";
@@ -15,6 +16,7 @@ const TOKEN = "fuzz-token-0123456789abcdef";
 const VEHICLE = "fuzz-1";
 const TOPIC = `locus/vehicles/${VEHICLE}/location`;
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+const RUNS = Math.max(1, Math.round(60 * Number(process.env.FC_RUNS_SCALE ?? 1)));
 /** Fix times stay in the past, so no check on future times plays a part. */
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -124,7 +126,17 @@ describe("a running hub fed generated MQTT payloads", () => {
         for (const r of rejects) expected.set(r.reason, (expected.get(r.reason) ?? 0) + 1);
         await device.publishAsync(TOPIC, body, { qos: 1 });
       }),
-      SEED === undefined ? { numRuns: 60 } : { numRuns: 60, seed: SEED },
+      {
+        numRuns: RUNS,
+        ...(SEED === undefined ? {} : { seed: SEED }),
+        // Each whole-message reason at least once, whatever the generators pick.
+        examples: [
+          [Buffer.from([0xff, 0xfe, 0x7b])],
+          [Buffer.from("not json")],
+          [Buffer.from("[]")],
+          [Buffer.from(JSON.stringify(Array.from({ length: 1001 }, () => ({ latitude: 1 }))))],
+        ],
+      },
     );
     expect(device.connected).toBe(true);
 
@@ -146,7 +158,9 @@ describe("a running hub fed generated MQTT payloads", () => {
     for (const [reason, n] of expected) {
       expect((latest.get(reason) ?? 0) - (before.get(reason) ?? 0), reason).toBe(n);
     }
-    expect(expected.size).toBeGreaterThan(2);
+    for (const reason of ["invalid_utf8", "invalid_json", "empty_batch", "batch_too_large"]) {
+      expect(expected.get(reason as RejectReason), reason).toBeGreaterThan(0);
+    }
 
     const health = await api("GET", "/api/v1/health");
     expect(health.status).toBe(200);

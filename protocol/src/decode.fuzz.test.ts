@@ -2,7 +2,7 @@
 // deep nesting, huge numbers, prototype keys, batches at and past the limit. It never throws, each
 // fix it keeps is a valid stored fix (FixSchema) and a valid payload, each drop has a known reason,
 // and the fixes and drops of a batch account for every element exactly once.
-// fast-check prints the seed of a failure; FC_SEED=<seed> replays it.
+// fast-check prints the seed of a failure; FC_SEED=<seed> replays it, FC_RUNS_SCALE=n runs longer.
 
 import fc from "fast-check";
 import Value from "typebox/value";
@@ -18,8 +18,11 @@ import { formatTs, MAX_TS_MS } from "./time.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 20, 0, 0);
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+/** FC_RUNS_SCALE=10 runs each property ten times as often, for a longer hunt. */
+const SCALE = Number(process.env.FC_RUNS_SCALE ?? 1);
 function runs(numRuns: number): fc.Parameters<unknown> {
-  return SEED === undefined ? { numRuns } : { numRuns, seed: SEED };
+  const n = Math.max(1, Math.round(numRuns * SCALE));
+  return SEED === undefined ? { numRuns: n } : { numRuns: n, seed: SEED };
 }
 const known = new Set<string>(REJECT_REASONS);
 

@@ -1,7 +1,8 @@
 // Generated requests against every REST route (CONTRACT §5) over a real SQLite store: arbitrary
 // JSON bodies, query strings, path ids, content types and tokens. Whatever arrives, the API never
 // answers 5xx, every 4xx is the contract's error JSON, and the app keeps answering afterwards.
-// fast-check prints the seed and the shrunk request of a failure; FC_SEED=<seed> replays it.
+// fast-check prints the seed and the shrunk request of a failure; FC_SEED=<seed> replays it,
+// FC_RUNS_SCALE=n runs longer.
 
 import { buildEvent, type Fix } from "@locus/protocol";
 import fc from "fast-check";
