@@ -311,6 +311,9 @@ export const ROUTES: [Method, string][] = [
   ["DELETE", "/api/v1/tokens/:id"],
   ["GET", "/api/v1/health"],
   ["GET", "/metrics"],
+  ["GET", "/"],
+  ["GET", "/openapi.json"],
+  ["GET", "/docs"],
 ];
 export const route = fc.constantFrom(...ROUTES);
 export const otherMethod = fc.constantFrom<Method>("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH");
