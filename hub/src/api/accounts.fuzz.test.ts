@@ -9,6 +9,7 @@ import { accountBody, validClient, validToken, validVehicle } from "./fuzz-arbit
 import {
   type Auth,
   checkAnswer,
+  checkPaging,
   closeFuzzApi,
   count,
   inject,
@@ -97,6 +98,21 @@ describe("the account routes under generated requests", () => {
         expect(after.statusCode).toBe(200);
       }),
       runs(150),
+    );
+  });
+
+  it("pages through what the properties created: every vehicle, client and token once", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 9 }), async (limit) => {
+        expect(await checkPaging("/api/v1/vehicles", "vehicles", "id", limit)).toBeGreaterThan(
+          limit,
+        );
+        expect(await checkPaging("/api/v1/clients", "clients", "name", limit)).toBeGreaterThan(
+          limit,
+        );
+        expect(await checkPaging("/api/v1/tokens", "tokens", "name", limit)).toBeGreaterThan(limit);
+      }),
+      runs(10),
     );
   });
 

@@ -167,6 +167,40 @@ export function statuses(method: string, path: string): Map<number, number> {
   return counts;
 }
 
+/**
+ * Walks a list route page by page with `limit`, following next_cursor, and checks the walk lists
+ * the items of one big page exactly once, in the same order, and then ends. Answers the count.
+ */
+export async function checkPaging(
+  path: string,
+  listKey: string,
+  idKey: string,
+  limit: number,
+): Promise<number> {
+  const all = await inject({ method: "GET", url: `${path}?limit=1000`, auth: "admin" });
+  expect(all.statusCode).toBe(200);
+  const ids = (all.json()[listKey] as Record<string, string>[]).map((item) => item[idKey]);
+  const complete = all.json().next_cursor === undefined;
+  const walked: (string | undefined)[] = [];
+  let cursor: string | undefined;
+  do {
+    const query = cursor === undefined ? `limit=${limit}` : `limit=${limit}&cursor=${cursor}`;
+    const response = await inject({ method: "GET", url: `${path}?${query}`, auth: "admin" });
+    expect(response.statusCode, response.body).toBe(200);
+    const body = response.json();
+    const items = body[listKey] as Record<string, string>[];
+    walked.push(...items.map((item) => item[idKey]));
+    cursor = body.next_cursor;
+    // A page is full unless it is the last; a walk longer than the list is a loop.
+    if (cursor !== undefined) expect(items.length).toBe(limit);
+    else expect(items.length).toBeLessThanOrEqual(limit);
+    expect(walked.length).toBeLessThanOrEqual(complete ? ids.length : 100_000);
+  } while (cursor !== undefined);
+  expect(walked.slice(0, ids.length)).toEqual(ids);
+  if (complete) expect(walked).toHaveLength(ids.length);
+  return walked.length;
+}
+
 /** How often each status was answered so far, over all routes. */
 export function allStatuses(): Map<number, number> {
   const counts = new Map<number, number>();

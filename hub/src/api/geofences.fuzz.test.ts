@@ -9,6 +9,7 @@ import { fill, HUGE, hugeNumber, jsonBody, jsonText, nastyString } from "./fuzz-
 import {
   type Auth,
   checkAnswer,
+  checkPaging,
   closeFuzzApi,
   count,
   fuzzApi,
@@ -326,6 +327,17 @@ describe("the geofence routes under generated geometry", () => {
         }
       }),
       runs(100),
+    );
+  });
+
+  it("pages through what the properties created: every geofence once", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 9 }), async (limit) => {
+        expect(await checkPaging("/api/v1/geofences", "features", "id", limit)).toBeGreaterThan(
+          limit,
+        );
+      }),
+      runs(10),
     );
   });
 
