@@ -147,6 +147,42 @@ describe("the REST API under generated requests", () => {
     );
   });
 
+  it("answers bodies with odd transfer headers without a 5xx", async () => {
+    const extra = fc.record(
+      {
+        "content-length": fc.oneof(
+          fc.nat({ max: 100_000 }).map(String),
+          fc.constantFrom("-1", "abc", "1e3", ""),
+        ),
+        "content-encoding": fc.constantFrom("gzip", "br", "deflate", "identity", "x-unknown", ""),
+        accept: fc.constantFrom("text/html", "application/xml", "*/*", "", "application/json;q=0"),
+        "accept-charset": fc.constantFrom("utf-16", "latin1", ""),
+        "x-forwarded-for": fc.constantFrom("::1", "garbage", "1.2.3.4, 5.6.7.8"),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        route,
+        body,
+        extra,
+        auth,
+        async ([method, template], payload, headers, a) => {
+          await roundTrip({
+            method,
+            url: fill(template, "truck-01"),
+            auth: a,
+            payload,
+            contentType: "application/json",
+            headers,
+            known: true,
+          });
+        },
+      ),
+      runs(200),
+    );
+  });
+
   it("reached the handlers: the generators got past the token and the parser", () => {
     // A generator that only ever met the token check or the JSON parser would test nothing.
     const got = allStatuses();

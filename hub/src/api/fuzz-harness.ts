@@ -98,6 +98,8 @@ export interface Request {
   auth: Auth;
   payload?: string | object;
   contentType?: string;
+  /** More headers, e.g. a Content-Length that does not match or an encoding nobody decodes. */
+  headers?: Record<string, string>;
   /** Whether method and path name a route of this API (with a well-formed id). */
   known?: boolean;
 }
@@ -110,6 +112,7 @@ export function inject(request: Request): Promise<LightMyRequestResponse> {
   if (request.auth === "garbage") headers.authorization = "Bearer not-a-token";
   if (typeof request.auth === "object") headers.authorization = request.auth.header;
   if (request.contentType !== undefined) headers["content-type"] = request.contentType;
+  Object.assign(headers, request.headers);
   const options: InjectOptions = { method: request.method, url: request.url, headers };
   if (request.payload !== undefined) options.payload = request.payload;
   return t.app.inject(options);
