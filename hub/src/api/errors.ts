@@ -80,6 +80,7 @@ export function frameworkErrors(
     case "FST_ERR_BAD_URL":
       message = `the path ${path} has broken percent-encoding: encode each path segment as UTF-8, e.g. with encodeURIComponent`;
       break;
+    // 100: the router's maxParamLength, left at its default.
     case "FST_ERR_MAX_PARAM_LENGTH":
       message = `the path ${path} has a segment over 100 characters, longer than any id this API gives out: check the id`;
       break;
