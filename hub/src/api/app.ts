@@ -7,7 +7,7 @@ import { bearerAuth } from "./auth.ts";
 import { clientRoutes } from "./clients.ts";
 import type { ApiDeps } from "./deps.ts";
 import { registerDocs, registerOpenApi } from "./docs.ts";
-import { installErrorHandling } from "./errors.ts";
+import { frameworkErrors, installErrorHandling } from "./errors.ts";
 import { eventRoutes } from "./events.ts";
 import { geofenceRoutes } from "./geofences.ts";
 import { healthRoutes } from "./health.ts";
@@ -42,6 +42,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
     ...(options.https ? { https: options.https } : {}),
     bodyLimit: deps.bodyLimitBytes,
+    frameworkErrors,
     routerOptions: { ignoreTrailingSlash: true },
     // Long arrays (a ring of a big geofence, a full page of history) are written by the native
     // JSON.stringify, many times faster than the generated per-item loop. Every answer is built

@@ -63,6 +63,35 @@ function fastifyMessage(err: FastifyError, request: FastifyRequest, bodyLimit: n
   }
 }
 
+/**
+ * Fastify's `frameworkErrors` option: the errors its router raises before any route or hook runs
+ * (a path with broken percent-encoding, a path segment over the router's length limit) answered in
+ * the contract's error shape like every other error, instead of fastify's own body.
+ */
+export function frameworkErrors(
+  err: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const path = quote(request.raw.url?.split("?")[0] ?? "");
+  let status = typeof err.statusCode === "number" ? err.statusCode : 500;
+  let message: string;
+  switch (err.code) {
+    case "FST_ERR_BAD_URL":
+      message = `the path ${path} has broken percent-encoding: encode each path segment as UTF-8, e.g. with encodeURIComponent`;
+      break;
+    // 100: the router's maxParamLength, left at its default.
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      message = `the path ${path} has a segment over 100 characters, longer than any id this API gives out: check the id`;
+      break;
+    default:
+      status = 500;
+      message = "internal error";
+      request.log.error({ err }, "request failed in routing");
+  }
+  return reply.code(status).send(errorBody(status, message));
+}
+
 /** Installs the error and not-found handlers on the root instance; every route inherits them. */
 export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
