@@ -119,8 +119,10 @@ export class EmbeddedBroker implements Broker {
           typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
         const topic = packet.topic;
         // A refused message is still acknowledged, in order, but never reaches the receiver.
-        const handled =
-          guard.judgePublish(client, packet, payload) === null && receiver.handles(topic);
+        // A malformed vehicle topic still goes to the receiver, which counts it with the other
+        // bad input (bad_topic); the packet itself, dropped, reaches no subscriber.
+        const refusal = guard.judgePublish(client, packet, payload);
+        const handled = (refusal === null || refusal === "bad_topic") && receiver.handles(topic);
         if (packet.qos === 0) {
           if (!handled) return callback(null);
           return receiver.receive(topic, payload, (err) => callback(err));

@@ -17,6 +17,7 @@ const OK: PublishVerdict = { ok: true };
 const FORBIDDEN: PublishVerdict = { ok: false, reason: "forbidden_publish" };
 const NO_RETAIN: PublishVerdict = { ok: false, reason: "forbidden_retain" };
 const BAD_STATUS: PublishVerdict = { ok: false, reason: "bad_status" };
+const BAD_TOPIC: PublishVerdict = { ok: false, reason: "bad_topic" };
 
 const FIX = '{"latitude":1,"longitude":2}';
 
@@ -54,7 +55,18 @@ const PUBLISH_ROWS: [
   ["locus/geofence/events", false, "{}", FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
   ["locus/vehicles/truck-1/cmd", false, "x", FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
   ["locus/vehicles/truck-1/location/x", false, FIX, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
-  ["locus/vehicles/bad id/location", false, FIX, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
+  // A malformed id: a trespass for a vehicle, bad input from who may publish for any vehicle.
+  ["locus/vehicles/bad id/location", false, FIX, FORBIDDEN, FORBIDDEN, FORBIDDEN, BAD_TOPIC],
+  [
+    `locus/vehicles/${"a".repeat(65)}/status`,
+    false,
+    "online",
+    FORBIDDEN,
+    FORBIDDEN,
+    FORBIDDEN,
+    BAD_TOPIC,
+  ],
+  ["locus/vehicles/a/b/location", false, FIX, FORBIDDEN, FORBIDDEN, FORBIDDEN, BAD_TOPIC],
   ["locus/other", false, "x", FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
   ["$SYS/broker/x", false, "x", FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
   ["truck-1/location", false, FIX, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],

@@ -61,6 +61,9 @@ function mayPublishOn(principal: Principal, target: PublishTopic): boolean {
  * a status message only `online` or `offline`, whoever sends it. Only the hub publishes events,
  * and it does not go through here.
  */
+/** Shaped like a vehicle's location or status topic, whatever stands for the id. */
+const MALFORMED_VEHICLE_TOPIC = /^locus\/vehicles\/.*\/(location|status)$/s;
+
 export function mayPublish(
   principal: Principal,
   topic: string,
@@ -68,6 +71,12 @@ export function mayPublish(
   payload: Uint8Array,
 ): PublishVerdict {
   const target = classify(topic);
+  // A location or status topic whose id is not an id (65 characters, `a/b`, empty, spaces),
+  // from a client that may publish for any vehicle: bad input rather than a trespass, counted as
+  // such. (For a vehicle it is not its own topic, and other roles publish nothing: refused.)
+  if (target === null && principal.kind === "anonymous" && MALFORMED_VEHICLE_TOPIC.test(topic)) {
+    return refuse("bad_topic");
+  }
   if (target === null || !mayPublishOn(principal, target)) return refuse("forbidden_publish");
   if (target.kind === "status" && parseVehicleStatus(payload) === null) {
     return refuse("bad_status");
@@ -146,6 +155,7 @@ export const MQTT_REFUSALS = [
   "anonymous_not_allowed",
   "client_id_taken",
   "forbidden_publish",
+  "bad_topic",
   "forbidden_retain",
   "bad_status",
   "retained_limit",
