@@ -8,6 +8,8 @@ import type { Principal } from "./principal.ts";
 export type PublishRefusal =
   /** The topic is not one this principal may publish on. */
   | "forbidden_publish"
+  /** A location or status topic with a malformed vehicle id, from who may publish for any. */
+  | "bad_topic"
   /** The topic is one it may publish on, but not retained. */
   | "forbidden_retain"
   /** A status topic carrying anything but `online` or `offline`. */
