@@ -111,7 +111,7 @@ describe("POST /api/v1/vehicles", () => {
     );
     const extra = await call(t.app, "POST", "/api/v1/vehicles", { id: "v1", password: "mine" });
     expect(errorMessage(extra, 400)).toContain("body/password");
-    expect(await t.store.getAccount("v1")).toBeNull();
+    expect(await t.store.accounts.getAccount("v1")).toBeNull();
   });
 });
 
@@ -170,7 +170,7 @@ describe("DELETE /api/v1/vehicles/{id}", () => {
     );
     await register("v1");
     errorMessage(await call(t.app, "DELETE", "/api/v1/vehicles/v1?purge=maybe"), 400);
-    expect(await t.store.getAccount("v1")).not.toBeNull();
+    expect(await t.store.accounts.getAccount("v1")).not.toBeNull();
   });
 });
 
@@ -276,8 +276,8 @@ describe("/api/v1/tokens and roles", () => {
       await call(t.app, "DELETE", "/api/v1/geofences/x", undefined, as(read)),
     ];
     for (const response of refusals) expect(errorMessage(response, 403)).toContain("admin token");
-    expect(await t.store.getAccount("v1")).toBeNull();
-    expect(await t.store.listTokens({ limit: 10 })).toHaveLength(1);
+    expect(await t.store.accounts.getAccount("v1")).toBeNull();
+    expect(await t.store.accounts.listTokens({ limit: 10 })).toHaveLength(1);
   });
 
   it("stops a deleted token at once (401), and keeps the configured token undeletable", async () => {
@@ -320,7 +320,7 @@ describe("a broker that cannot hold accounts", () => {
     for (const response of refusals) {
       expect(errorMessage(response, 501)).toContain("no dynamic security plugin");
     }
-    expect(await t.store.listAccounts("vehicle", { limit: 10 })).toEqual([]);
+    expect(await t.store.accounts.listAccounts("vehicle", { limit: 10 })).toEqual([]);
     expect(
       (await call(t.app, "POST", "/api/v1/tokens", { name: "t", role: "read" })).statusCode,
     ).toBe(201);

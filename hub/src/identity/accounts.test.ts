@@ -81,7 +81,7 @@ describe("AccountService", () => {
     const issued = await accounts.registerVehicle("truck-01", "Truck");
     expect(issued.password.length).toBeGreaterThanOrEqual(22);
     expect(issued.vehicle).toMatchObject({ id: "truck-01", name: "Truck", last_fix: null });
-    const stored = await store.getAccount("truck-01");
+    const stored = await store.accounts.getAccount("truck-01");
     expect(stored?.password_hash).not.toBe(issued.password);
     expect(stored?.password_hash).not.toContain(issued.password);
     expect(await verifyPassword(issued.password, stored?.password_hash ?? "")).toBe(true);
@@ -128,7 +128,7 @@ describe("AccountService", () => {
     for (const [id, password] of issued) await accounts.authenticate(id, pw(password));
     expect(accounts.cachedLogins).toBe(2);
     // The store's hash changes behind the service's back: a cached login still passes…
-    await store.setAccountPassword("c", await hashPassword("other", COST));
+    await store.accounts.setAccountPassword("c", await hashPassword("other", COST));
     expect(await accounts.authenticate("c", pw(issued.get("c") ?? ""))).not.toBeNull();
     // …a wrong password never does…
     expect(await accounts.authenticate("c", pw("other-wrong"))).toBeNull();
@@ -145,7 +145,7 @@ describe("AccountService", () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const slow = new Proxy(store, {
+    const slowAccounts = new Proxy(store.accounts, {
       get(target, key) {
         if (key === "getAccount") {
           return async (username: string) => {
@@ -157,6 +157,13 @@ describe("AccountService", () => {
             return account;
           };
         }
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const slow = new Proxy(store, {
+      get(target, key) {
+        if (key === "accounts") return slowAccounts;
         const value = Reflect.get(target, key);
         return typeof value === "function" ? value.bind(target) : value;
       },
@@ -225,7 +232,7 @@ describe("AccountService", () => {
       "no dynamic security plugin",
     );
     await refused(accounts.createClient("c", "events"), "unmanaged");
-    expect(await store.getAccount("v1")).toBeNull();
+    expect(await store.accounts.getAccount("v1")).toBeNull();
     // Tokens have nothing to do with the broker.
     expect((await accounts.createToken("t", "admin")).token).toBeTruthy();
   });
@@ -236,9 +243,9 @@ describe("AccountService", () => {
     expect(await refused(accounts.registerVehicle("v1", null), "broker")).toContain(
       "connection lost",
     );
-    expect(await store.getAccount("v1")).toBeNull();
+    expect(await store.accounts.getAccount("v1")).toBeNull();
     await refused(accounts.createClient("c", "events"), "broker");
-    expect(await store.getAccount("c")).toBeNull();
+    expect(await store.accounts.getAccount("c")).toBeNull();
     broker.failing = null;
     expect((await accounts.registerVehicle("v1", null)).password).toBeTruthy();
   });

@@ -150,14 +150,14 @@ export class AccountService {
       // A different password leaves the remembered one alone: failed guesses evict nothing.
     }
     const epoch = this.#epoch;
-    const account = await this.#store.getAccount(username);
+    const account = await this.#store.accounts.getAccount(username);
     // An unknown username costs no scrypt: usernames are vehicle ids, public in every topic, so
     // answering it faster tells nobody anything new.
     if (account === null) return null;
     if (!(await verifyPassword(password, account.password_hash))) return null;
     if (this.#epoch !== epoch) {
       // An account changed while the hash was checked: this one may have been rotated or revoked.
-      const now = await this.#store.getAccount(username);
+      const now = await this.#store.accounts.getAccount(username);
       if (now === null || now.password_hash !== account.password_hash) return null;
       return principalOf(now);
     }
@@ -177,13 +177,13 @@ export class AccountService {
       password_hash: await hashPassword(password, this.#cost),
       created_at: this.#now(),
     };
-    if (!(await this.#store.registerVehicle(account, name))) {
+    if (!(await this.#store.accounts.registerVehicle(account, name))) {
       throw await this.#taken(id, "vehicle");
     }
     try {
       await this.#broker?.upsert(id, password, principalOf(account));
     } catch (err) {
-      await this.#store.deleteAccount(id, "vehicle");
+      await this.#store.accounts.deleteAccount(id, "vehicle");
       throw brokerFailed(err, "nothing was issued: register the vehicle again");
     }
     const vehicle = await this.#store.getVehicle(id);
@@ -194,7 +194,7 @@ export class AccountService {
   /** Issues a vehicle a new password; the old one stops working (POST …/credentials). */
   async rotateVehicle(id: string): Promise<string> {
     this.#requireManagedBroker();
-    const account = await this.#store.getAccount(id);
+    const account = await this.#store.accounts.getAccount(id);
     if (account === null || account.kind !== "vehicle") {
       throw new AccountError(
         "not_found",
@@ -203,7 +203,7 @@ export class AccountService {
     }
     const password = newPassword();
     const hash = await hashPassword(password, this.#cost);
-    if (!(await this.#store.setAccountPassword(id, hash))) {
+    if (!(await this.#store.accounts.setAccountPassword(id, hash))) {
       throw new AccountError("not_found", `vehicle ${JSON.stringify(id)} was deleted meanwhile`);
     }
     this.#forget(id);
@@ -220,7 +220,7 @@ export class AccountService {
 
   /** Unregisters a vehicle, revoking its credentials; `purge` deletes its history too. */
   async deleteVehicle(id: string, purge: boolean): Promise<void> {
-    const deleted = await this.#store.deleteVehicle(id, purge);
+    const deleted = await this.#store.accounts.deleteVehicle(id, purge);
     this.#forget(id);
     if (!deleted) {
       throw new AccountError(
@@ -242,23 +242,24 @@ export class AccountService {
       password_hash: await hashPassword(password, this.#cost),
       created_at: this.#now(),
     };
-    if (!(await this.#store.createClientAccount(account))) throw await this.#taken(name, "client");
+    if (!(await this.#store.accounts.createClientAccount(account)))
+      throw await this.#taken(name, "client");
     try {
       await this.#broker?.upsert(name, password, principalOf(account));
     } catch (err) {
-      await this.#store.deleteAccount(name, "client");
+      await this.#store.accounts.deleteAccount(name, "client");
       throw brokerFailed(err, "nothing was issued: create the client again");
     }
     return { account, password };
   }
 
   listClients(page: Page): Promise<AccountRecord[]> {
-    return this.#store.listAccounts("client", page);
+    return this.#store.accounts.listAccounts("client", page);
   }
 
   /** Deletes a client account and disconnects its sessions. */
   async deleteClient(name: string): Promise<void> {
-    const deleted = await this.#store.deleteAccount(name, "client");
+    const deleted = await this.#store.accounts.deleteAccount(name, "client");
     this.#forget(name);
     if (!deleted) {
       throw new AccountError(
@@ -273,7 +274,7 @@ export class AccountService {
   async createToken(name: string, role: TokenRole): Promise<IssuedToken> {
     const token = newToken();
     const record: TokenRecord = { name, role, digest: tokenDigest(token), created_at: this.#now() };
-    if (!(await this.#store.createToken(record))) {
+    if (!(await this.#store.accounts.createToken(record))) {
       throw new AccountError(
         "conflict",
         `a token named ${JSON.stringify(name)} exists already: choose another name, or delete it first with DELETE /api/v1/tokens/${name}`,
@@ -283,12 +284,12 @@ export class AccountService {
   }
 
   listTokens(page: Page): Promise<TokenRecord[]> {
-    return this.#store.listTokens(page);
+    return this.#store.accounts.listTokens(page);
   }
 
   /** Deletes a token; it stops working at once. */
   async deleteToken(name: string): Promise<void> {
-    if (!(await this.#store.deleteToken(name))) {
+    if (!(await this.#store.accounts.deleteToken(name))) {
       throw new AccountError(
         "not_found",
         `no token named ${JSON.stringify(name)}: list them with GET /api/v1/tokens`,
@@ -298,7 +299,7 @@ export class AccountService {
 
   /** The role of an issued token, or null when no such token exists (looked up by digest). */
   async tokenRole(token: string): Promise<TokenRole | null> {
-    return (await this.#store.tokenByDigest(tokenDigest(token)))?.role ?? null;
+    return (await this.#store.accounts.tokenByDigest(tokenDigest(token)))?.role ?? null;
   }
 
   #requireManagedBroker(): void {
@@ -313,7 +314,7 @@ export class AccountService {
   /** The conflict error for a username that is taken, saying by what. */
   async #taken(username: string, wanted: AccountRecord["kind"]): Promise<AccountError> {
     const quoted = JSON.stringify(username);
-    const holder = await this.#store.getAccount(username);
+    const holder = await this.#store.accounts.getAccount(username);
     if (holder?.kind === "vehicle" && wanted === "vehicle") {
       return new AccountError(
         "conflict",

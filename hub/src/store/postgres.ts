@@ -109,14 +109,15 @@ export class PostgresStore implements Store {
   /** The connection pool; PostgisFenceIndex shares it. */
   readonly pool: pg.Pool;
   readonly #newId: (now: number) => string;
-  readonly #accounts: PostgresAccounts;
+  /** MQTT accounts and REST tokens (postgres-accounts.ts). */
+  readonly accounts: PostgresAccounts;
   #closed = false;
 
   /** Use openPostgresStore: it connects and migrates first. `highestId` is max(geofences.id). */
   constructor(pool: pg.Pool, highestId?: string) {
     this.pool = pool;
     this.#newId = idGenerator(highestId);
-    this.#accounts = new PostgresAccounts(pool);
+    this.accounts = new PostgresAccounts(pool);
   }
 
   async createGeofence(input: GeofenceInput, now: number): Promise<GeofenceRecord> {
@@ -355,42 +356,6 @@ export class PostgresStore implements Store {
     if (row === undefined || row.valid) return null;
     const where = row.x === null || row.y === null ? "" : ` at or near point ${row.x} ${row.y}`;
     return `${row.reason ?? "invalid geometry"}${where}`;
-  }
-
-  // --- Accounts and tokens: see postgres-accounts.ts ---
-
-  registerVehicle(account: AccountRecord, name: string | null) {
-    return this.#accounts.registerVehicle(account, name);
-  }
-  deleteVehicle(id: string, purge: boolean) {
-    return this.#accounts.deleteVehicle(id, purge);
-  }
-  createClientAccount(account: AccountRecord) {
-    return this.#accounts.createClientAccount(account);
-  }
-  getAccount(username: string) {
-    return this.#accounts.getAccount(username);
-  }
-  listAccounts(kind: AccountRecord["kind"], page: Page) {
-    return this.#accounts.listAccounts(kind, page);
-  }
-  setAccountPassword(username: string, passwordHash: string) {
-    return this.#accounts.setAccountPassword(username, passwordHash);
-  }
-  deleteAccount(username: string, kind: AccountRecord["kind"]) {
-    return this.#accounts.deleteAccount(username, kind);
-  }
-  createToken(token: TokenRecord) {
-    return this.#accounts.createToken(token);
-  }
-  tokenByDigest(digest: string) {
-    return this.#accounts.tokenByDigest(digest);
-  }
-  listTokens(page: Page) {
-    return this.#accounts.listTokens(page);
-  }
-  deleteToken(name: string) {
-    return this.#accounts.deleteToken(name);
   }
 
   // --- end of accounts and tokens ---

@@ -59,7 +59,8 @@ export class SqliteStore implements Store {
   readonly #fixes: SqliteFixes;
   /** A chunk of fixes is about to move from fixes_recent into `fixes`. */
   #moving = false;
-  readonly #accounts: SqliteAccounts;
+  /** MQTT accounts and REST tokens (sqlite-accounts.ts). */
+  readonly accounts: SqliteAccounts;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const db = new Database(path);
@@ -91,7 +92,7 @@ export class SqliteStore implements Store {
       id: string | null;
     };
     this.#newId = idGenerator(highest.id ?? undefined);
-    this.#accounts = new SqliteAccounts(db, {
+    this.accounts = new SqliteAccounts(db, {
       durable: () => this.#durable(),
       writable: () => this.#writable(),
       settleFixes: () => {
@@ -306,42 +307,6 @@ export class SqliteStore implements Store {
 
   async outboxDepth() {
     return (this.#stmt.outboxDepth.get() as { n: number }).n;
-  }
-
-  // --- Accounts and tokens: see sqlite-accounts.ts ---
-
-  registerVehicle(account: AccountRecord, name: string | null) {
-    return this.#accounts.registerVehicle(account, name);
-  }
-  deleteVehicle(id: string, purge: boolean) {
-    return this.#accounts.deleteVehicle(id, purge);
-  }
-  createClientAccount(account: AccountRecord) {
-    return this.#accounts.createClientAccount(account);
-  }
-  getAccount(username: string) {
-    return this.#accounts.getAccount(username);
-  }
-  listAccounts(kind: AccountRecord["kind"], page: Page) {
-    return this.#accounts.listAccounts(kind, page);
-  }
-  setAccountPassword(username: string, passwordHash: string) {
-    return this.#accounts.setAccountPassword(username, passwordHash);
-  }
-  deleteAccount(username: string, kind: AccountRecord["kind"]) {
-    return this.#accounts.deleteAccount(username, kind);
-  }
-  createToken(token: TokenRecord) {
-    return this.#accounts.createToken(token);
-  }
-  tokenByDigest(digest: string) {
-    return this.#accounts.tokenByDigest(digest);
-  }
-  listTokens(page: Page) {
-    return this.#accounts.listTokens(page);
-  }
-  deleteToken(name: string) {
-    return this.#accounts.deleteToken(name);
   }
 
   // --- end of accounts and tokens ---

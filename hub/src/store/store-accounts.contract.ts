@@ -59,8 +59,8 @@ export function accountsContract(store: () => Store): void {
   describe("accounts and tokens", () => {
     it("registers a vehicle: its account, and the vehicle with its name and no fix", async () => {
       const s = store();
-      expect(await s.registerVehicle(vehicleAccount("truck-01"), "Truck one")).toBe(true);
-      expect(await s.getAccount("truck-01")).toEqual(vehicleAccount("truck-01"));
+      expect(await s.accounts.registerVehicle(vehicleAccount("truck-01"), "Truck one")).toBe(true);
+      expect(await s.accounts.getAccount("truck-01")).toEqual(vehicleAccount("truck-01"));
       const vehicle = await s.getVehicle("truck-01");
       expect(vehicle).toMatchObject({ id: "truck-01", name: "Truck one", last_fix: null });
       expect(vehicle?.status).toBe("unknown");
@@ -70,9 +70,13 @@ export function accountsContract(store: () => Store): void {
 
     it("refuses a second registration of a vehicle and keeps the first", async () => {
       const s = store();
-      expect(await s.registerVehicle(vehicleAccount("v1", "scrypt$first"), "first")).toBe(true);
-      expect(await s.registerVehicle(vehicleAccount("v1", "scrypt$second"), "second")).toBe(false);
-      expect((await s.getAccount("v1"))?.password_hash).toBe("scrypt$first");
+      expect(await s.accounts.registerVehicle(vehicleAccount("v1", "scrypt$first"), "first")).toBe(
+        true,
+      );
+      expect(
+        await s.accounts.registerVehicle(vehicleAccount("v1", "scrypt$second"), "second"),
+      ).toBe(false);
+      expect((await s.accounts.getAccount("v1"))?.password_hash).toBe("scrypt$first");
       expect((await s.getVehicle("v1"))?.name).toBe("first");
     });
 
@@ -81,67 +85,69 @@ export function accountsContract(store: () => Store): void {
       await history(s, "v1");
       const before = await s.getVehicle("v1");
       expect(before?.name).toBeUndefined();
-      expect(await s.registerVehicle(vehicleAccount("v1"), null)).toBe(true);
+      expect(await s.accounts.registerVehicle(vehicleAccount("v1"), null)).toBe(true);
       expect(await s.getVehicle("v1")).toEqual(before);
     });
 
     it("keeps usernames unique across vehicles and clients, and clients off seen vehicles' ids", async () => {
       const s = store();
-      expect(await s.createClientAccount(clientAccount("dash", "observer"))).toBe(true);
-      expect(await s.getAccount("dash")).toEqual(clientAccount("dash", "observer"));
-      expect(await s.createClientAccount(clientAccount("dash"))).toBe(false);
-      expect(await s.registerVehicle(vehicleAccount("dash"), null)).toBe(false);
+      expect(await s.accounts.createClientAccount(clientAccount("dash", "observer"))).toBe(true);
+      expect(await s.accounts.getAccount("dash")).toEqual(clientAccount("dash", "observer"));
+      expect(await s.accounts.createClientAccount(clientAccount("dash"))).toBe(false);
+      expect(await s.accounts.registerVehicle(vehicleAccount("dash"), null)).toBe(false);
       expect(await s.getVehicle("dash")).toBeNull();
 
-      await s.registerVehicle(vehicleAccount("v1"), null);
-      expect(await s.createClientAccount(clientAccount("v1"))).toBe(false);
+      await s.accounts.registerVehicle(vehicleAccount("v1"), null);
+      expect(await s.accounts.createClientAccount(clientAccount("v1"))).toBe(false);
       await s.setVehicleStatus("v2", "online", T0);
-      expect(await s.createClientAccount(clientAccount("v2"))).toBe(false);
-      expect(await s.getAccount("v2")).toBeNull();
+      expect(await s.accounts.createClientAccount(clientAccount("v2"))).toBe(false);
+      expect(await s.accounts.getAccount("v2")).toBeNull();
     });
 
     it("lists accounts of one kind in username order, a page at a time", async () => {
       const s = store();
-      for (const name of ["c", "a", "b"]) await s.createClientAccount(clientAccount(name));
-      await s.registerVehicle(vehicleAccount("aa"), null);
+      for (const name of ["c", "a", "b"]) await s.accounts.createClientAccount(clientAccount(name));
+      await s.accounts.registerVehicle(vehicleAccount("aa"), null);
       const names = async (page: { limit: number; after?: string }) =>
-        (await s.listAccounts("client", page)).map((a) => a.username);
+        (await s.accounts.listAccounts("client", page)).map((a) => a.username);
       expect(await names({ limit: 2 })).toEqual(["a", "b"]);
       expect(await names({ limit: 2, after: "b" })).toEqual(["c"]);
-      expect(await s.listAccounts("vehicle", { limit: 10 })).toEqual([vehicleAccount("aa")]);
+      expect(await s.accounts.listAccounts("vehicle", { limit: 10 })).toEqual([
+        vehicleAccount("aa"),
+      ]);
     });
 
     it("replaces a password hash, and deletes an account only of the kind named", async () => {
       const s = store();
-      await s.createClientAccount(clientAccount("dash"));
-      expect(await s.setAccountPassword("dash", "scrypt$new")).toBe(true);
-      expect((await s.getAccount("dash"))?.password_hash).toBe("scrypt$new");
-      expect(await s.setAccountPassword("nobody", "scrypt$new")).toBe(false);
-      expect(await s.deleteAccount("dash", "vehicle")).toBe(false);
-      expect(await s.deleteAccount("dash", "client")).toBe(true);
-      expect(await s.getAccount("dash")).toBeNull();
-      expect(await s.deleteAccount("dash", "client")).toBe(false);
+      await s.accounts.createClientAccount(clientAccount("dash"));
+      expect(await s.accounts.setAccountPassword("dash", "scrypt$new")).toBe(true);
+      expect((await s.accounts.getAccount("dash"))?.password_hash).toBe("scrypt$new");
+      expect(await s.accounts.setAccountPassword("nobody", "scrypt$new")).toBe(false);
+      expect(await s.accounts.deleteAccount("dash", "vehicle")).toBe(false);
+      expect(await s.accounts.deleteAccount("dash", "client")).toBe(true);
+      expect(await s.accounts.getAccount("dash")).toBeNull();
+      expect(await s.accounts.deleteAccount("dash", "client")).toBe(false);
     });
 
     it("deletes a vehicle's account and row, keeping its history unless purged", async () => {
       const s = store();
       await history(s, "v1");
-      await s.registerVehicle(vehicleAccount("v1"), "one");
-      expect(await s.deleteVehicle("v1", false)).toBe(true);
-      expect(await s.getAccount("v1")).toBeNull();
+      await s.accounts.registerVehicle(vehicleAccount("v1"), "one");
+      expect(await s.accounts.deleteVehicle("v1", false)).toBe(true);
+      expect(await s.accounts.getAccount("v1")).toBeNull();
       expect(await s.getVehicle("v1")).toBeNull();
       expect(await s.vehicleStates()).toEqual(new Map());
       expect(await s.locations("v1", { limit: 10 })).toHaveLength(2);
       expect(await s.events({ vehicle_id: "v1", limit: 10 })).toHaveLength(1);
-      expect(await s.deleteVehicle("v1", false)).toBe(false);
+      expect(await s.accounts.deleteVehicle("v1", false)).toBe(false);
     });
 
     it("purges a vehicle's fixes, events and state, and nobody else's", async () => {
       const s = store();
       await history(s, "v1");
       await history(s, "v2");
-      await s.registerVehicle(vehicleAccount("v1"), null);
-      expect(await s.deleteVehicle("v1", true)).toBe(true);
+      await s.accounts.registerVehicle(vehicleAccount("v1"), null);
+      expect(await s.accounts.deleteVehicle("v1", true)).toBe(true);
       expect(await s.getVehicle("v1")).toBeNull();
       expect(await s.locations("v1", { limit: 10 })).toEqual([]);
       expect(await s.events({ vehicle_id: "v1", limit: 10 })).toEqual([]);
@@ -153,23 +159,25 @@ export function accountsContract(store: () => Store): void {
       expect(await s.locations("v2", { limit: 10 })).toHaveLength(2);
       expect(await s.events({ vehicle_id: "v2", limit: 10 })).toHaveLength(1);
       expect(await s.getVehicle("v2")).not.toBeNull();
-      expect(await s.deleteVehicle("v1", true)).toBe(false);
-      expect(await s.deleteVehicle("never-seen", true)).toBe(false);
+      expect(await s.accounts.deleteVehicle("v1", true)).toBe(false);
+      expect(await s.accounts.deleteVehicle("never-seen", true)).toBe(false);
     });
 
     it("stores tokens by name and digest, and finds them by digest", async () => {
       const s = store();
-      expect(await s.createToken(token("ci", "admin"))).toBe(true);
-      expect(await s.createToken(token("map"))).toBe(true);
-      expect(await s.createToken({ ...token("ci"), digest: "other" })).toBe(false);
-      expect(await s.createToken({ ...token("other"), digest: "digest-of-ci" })).toBe(false);
-      expect(await s.tokenByDigest("digest-of-ci")).toEqual(token("ci", "admin"));
-      expect(await s.tokenByDigest("digest-of-nobody")).toBeNull();
-      expect(await s.listTokens({ limit: 1 })).toEqual([token("ci", "admin")]);
-      expect(await s.listTokens({ limit: 10, after: "ci" })).toEqual([token("map")]);
-      expect(await s.deleteToken("ci")).toBe(true);
-      expect(await s.tokenByDigest("digest-of-ci")).toBeNull();
-      expect(await s.deleteToken("ci")).toBe(false);
+      expect(await s.accounts.createToken(token("ci", "admin"))).toBe(true);
+      expect(await s.accounts.createToken(token("map"))).toBe(true);
+      expect(await s.accounts.createToken({ ...token("ci"), digest: "other" })).toBe(false);
+      expect(await s.accounts.createToken({ ...token("other"), digest: "digest-of-ci" })).toBe(
+        false,
+      );
+      expect(await s.accounts.tokenByDigest("digest-of-ci")).toEqual(token("ci", "admin"));
+      expect(await s.accounts.tokenByDigest("digest-of-nobody")).toBeNull();
+      expect(await s.accounts.listTokens({ limit: 1 })).toEqual([token("ci", "admin")]);
+      expect(await s.accounts.listTokens({ limit: 10, after: "ci" })).toEqual([token("map")]);
+      expect(await s.accounts.deleteToken("ci")).toBe(true);
+      expect(await s.accounts.tokenByDigest("digest-of-ci")).toBeNull();
+      expect(await s.accounts.deleteToken("ci")).toBe(false);
     });
   });
 }

@@ -113,6 +113,42 @@ export interface TokenRecord {
   created_at: number;
 }
 
+/** Where MQTT accounts and REST tokens are kept: sqlite-accounts.ts, postgres-accounts.ts. */
+export interface AccountStore {
+  /**
+   * Registers a vehicle: its MQTT account, and its vehicle row (created with no fix when new, its
+   * name set). false, with nothing written, when an account with this username exists already.
+   */
+  registerVehicle(
+    account: AccountRecord & { kind: "vehicle" },
+    name: string | null,
+  ): Promise<boolean>;
+  /**
+   * Removes a vehicle's account and its vehicle row (state, last fix, status); with `purge` also
+   * its fixes and events. false when there was nothing of it to remove.
+   */
+  deleteVehicle(id: string, purge: boolean): Promise<boolean>;
+  /**
+   * Creates a client's account. false, with nothing written, when the username is taken by any
+   * account or by a vehicle the hub has seen (registered or not).
+   */
+  createClientAccount(account: AccountRecord & { kind: "client" }): Promise<boolean>;
+  getAccount(username: string): Promise<AccountRecord | null>;
+  /** Accounts of one kind in username order, after `page.after`. */
+  listAccounts(kind: AccountRecord["kind"], page: Page): Promise<AccountRecord[]>;
+  /** Replaces an account's password hash; false when there is no such account. */
+  setAccountPassword(username: string, passwordHash: string): Promise<boolean>;
+  /** Removes an account of this kind; false when there is none. */
+  deleteAccount(username: string, kind: AccountRecord["kind"]): Promise<boolean>;
+
+  /** Stores a token; false, with nothing written, when the name (or the digest) is taken. */
+  createToken(token: TokenRecord): Promise<boolean>;
+  tokenByDigest(digest: string): Promise<TokenRecord | null>;
+  /** Tokens in name order, after `page.after`. */
+  listTokens(page: Page): Promise<TokenRecord[]>;
+  deleteToken(name: string): Promise<boolean>;
+}
+
 export interface Store {
   /** "sqlite" or "postgres": shown by health and metrics. */
   readonly kind: string;
@@ -160,42 +196,8 @@ export interface Store {
    */
   checkGeometry?(polygons: MultiPolygonCoords): Promise<string | null>;
 
-  // --- Accounts and tokens (CONTRACT §3, §5): sqlite-accounts.ts, postgres-accounts.ts ---
-
-  /**
-   * Registers a vehicle: its MQTT account, and its vehicle row (created with no fix when new, its
-   * name set). false, with nothing written, when an account with this username exists already.
-   */
-  registerVehicle(
-    account: AccountRecord & { kind: "vehicle" },
-    name: string | null,
-  ): Promise<boolean>;
-  /**
-   * Removes a vehicle's account and its vehicle row (state, last fix, status); with `purge` also
-   * its fixes and events. false when there was nothing of it to remove.
-   */
-  deleteVehicle(id: string, purge: boolean): Promise<boolean>;
-  /**
-   * Creates a client's account. false, with nothing written, when the username is taken by any
-   * account or by a vehicle the hub has seen (registered or not).
-   */
-  createClientAccount(account: AccountRecord & { kind: "client" }): Promise<boolean>;
-  getAccount(username: string): Promise<AccountRecord | null>;
-  /** Accounts of one kind in username order, after `page.after`. */
-  listAccounts(kind: AccountRecord["kind"], page: Page): Promise<AccountRecord[]>;
-  /** Replaces an account's password hash; false when there is no such account. */
-  setAccountPassword(username: string, passwordHash: string): Promise<boolean>;
-  /** Removes an account of this kind; false when there is none. */
-  deleteAccount(username: string, kind: AccountRecord["kind"]): Promise<boolean>;
-
-  /** Stores a token; false, with nothing written, when the name (or the digest) is taken. */
-  createToken(token: TokenRecord): Promise<boolean>;
-  tokenByDigest(digest: string): Promise<TokenRecord | null>;
-  /** Tokens in name order, after `page.after`. */
-  listTokens(page: Page): Promise<TokenRecord[]>;
-  deleteToken(name: string): Promise<boolean>;
-
-  // --- end of accounts and tokens ---
+  /** MQTT accounts and REST tokens (CONTRACT §3, §5). */
+  readonly accounts: AccountStore;
 
   /**
    * Retention: deletes at most `limit` fixes and delivered events whose ts is before `before`
