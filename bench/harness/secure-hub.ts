@@ -21,8 +21,8 @@ export interface SecureHub {
   tlsUrl: string | null;
   /** Events the `events` client received so far. */
   events(): number;
-  /** The credentials issued to each registered vehicle, in order. */
-  vehicles: Credentials[];
+  /** Registers these vehicles over REST; the credentials issued to each, in order. */
+  register(ids: readonly string[]): Promise<Credentials[]>;
   /** MQTT logins, publishes and subscriptions refused since the start (every reason). */
   refusals(): Promise<number>;
   stop(): Promise<void>;
@@ -34,7 +34,7 @@ interface Issued {
 }
 
 /** Registers vehicles a few at a time: each costs the hub a scrypt hash. */
-async function registerAll(endpoint: HubEndpoint, ids: string[]): Promise<Credentials[]> {
+async function registerAll(endpoint: HubEndpoint, ids: readonly string[]): Promise<Credentials[]> {
   const out: Credentials[] = [];
   for (let first = 0; first < ids.length; first += 8) {
     const batch = await Promise.all(
@@ -49,14 +49,10 @@ async function registerAll(endpoint: HubEndpoint, ids: string[]): Promise<Creden
 }
 
 /**
- * Starts the hub with LOCUS_MQTT_ALLOW_ANONYMOUS=false (and LOCUS_TLS_CERT/KEY from `pki`),
- * registers `ids` as vehicles and subscribes an `events` client to the geofence events.
+ * Starts the hub with LOCUS_MQTT_ALLOW_ANONYMOUS=false (and LOCUS_TLS_CERT/KEY from `pki`) and
+ * subscribes an `events` client to the geofence events.
  */
-export async function startSecureHub(
-  ctx: BenchContext,
-  ids: string[],
-  pki: TestPki | null,
-): Promise<SecureHub> {
+export async function startSecureHub(ctx: BenchContext, pki: TestPki | null): Promise<SecureHub> {
   const dataDir = tempDir("locus-bench-identity-");
   await seedSqlite(dataDir, ctx.fences().fences);
   const env: Record<string, string> = {
@@ -89,7 +85,6 @@ export async function startSecureHub(
     };
     const tlsUrl = /mqtts: (\S+)/.exec(hub.output())?.[1] ?? null;
     if (pki !== null && tlsUrl === null) throw new Error("the hub did not announce mqtts");
-    const vehicles = await registerAll(endpoint, ids);
     const client = await hubJson<Issued>(
       endpoint,
       "POST",
@@ -114,7 +109,7 @@ export async function startSecureHub(
       endpoint,
       tlsUrl,
       events: () => events,
-      vehicles,
+      register: (ids) => registerAll(endpoint, ids),
       async refusals() {
         let n = 0;
         for (const [k, v] of await hubMetrics(endpoint)) {

@@ -1,8 +1,9 @@
 // Scenario 2b: scenarios 1 and 2 with device authentication on, then again over TLS. The bare
 // aedes gets the hub's authentication and nothing else of the hub (harness/bare-auth.ts: scrypt
 // once per login, §3 rules on each publish); the hub refuses anonymous clients and every
-// publisher logs in as its own vehicle, registered over REST. Runs alternate between the four
-// (aedes, hub, aedes over TLS, hub over TLS) so a shared machine's drift hits both sides alike.
+// publisher logs in as its own vehicle, registered over REST (new ones for each run, as scenario 2
+// never reuses vehicles). Runs alternate between the four (aedes, hub, aedes over TLS, hub over
+// TLS) so that a shared machine's drift hits both sides alike.
 
 import fs from "node:fs";
 import mqtt from "mqtt";
@@ -30,12 +31,13 @@ import { cpuBoundRatio, type HubThroughput } from "./embedded.ts";
 /** The ratio each mode is held to: authentication must cost the hub no more than the broker. */
 const GOAL = 0.9;
 const VEHICLES = "bench-id-v";
-const DAY_MS = 86_400_000;
 
 /** Where one run publishes and what it counts. */
 interface Target {
   url: string;
   ca?: string;
+  /** Vehicle v is `${prefix}${v}` and logs in with credentials[v]. */
+  prefix: string;
   credentials: Credentials[];
   /** The process whose CPU is the broker's or the hub's. */
   pid: number;
@@ -73,7 +75,7 @@ export interface ModeFigures {
   cpuBoundRatio: number;
 }
 
-async function runOnce(ctx: BenchContext, target: Target, tsBase: number): Promise<OneRun> {
+async function runOnce(ctx: BenchContext, target: Target): Promise<OneRun> {
   const reading = async () => ({
     count: await target.count(),
     cpu: processCpuSeconds(target.pid) ?? Number.NaN,
@@ -82,9 +84,8 @@ async function runOnce(ctx: BenchContext, target: Target, tsBase: number): Promi
   });
   let start = await reading();
   let end = start;
-  const plan = ctx.plan(target.url, VEHICLES, {
+  const plan = ctx.plan(target.url, target.prefix, {
     credentials: target.credentials,
-    tsBase,
     ...(target.ca === undefined ? {} : { ca: target.ca }),
   });
   const result = await runLoad(plan, {
@@ -234,36 +235,39 @@ export const identity: Scenario = {
       await subscriber.client.endAsync(true);
     });
 
-    const hub: SecureHub = await startSecureHub(ctx, ids, pki);
+    const hub: SecureHub = await startSecureHub(ctx, pki);
     ctx.afterScenario(() => hub.stop());
     const refusedBefore = await hub.refusals();
 
     const aedesTarget = (tls: boolean): Target => ({
       url: tls ? (broker.tlsUrl as string) : broker.url,
       ...(tls && pki !== null ? { ca: pki.ca.certPem } : {}),
+      prefix: VEHICLES,
       credentials: bare.vehicles,
       pid: broker.pid as number,
       count: async () => subscriber.received(),
     });
-    const hubTarget = (tls: boolean): Target => ({
-      url: tls ? (hub.tlsUrl as string) : hub.hub.mqttUrl,
-      ...(tls && pki !== null ? { ca: pki.ca.certPem } : {}),
-      credentials: hub.vehicles,
-      pid: hub.hub.child.pid as number,
-      count: () => committedFixes(hub.endpoint),
-    });
+    let hubRuns = 0;
+    const hubTarget = async (tls: boolean): Promise<Target> => {
+      const prefix = `bench-id${hubRuns++}-v`;
+      return {
+        url: tls ? (hub.tlsUrl as string) : hub.hub.mqttUrl,
+        ...(tls && pki !== null ? { ca: pki.ca.certPem } : {}),
+        prefix,
+        credentials: await hub.register(ids.map((_, v) => `${prefix}${v}`)),
+        pid: hub.hub.child.pid as number,
+        count: () => committedFixes(hub.endpoint),
+      };
+    };
 
     const modes = pki === null ? [false] : [false, true];
     const runs = new Map<string, OneRun[]>();
-    // Each load run gets fix times of its own, so the hub never sees the same fix twice.
-    let load = 0;
-    const tsBase = () => ctx.plan("", "").tsBase + load++ * 10 * DAY_MS;
     for (let run = 0; run < ctx.options.runs; run++) {
       for (const tls of modes) {
         for (const side of ["aedes", "hub"] as const) {
-          const target = side === "aedes" ? aedesTarget(tls) : hubTarget(tls);
+          const target = side === "aedes" ? aedesTarget(tls) : await hubTarget(tls);
           const key = `${side}${tls ? "+tls" : ""}`;
-          runs.set(key, [...(runs.get(key) ?? []), await runOnce(ctx, target, tsBase())]);
+          runs.set(key, [...(runs.get(key) ?? []), await runOnce(ctx, target)]);
         }
       }
     }
@@ -299,7 +303,7 @@ export const identity: Scenario = {
         fences: ctx.fences().fences.length,
         authentication:
           "username = vehicle id, a password of its own each, scrypt (N=2^14, r=8, p=1) verified once per login; §3 rules on every publish and subscription",
-        hub: "LOCUS_MQTT_ALLOW_ANONYMOUS=false; vehicles registered over POST /api/v1/vehicles; events to an `events` client account",
+        hub: "LOCUS_MQTT_ALLOW_ANONYMOUS=false; new vehicles registered over POST /api/v1/vehicles before each run; events to an `events` client account",
         tls: "publishers only, mqtts:// trusting a throwaway CA (EC P-256 server key); the subscribers stay on plain MQTT",
         order: "per run: aedes, hub, aedes over TLS, hub over TLS",
       },
