@@ -25,6 +25,7 @@ import { backlog } from "./scenarios/backlog.ts";
 import { baseline } from "./scenarios/baseline.ts";
 import { embedded } from "./scenarios/embedded.ts";
 import { engine } from "./scenarios/engine.ts";
+import { identity } from "./scenarios/identity.ts";
 import { latency } from "./scenarios/latency.ts";
 import { production } from "./scenarios/production.ts";
 import { simulator } from "./scenarios/simulator.ts";
@@ -33,6 +34,7 @@ import { simulator } from "./scenarios/simulator.ts";
 export const SCENARIOS: readonly Scenario[] = [
   baseline,
   embedded,
+  identity,
   production,
   latency,
   backlog,

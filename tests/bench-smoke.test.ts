@@ -16,6 +16,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const SCENARIOS = [
   "baseline",
   "embedded",
+  "identity",
   "production",
   "latency",
   "backlog",
@@ -84,6 +85,21 @@ describe("npm run bench -- --quick", () => {
     expect(positive(embedded.fixesPerSecond)).toBe(true);
     expect(positive(embedded.ratioToAedes)).toBe(true);
     expect(embedded.eventsReceived).toBe(embedded.eventsDetected);
+    // With device authentication, every publisher logged in as its own vehicle in every run,
+    // nothing was refused, and both sides moved messages, over TLS too where openssl exists.
+    const identity = f("identity");
+    const modes = [identity.auth];
+    if (identity.tls.unavailable === undefined) modes.push(identity.tls);
+    else expect(process.env.CI, identity.tls.unavailable).not.toBe("true");
+    for (const mode of modes) {
+      expect(positive(mode.aedes.perSecond) && positive(mode.hub.perSecond)).toBe(true);
+      expect(positive(mode.ratio)).toBe(true);
+    }
+    const logins = identity.logins;
+    expect(logins.publishers).toBe(report.options.connections);
+    expect(logins.connectedPerRun).toHaveLength(modes.length * 2 * report.options.runs);
+    for (const n of logins.connectedPerRun) expect(n).toBe(logins.publishers);
+    expect(logins.hubRefusals).toBe(0);
     if (byName.get("production")?.status === "ok") {
       for (const mode of ["memory", "postgis"]) {
         expect(positive(f("production")[mode].fixesPerSecond), mode).toBe(true);

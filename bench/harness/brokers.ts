@@ -1,37 +1,53 @@
-// Brokers for the baseline: a bare aedes in a child process, or a throwaway Mosquitto on a free
-// loopback port (never a Mosquitto already running on this machine).
+// Brokers for the baselines: a bare aedes in a child process (with the hub's device
+// authentication and TLS when asked), or a throwaway Mosquitto on a free loopback port (never a
+// Mosquitto already running on this machine).
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { startMosquitto } from "../../tests/support/broker.ts";
+import { tempDir } from "../../tests/support/hub-process.ts";
+import type { BareAedesConfig } from "./bare-auth.ts";
 import { mosquittoBinary } from "./versions.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
 export interface BenchBroker {
   url: string;
+  /** mqtts://… when the broker also listens for MQTT over TLS. */
+  tlsUrl?: string;
   /** The broker's process, when the harness knows it (for its CPU time). */
   pid: number | null;
   stop(): Promise<void>;
 }
 
-export async function startAedes(): Promise<BenchBroker> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", path.join("bench", "harness", "aedes-process.ts"), "0"],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
-  );
+/**
+ * A bare aedes in a child process; with `config`, with the hub's device authentication and
+ * optionally TLS (bare-auth.ts).
+ */
+export async function startAedes(config?: BareAedesConfig): Promise<BenchBroker> {
+  const args = [path.join("bench", "harness", "aedes-process.ts"), "0"];
+  let configDir: string | null = null;
+  if (config !== undefined) {
+    configDir = tempDir("locus-bench-aedes-");
+    const file = path.join(configDir, "config.json");
+    fs.writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+    args.push(file);
+  }
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
+  const [port, tlsPort] = await new Promise<[number, number | null]>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error("aedes did not start in 20 s")), 20_000);
     child.stdout?.on("data", (d) => {
       out += d;
-      const match = /aedes ready (\d+)/.exec(out);
+      const match = /aedes ready (\d+)(?: tls (\d+))?\n/.exec(out);
       if (match) {
         clearTimeout(timer);
-        resolve(Number(match[1]));
+        resolve([Number(match[1]), match[2] === undefined ? null : Number(match[2])]);
       }
     });
     exited.then(() => {
@@ -41,10 +57,12 @@ export async function startAedes(): Promise<BenchBroker> {
   });
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    ...(tlsPort === null ? {} : { tlsUrl: `mqtts://127.0.0.1:${tlsPort}` }),
     pid: child.pid as number,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
+      if (configDir !== null) fs.rmSync(configDir, { recursive: true, force: true });
     },
   };
 }

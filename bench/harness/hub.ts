@@ -6,6 +6,7 @@ import {
   type StartHubOptions,
   startHubProcess,
 } from "../../tests/support/hub-process.ts";
+import { hubRequest } from "./rest.ts";
 
 /** Starts the hub as `npm start` runs it, quiet, with extra Node flags if given. */
 export function startBenchHub(
@@ -22,14 +23,22 @@ export function startBenchHub(
   });
 }
 
-/** The hub's Prometheus metrics, as name{labels} → value. */
-export async function hubMetrics(hub: Pick<HubProcess, "httpUrl" | "token">) {
-  const res = await fetch(`${hub.httpUrl}/metrics`, {
-    headers: { authorization: `Bearer ${hub.token}` },
-  });
-  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+/** The hub's Prometheus metrics, as name{labels} → value (over https when given its CA). */
+export async function hubMetrics(hub: Pick<HubProcess, "httpUrl" | "token"> & { ca?: string }) {
+  let status: number;
+  let text: string;
+  if (hub.ca === undefined) {
+    const res = await fetch(`${hub.httpUrl}/metrics`, {
+      headers: { authorization: `Bearer ${hub.token}` },
+    });
+    status = res.status;
+    text = await res.text();
+  } else {
+    ({ status, text } = await hubRequest(hub, "GET", "/metrics"));
+  }
+  if (status !== 200) throw new Error(`GET /metrics: ${status}`);
   const values = new Map<string, number>();
-  for (const line of (await res.text()).split("\n")) {
+  for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
     const space = line.lastIndexOf(" ");
     values.set(line.slice(0, space), Number(line.slice(space + 1)));
@@ -38,7 +47,7 @@ export async function hubMetrics(hub: Pick<HubProcess, "httpUrl" | "token">) {
 }
 
 /** Fixes the hub has committed so far (locus_fixes_accepted_total plus duplicates). */
-export async function committedFixes(hub: Pick<HubProcess, "httpUrl" | "token">) {
+export async function committedFixes(hub: Pick<HubProcess, "httpUrl" | "token"> & { ca?: string }) {
   const m = await hubMetrics(hub);
   return (m.get("locus_fixes_accepted_total") ?? 0) + (m.get("locus_fixes_duplicate_total") ?? 0);
 }

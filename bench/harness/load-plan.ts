@@ -12,8 +12,19 @@ export type Track =
   /** Vehicle v alternates between points[v][0] and points[v][1], one fix each. */
   | { kind: "alternate"; points: (readonly [Point, Point])[] };
 
+/** MQTT credentials of one connection. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
 export interface LoadPlan {
+  /** mqtt://… or mqtts://… (then `ca` is the CA to trust). */
   url: string;
+  /** Connection v logs in with credentials[v]; absent: every connection is anonymous. */
+  credentials?: Credentials[];
+  /** PEM of the CA that signed the broker's certificate, for mqtts:// URLs. */
+  ca?: string;
   /** MQTT connections, one vehicle each. */
   connections: number;
   /** QoS 1 messages each connection keeps awaiting a PUBACK at most. */
@@ -35,6 +46,8 @@ export interface LoadPlan {
 }
 
 export interface LoadResult {
+  /** Connections the broker accepted (every one, or the run fails). */
+  connected: number;
   /** Messages published (one fix each). */
   sent: number;
   acked: number;

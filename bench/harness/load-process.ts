@@ -59,6 +59,10 @@ interface Connection {
 
 async function connectAll(plan: LoadPlan): Promise<Connection[]> {
   const connections: Connection[] = [];
+  const logins = plan.credentials;
+  if (logins !== undefined && logins.length < plan.connections) {
+    throw new Error(`${plan.connections} connections but credentials for ${logins.length}`);
+  }
   // A few at a time: a burst of hundreds of CONNECTs is not what is being measured.
   const batch = 25;
   for (let first = 0; first < plan.connections; first += batch) {
@@ -73,6 +77,8 @@ async function connectAll(plan: LoadPlan): Promise<Connection[]> {
           reconnectPeriod: 0,
           clean: true,
           connectTimeout: 20_000,
+          ...logins?.[v],
+          ...(plan.ca === undefined ? {} : { ca: plan.ca }),
         }),
       ),
     );
@@ -212,6 +218,7 @@ async function run(plan: LoadPlan, go: Promise<void>): Promise<LoadResult> {
 
   const sorted = latencies.slice(0, latencyCount).sort();
   const result: LoadResult = {
+    connected: connections.length,
     sent,
     acked,
     ackedInWindow,
