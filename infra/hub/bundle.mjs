@@ -17,10 +17,15 @@ const hub = JSON.parse(fs.readFileSync(path.join(ROOT, "hub/package.json"), "utf
 /** Every runtime dependency of the hub but the workspace packages, which are TypeScript. */
 const external = Object.keys(hub.dependencies).filter((name) => !name.startsWith("@locus/"));
 
+// The geometry worker is a second entry: the hub starts it as geometry-worker.mjs beside main.mjs.
 await build({
   absWorkingDir: ROOT,
-  entryPoints: [ENTRY],
-  outfile: path.join(outdir, "main.mjs"),
+  entryPoints: [
+    { in: ENTRY, out: "main" },
+    { in: "hub/src/geofence/geometry-worker.ts", out: "geometry-worker" },
+  ],
+  outdir,
+  outExtension: { ".js": ".mjs" },
   bundle: true,
   platform: "node",
   format: "esm",

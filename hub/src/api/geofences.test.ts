@@ -1,6 +1,7 @@
 // Geofence routes over a real SQLite store: CRUD, geometry rules, properties, size limits, paging.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { validateGeometry } from "../geofence/validate.ts";
 import {
   call,
   errorMessage,
@@ -209,6 +210,51 @@ describe("geometry", () => {
     const read = await call(t.app, "GET", `/api/v1/geofences/${r.json().id}`);
     // Compared as text: a deep equality over 100,000 positions is slow.
     expect(JSON.stringify(read.json().geometry.coordinates)).toBe(JSON.stringify([ring]));
+    // The answer to a big geometry is built from the worker's JSON text: byte for byte what the
+    // serializer writes for the same geofence.
+    expect(r.headers["content-type"]).toBe("application/json; charset=utf-8");
+    expect(r.body).toBe(read.body);
+  });
+
+  it("checks big geometries on the worker as it checks small ones, and answers the same", async () => {
+    // Clockwise with an altitude, so that the worker's normalisation shows in the answer.
+    const ring = circle(5_000)
+      .reverse()
+      .map(([x, y]) => [(x ?? 0) + 10, y ?? 0, 7]);
+    // Closed, and crossing itself: the worker's message must be validateGeometry's.
+    const crossing = [...circle(5_000).slice(0, -1), [2, 2], [0.5, -2], [1, 0]];
+    const geometry = { type: "MultiPolygon", coordinates: [[ring], [crossing]] };
+    const verdict = validateGeometry(geometry);
+    if (verdict.ok) throw new Error("the crossing ring should be refused");
+    expect(verdict.problem.path).toMatch(/^geometry\.coordinates\[1\]/);
+    const bad = await call(t.app, "POST", "/api/v1/geofences", {
+      type: "Feature",
+      properties: { name: "bad" },
+      geometry,
+    });
+    expect(errorMessage(bad, 400)).toBe(`body/${verdict.problem.path}: ${verdict.problem.message}`);
+
+    const created = await call(
+      t.app,
+      "POST",
+      "/api/v1/geofences",
+      polygonFeature("big", square(0, 0)),
+    );
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id;
+    const replaced = await call(t.app, "PUT", `/api/v1/geofences/${id}`, {
+      type: "Feature",
+      properties: { name: "big", colour: "blue" },
+      geometry: { type: "MultiPolygon", coordinates: [[ring]] },
+    });
+    expect(replaced.statusCode).toBe(200);
+    const read = await call(t.app, "GET", `/api/v1/geofences/${id}`);
+    expect(replaced.body).toBe(read.body);
+    const expected = [[[...ring].reverse().map(([x, y]) => [x, y])]];
+    expect(JSON.stringify(read.json().geometry)).toBe(
+      JSON.stringify({ type: "MultiPolygon", coordinates: expected }),
+    );
+    expect(read.json().properties).toMatchObject({ name: "big", colour: "blue" });
   });
 });
 

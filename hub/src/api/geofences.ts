@@ -2,13 +2,15 @@
 // the live geofence engine in step with the store.
 
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import Type from "typebox";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
-import { validateGeometry } from "../geofence/validate.ts";
+import { GeometryPool, GeometryPoolBusy, type OffloadedCheck } from "../geofence/geometry-pool.ts";
+import { type GeometryProblem, validateGeometry } from "../geofence/validate.ts";
+import type { GeofenceInput, GeofenceRecord } from "../store/store.ts";
 import type { ApiDeps } from "./deps.ts";
-import { badRequest, notFound, quote } from "./errors.ts";
-import { toFeature, toGeofenceInput } from "./geofence-feature.ts";
+import { ApiError, badRequest, notFound, quote } from "./errors.ts";
+import { type GeofenceBody, toFeature, toGeofenceInput } from "./geofence-feature.ts";
 import { decodeCursor, pageOf } from "./pagination.ts";
 import {
   AUTHENTICATED_ERRORS,
@@ -23,6 +25,25 @@ import {
 
 const TAGS = ["geofences"];
 
+/**
+ * Bodies of at least this many characters have their geometry checked on the worker thread
+ * (about 1,500 vertices); smaller ones take under a millisecond on the main thread.
+ */
+export const OFFLOAD_MIN_CHARS = 64 * 1024;
+
+/** Geometry checks at most running or waiting on the worker thread; one more gets 503. */
+export const MAX_PENDING_GEOMETRY_CHECKS = 8;
+
+/** A request's validated geometry; `polygonsJson` when the worker has stringified it already. */
+interface CheckedGeometry {
+  polygons: MultiPolygonCoords;
+  polygonsJson?: string;
+}
+
+function geometryProblem({ path, message }: GeometryProblem): Error {
+  return badRequest(`body/${path}: ${message}`);
+}
+
 function noGeofence(id: string): Error {
   return notFound(`no geofence with id ${quote(id)}: list them with GET /api/v1/geofences`);
 }
@@ -31,31 +52,75 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
   app,
   { deps },
 ) => {
+  // Big geometries are checked on a worker thread from the body's text, so a geofence of 100,000
+  // vertices does not hold up the event loop that acknowledges fixes. This scope parses JSON as
+  // the app does and keeps the text of big bodies for that.
+  const pool = new GeometryPool({ maxPending: MAX_PENDING_GEOMETRY_CHECKS });
+  app.addHook("onClose", () => pool.close());
+  const texts = new WeakMap<FastifyRequest, string>();
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  const jsonTypes = ["application/json", "application/geo+json"];
+  app.removeContentTypeParser(jsonTypes);
+  app.addContentTypeParser(jsonTypes, { parseAs: "string" }, (request, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.length >= OFFLOAD_MIN_CHARS) texts.set(request, text);
+    if (text.trim() === "") done(null, undefined);
+    else parseJson(request, text, done);
+  });
+  const offloaded = async (text: string, reply: FastifyReply): Promise<OffloadedCheck> => {
+    try {
+      return await pool.check(text, deps.maxVertices);
+    } catch (err) {
+      if (!(err instanceof GeometryPoolBusy)) throw err;
+      reply.header("retry-after", "1");
+      throw new ApiError(
+        "LOCUS_BUSY",
+        503,
+        `${MAX_PENDING_GEOMETRY_CHECKS} large geometries are being checked already: retry after a second`,
+      );
+    }
+  };
+
   // Geometry is checked before the schema, so a bad ring gets a message naming its problem rather
   // than a generic schema mismatch; the normalised coordinates are kept for the handler.
-  const geometries = new WeakMap<FastifyRequest, MultiPolygonCoords>();
-  const checkGeometry = async (request: FastifyRequest) => {
+  const geometries = new WeakMap<FastifyRequest, CheckedGeometry>();
+  const checkGeometry = async (request: FastifyRequest, reply: FastifyReply) => {
     const body = request.body;
     if (typeof body !== "object" || body === null || !("geometry" in body)) return;
-    const result = validateGeometry(body.geometry, { maxVertices: deps.maxVertices });
-    if (!result.ok) {
-      const { path, message } = result.problem;
-      throw badRequest(`body/${path}: ${message}`);
+    const text = texts.get(request);
+    let checked: CheckedGeometry;
+    if (text === undefined) {
+      const result = validateGeometry(body.geometry, { maxVertices: deps.maxVertices });
+      if (!result.ok) throw geometryProblem(result.problem);
+      checked = { polygons: result.polygons };
+    } else {
+      const result = await offloaded(text, reply);
+      if (!result.ok) throw geometryProblem(result.problem);
+      checked = { polygons: result.polygons, polygonsJson: result.polygonsJson };
     }
     // A store backed by a spatial database may judge the geometry too (PostGIS's ST_IsValid),
     // so that nothing is stored that the database would evaluate differently.
-    const verdict = await deps.store.checkGeometry?.(result.polygons);
+    const verdict = await deps.store.checkGeometry?.(checked.polygons);
     if (typeof verdict === "string") {
       throw badRequest(
         `body/geometry: PostGIS finds the geometry invalid: ${verdict}; fix the rings there`,
       );
     }
-    geometries.set(request, result.polygons);
+    geometries.set(request, checked);
   };
-  const checkedGeometry = (request: FastifyRequest): MultiPolygonCoords => {
-    const polygons = geometries.get(request);
-    if (polygons === undefined) throw new Error("geometry was not validated");
-    return polygons;
+  const checkedInput = (request: FastifyRequest, body: GeofenceBody): GeofenceInput => {
+    const checked = geometries.get(request);
+    if (checked === undefined) throw new Error("geometry was not validated");
+    const input = toGeofenceInput(body, checked.polygons);
+    if (checked.polygonsJson !== undefined) input.polygons_json = checked.polygonsJson;
+    return input;
+  };
+  const sendFeature = (reply: FastifyReply, record: GeofenceRecord, input: GeofenceInput) => {
+    const json = input.polygons_json;
+    if (json === undefined) return reply.send(toFeature(record));
+    return reply
+      .type("application/json; charset=utf-8")
+      .send(featureText(reply, record, json) ?? toFeature(record));
   };
 
   app.post(
@@ -77,11 +142,11 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       },
     },
     async (request, reply) => {
-      const input = toGeofenceInput(request.body, checkedGeometry(request));
+      const input = checkedInput(request, request.body);
       const record = await deps.store.createGeofence(input, Date.now());
       await deps.fences.upsert(record);
       reply.header("location", `/api/v1/geofences/${encodeURIComponent(record.id)}`);
-      return reply.code(201).send(toFeature(record));
+      return sendFeature(reply.code(201), record, input);
     },
   );
 
@@ -152,7 +217,7 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       const bodyId = (request.body as { id?: unknown }).id;
       if (bodyId !== undefined && bodyId !== id) {
@@ -160,11 +225,11 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
           `body/id ${quote(String(bodyId))} differs from the id in the path ${quote(id)}: leave body/id out or make them equal`,
         );
       }
-      const input = toGeofenceInput(request.body, checkedGeometry(request));
+      const input = checkedInput(request, request.body);
       const record = await deps.store.replaceGeofence(id, input, Date.now());
       if (record === null) throw noGeofence(id);
       await deps.fences.upsert(record);
-      return toFeature(record);
+      return sendFeature(reply, record, input);
     },
   );
 
@@ -191,3 +256,33 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     },
   );
 };
+
+/**
+ * The Feature of a big geofence as JSON text: the route's serializer writes it without positions,
+ * and the coordinates the worker stringified are spliced in, byte for byte what the serializer
+ * would write (it hands long arrays to JSON.stringify). null if the marker is not found.
+ */
+function featureText(reply: FastifyReply, record: GeofenceRecord, polygonsJson: string) {
+  const polygon = record.geometry_type === "Polygon";
+  const stand = toFeature({ ...record, polygons: STAND_IN });
+  const text = reply.serializeInput(stand, String(reply.statusCode)) as string;
+  const marker = `"geometry":{"type":"${record.geometry_type}","coordinates":`;
+  const standIn = JSON.stringify(polygon ? STAND_IN[0] : STAND_IN);
+  const at = text.indexOf(marker + standIn);
+  if (at < 0) return null;
+  const coordinates = polygon ? polygonsJson.slice(1, -1) : polygonsJson;
+  const cut = at + marker.length;
+  return `${text.slice(0, cut)}${coordinates}${text.slice(cut + standIn.length)}`;
+}
+
+/** The smallest coordinates the response schema takes, replaced by the real ones as text. */
+const STAND_IN: MultiPolygonCoords = [
+  [
+    [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ],
+  ],
+];

@@ -121,8 +121,10 @@ export class PostgresStore implements Store {
   }
 
   async createGeofence(input: GeofenceInput, now: number): Promise<GeofenceRecord> {
+    // The geometry goes in as WKB: JSON text made for other stores is of no use here.
+    const { polygons_json: _json, ...fields } = input;
     const record: GeofenceRecord = {
-      ...input,
+      ...fields,
       id: this.#newId(now),
       created_at: now,
       updated_at: now,
@@ -166,7 +168,8 @@ export class PostgresStore implements Store {
     );
     const row = result.rows[0];
     if (row === undefined) return null;
-    return { ...input, id, created_at: Number(row.created_at), updated_at: now };
+    const { polygons_json: _json, ...fields } = input;
+    return { ...fields, id, created_at: Number(row.created_at), updated_at: now };
   }
 
   async deleteGeofence(id: string) {

@@ -143,13 +143,14 @@ export class SqliteStore implements Store {
   }
 
   async createGeofence(input: GeofenceInput, now: number): Promise<GeofenceRecord> {
+    const { polygons_json, ...fields } = input;
     const record: GeofenceRecord = {
-      ...input,
+      ...fields,
       id: this.#newId(now),
       created_at: now,
       updated_at: now,
     };
-    this.#stmt.insertGeofence.run(this.#geofenceParams(record));
+    this.#stmt.insertGeofence.run(this.#geofenceParams(record, polygons_json));
     await this.#durable();
     return record;
   }
@@ -157,13 +158,14 @@ export class SqliteStore implements Store {
   async replaceGeofence(id: string, input: GeofenceInput, now: number) {
     const existing = this.#stmt.getGeofence.get(id) as GeofenceRow | undefined;
     if (!existing) return null;
+    const { polygons_json, ...fields } = input;
     const record: GeofenceRecord = {
-      ...input,
+      ...fields,
       id,
       created_at: existing.created_at,
       updated_at: now,
     };
-    this.#stmt.replaceGeofence.run(this.#geofenceParams(record));
+    this.#stmt.replaceGeofence.run(this.#geofenceParams(record, polygons_json));
     await this.#durable();
     return record;
   }
@@ -357,12 +359,12 @@ export class SqliteStore implements Store {
     if (failure) throw failure;
   }
 
-  #geofenceParams(record: GeofenceRecord) {
+  #geofenceParams(record: GeofenceRecord, polygonsJson?: string) {
     return {
       id: record.id,
       name: record.name,
       geometry_type: record.geometry_type,
-      polygons: JSON.stringify(record.polygons),
+      polygons: polygonsJson ?? JSON.stringify(record.polygons),
       properties: JSON.stringify(record.properties),
       hysteresis_m: record.hysteresis_m,
       max_accuracy_m: record.max_accuracy_m,

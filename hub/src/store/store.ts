@@ -22,7 +22,13 @@ export interface GeofenceRecord {
   updated_at: number;
 }
 
-export type GeofenceInput = Omit<GeofenceRecord, "id" | "created_at" | "updated_at">;
+export type GeofenceInput = Omit<GeofenceRecord, "id" | "created_at" | "updated_at"> & {
+  /**
+   * `polygons` as JSON text when it was produced already (a big geometry is stringified on the
+   * geometry worker): a store that keeps JSON text takes it as is. Not part of the record.
+   */
+  polygons_json?: string;
+};
 
 /** A vehicle's judged state and newest applied fix, written in the same transaction as its fixes. */
 export interface VehicleUpdate {
