@@ -24,7 +24,7 @@ settings are environment variables (default in brackets), not options:
                                        TLS on the embedded broker [unset: no TLS]
   LOCUS_MQTT_TLS_PORT                  where the embedded broker listens for MQTT over TLS [8883]
   LOCUS_MQTT_ALLOW_ANONYMOUS           clients without credentials may publish fixes
-                                       [true when LOCUS_MQTT_HOST is loopback, else false]
+                                       [true for the embedded broker on loopback, else false]
   LOCUS_MQTT_MAX_RETAINED, LOCUS_MQTT_MAX_RETAINED_BYTES
                                        the embedded broker's retained messages, at most
                                        [100000, 67108864]

@@ -18,6 +18,10 @@ describe("LOCUS_MQTT_ALLOW_ANONYMOUS", () => {
     ).toBe(expected);
   });
 
+  it("defaults to false with an external broker, where no embedded broker listens", () => {
+    expect(loadConfig({ LOCUS_MQTT_URL: "mqtt://127.0.0.1:1883" }).mqtt.allowAnonymous).toBe(false);
+  });
+
   it("takes true or false whatever the host", () => {
     expect(
       loadConfig({ LOCUS_MQTT_HOST: "0.0.0.0", LOCUS_MQTT_ALLOW_ANONYMOUS: "true" }).mqtt

@@ -245,7 +245,12 @@ export function loadConfig(env: Env = process.env): HubConfig {
       sessionExpirySeconds: integer(env, "LOCUS_MQTT_SESSION_EXPIRY_S", 604_800, 60, 2 ** 32 - 2),
       receiveMaximum: integer(env, "LOCUS_MQTT_RECEIVE_MAXIMUM", 1000, 1, 65535),
       tlsPort,
-      allowAnonymous: boolean(env, "LOCUS_MQTT_ALLOW_ANONYMOUS", isLoopbackHost(mqttHost)),
+      // By default only the embedded broker, listening on loopback alone, lets them in (§2).
+      allowAnonymous: boolean(
+        env,
+        "LOCUS_MQTT_ALLOW_ANONYMOUS",
+        optional(env, "LOCUS_MQTT_URL") === null && isLoopbackHost(mqttHost),
+      ),
       maxRetainedMessages: integer(env, "LOCUS_MQTT_MAX_RETAINED", 100_000, 0, 10_000_000),
       maxRetainedBytes: integer(env, "LOCUS_MQTT_MAX_RETAINED_BYTES", 64 * 1024 * 1024, 0, 2 ** 40),
     },
