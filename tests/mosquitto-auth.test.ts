@@ -33,7 +33,7 @@ const hasMosquitto = hasProductionMosquitto();
 function template(): { roles: { rolename: string; acls: [] }[]; clients: { roles: unknown }[] } {
   const text = fs
     .readFileSync(path.join(INFRA_MOSQUITTO, "dynamic-security.template.json"), "utf8")
-    .replace("@ITERATIONS@", "101");
+    .replace('"@ITERATIONS@"', "101");
   return JSON.parse(text);
 }
 

@@ -8,6 +8,7 @@
 #   - the TLS certificate and key named in mosquitto.conf must be readable;
 #   - without an accounts file, one is made from dynamic-security.template.json with the hub's
 #     account: LOCUS_MQTT_USERNAME and LOCUS_MQTT_PASSWORD (from .env, never from the repository).
+#     The template is valid JSON: its placeholders are strings, "@ITERATIONS@" a number once filled.
 #     An existing file is left as it is: the hub and mosquitto_ctrl change it from then on.
 #
 #   start.sh            check, make the accounts file if needed, then run Mosquitto
@@ -82,7 +83,7 @@ if [ ! -e "$accounts" ]; then
   [ -n "$hash" ] && [ -n "$salt" ] && [ -n "$iterations" ] ||
     die "could not read the hashed password from mosquitto_ctrl's file"
   sed -e "s|@USERNAME@|$name|" -e "s|@PASSWORD_HASH@|$hash|" -e "s|@SALT@|$salt|" \
-    -e "s|@ITERATIONS@|$iterations|" "$template" >"$work/accounts.json"
+    -e "s|\"@ITERATIONS@\"|$iterations|" "$template" >"$work/accounts.json"
   cp "$work/accounts.json" "$accounts"
   rm -rf "$work"
   # It holds password hashes: Mosquitto's user alone reads and rewrites it.

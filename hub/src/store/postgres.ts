@@ -25,7 +25,6 @@ import {
 import { migrate } from "./postgres-schema.ts";
 import { multiPolygonToWkb } from "./postgres-wkb.ts";
 import type {
-  AccountRecord,
   Committed,
   EventFilter,
   FixKey,
@@ -35,7 +34,6 @@ import type {
   Page,
   Store,
   TimeRange,
-  TokenRecord,
 } from "./store.ts";
 
 export interface PostgresStoreOptions {

@@ -19,7 +19,6 @@ import { type EventRow, type GeofenceRow, geofenceFromRow } from "./sqlite-rows.
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
 import type {
-  AccountRecord,
   Committed,
   EventFilter,
   FixKey,
@@ -30,7 +29,6 @@ import type {
   Page,
   Store,
   TimeRange,
-  TokenRecord,
 } from "./store.ts";
 
 export interface SqliteStoreOptions {
