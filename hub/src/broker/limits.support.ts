@@ -14,6 +14,8 @@ export interface TestHub {
   port: number;
   /** locus_mqtt_limited_total for `reason`, read from /metrics. */
   limited(reason: LimitReason): Promise<number>;
+  /** Events the hub has detected so far (locus_events_total, every type). */
+  detected(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -31,14 +33,24 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
       ...env,
     }),
   );
+  const metrics = async () => {
+    const res = await fetch(`${hub.httpUrl}/metrics`, {
+      headers: { authorization: `Bearer ${hub.token}` },
+    });
+    return res.text();
+  };
   return {
     hub,
     port: Number(new URL(hub.mqttUrl).port),
+    async detected() {
+      let sum = 0;
+      for (const line of (await metrics()).split("\n")) {
+        if (line.startsWith("locus_events_total{")) sum += Number(line.split(" ").at(-1));
+      }
+      return sum;
+    },
     async limited(reason) {
-      const res = await fetch(`${hub.httpUrl}/metrics`, {
-        headers: { authorization: `Bearer ${hub.token}` },
-      });
-      const text = await res.text();
+      const text = await metrics();
       const line = text
         .split("\n")
         .find((l) => l.startsWith(`locus_mqtt_limited_total{reason="${reason}"}`));
