@@ -2,15 +2,26 @@
 // the live geofence engine in step with the store.
 
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import { errorCodes, type FastifyReply, type FastifyRequest } from "fastify";
+import secureJson from "secure-json-parse";
 import Type from "typebox";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
-import { GeometryPool, GeometryPoolBusy, type OffloadedCheck } from "../geofence/geometry-pool.ts";
+import {
+  GeometryPool,
+  GeometryPoolBusy,
+  type OffloadedCheck,
+  type OffloadedGeometry,
+} from "../geofence/geometry-pool.ts";
 import { type GeometryProblem, validateGeometry } from "../geofence/validate.ts";
 import type { GeofenceInput, GeofenceRecord } from "../store/store.ts";
 import type { ApiDeps } from "./deps.ts";
 import { ApiError, badRequest, notFound, quote } from "./errors.ts";
-import { type GeofenceBody, toFeature, toGeofenceInput } from "./geofence-feature.ts";
+import {
+  type GeofenceBody,
+  MAX_PROPERTIES_DEPTH,
+  toFeature,
+  toGeofenceInput,
+} from "./geofence-feature.ts";
 import { decodeCursor, pageOf } from "./pagination.ts";
 import {
   AUTHENTICATED_ERRORS,
@@ -34,6 +45,23 @@ export const OFFLOAD_MIN_CHARS = 64 * 1024;
 /** Geometry checks at most running or waiting on the worker thread; one more gets 503. */
 export const MAX_PENDING_GEOMETRY_CHECKS = 8;
 
+/** The methods whose big bodies are parsed on the worker thread: those that take a geofence. */
+const OFFLOADED_METHODS = new Set(["POST", "PUT"]);
+
+/**
+ * Levels of a big body the worker hands back as sent: the properties (level 2) a few levels past
+ * the depth they may have, so the depth check still finds what is too deep; deeper is `{}`.
+ */
+const KEEP_DEPTH = MAX_PROPERTIES_DEPTH + 4;
+
+/** As the app's JSON parser takes them: prototype-poisoning keys are an error. */
+const SAFE_JSON = { protoAction: "error", constructorAction: "error" } as const;
+
+/** A big body as the content-type parser keeps it: text, parsed on the worker thread. */
+class UnparsedBody {
+  constructor(readonly text: string) {}
+}
+
 /** A request's validated geometry; `polygonsJson` when the worker has stringified it already. */
 interface CheckedGeometry {
   polygons: MultiPolygonCoords;
@@ -52,24 +80,24 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
   app,
   { deps },
 ) => {
-  // Big geometries are checked on a worker thread from the body's text, so a geofence of 100,000
+  // Big bodies are parsed and their geometry checked on a worker thread, so a geofence of 100,000
   // vertices does not hold up the event loop that acknowledges fixes. This scope parses JSON as
-  // the app does and keeps the text of big bodies for that.
+  // the app does, except that a big body to create or replace a geofence is kept as text.
   const pool = new GeometryPool({ maxPending: MAX_PENDING_GEOMETRY_CHECKS });
   app.addHook("onClose", () => pool.close());
-  const texts = new WeakMap<FastifyRequest, string>();
   const parseJson = app.getDefaultJsonParser("error", "error");
   const jsonTypes = ["application/json", "application/geo+json"];
   app.removeContentTypeParser(jsonTypes);
   app.addContentTypeParser(jsonTypes, { parseAs: "string" }, (request, body, done) => {
     const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.length >= OFFLOAD_MIN_CHARS) texts.set(request, text);
     if (text.trim() === "") done(null, undefined);
-    else parseJson(request, text, done);
+    else if (text.length >= OFFLOAD_MIN_CHARS && OFFLOADED_METHODS.has(request.method)) {
+      done(null, new UnparsedBody(text));
+    } else parseJson(request, text, done);
   });
   const offloaded = async (text: string, reply: FastifyReply): Promise<OffloadedCheck> => {
     try {
-      return await pool.check(text, deps.maxVertices);
+      return await pool.check(text, { maxVertices: deps.maxVertices, keepDepth: KEEP_DEPTH });
     } catch (err) {
       if (!(err instanceof GeometryPoolBusy)) throw err;
       reply.header("retry-after", "1");
@@ -80,23 +108,37 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       );
     }
   };
+  /**
+   * A big body as the worker made of it: the parsed body (coordinates stood in for) becomes the
+   * request's body for the schema, and its checked geometry is returned. Errors as fastify's
+   * parser and checkGeometry give them for the same body.
+   */
+  const parseOffloaded = async (request: FastifyRequest, reply: FastifyReply, text: string) => {
+    const result = await offloaded(text, reply);
+    if (result.kind === "unparsable") throw new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY();
+    if (result.kind === "invalid") throw geometryProblem(result.problem);
+    // The worker parsed this text with the same parser already: it is JSON and safe.
+    request.body = result.body ?? secureJson.parse(text, null, SAFE_JSON);
+    return result.geometry;
+  };
 
   // Geometry is checked before the schema, so a bad ring gets a message naming its problem rather
   // than a generic schema mismatch; the normalised coordinates are kept for the handler.
   const geometries = new WeakMap<FastifyRequest, CheckedGeometry>();
   const checkGeometry = async (request: FastifyRequest, reply: FastifyReply) => {
+    let offloadedGeometry: OffloadedGeometry | undefined;
+    if (request.body instanceof UnparsedBody) {
+      offloadedGeometry = await parseOffloaded(request, reply, request.body.text);
+    }
     const body = request.body;
     if (typeof body !== "object" || body === null || !("geometry" in body)) return;
-    const text = texts.get(request);
     let checked: CheckedGeometry;
-    if (text === undefined) {
+    if (offloadedGeometry === undefined) {
       const result = validateGeometry(body.geometry, { maxVertices: deps.maxVertices });
       if (!result.ok) throw geometryProblem(result.problem);
       checked = { polygons: result.polygons };
     } else {
-      const result = await offloaded(text, reply);
-      if (!result.ok) throw geometryProblem(result.problem);
-      checked = { polygons: result.polygons, polygonsJson: result.polygonsJson };
+      checked = offloadedGeometry;
     }
     // A store backed by a spatial database may judge the geometry too (PostGIS's ST_IsValid),
     // so that nothing is stored that the database would evaluate differently.

@@ -1,29 +1,55 @@
-// Runs validateGeometry on a worker thread for big geofence bodies, so checking (and stringifying)
-// 100,000 vertices never blocks the event loop that acknowledges fixes. One worker, started on
-// first use and again after it dies; a bounded number of jobs may wait for it.
+// Parses big geofence bodies and runs validateGeometry on a worker thread, so reading, checking
+// (and stringifying) 100,000 vertices never blocks the event loop that acknowledges fixes. One
+// worker, started on first use and again after it dies; a bounded number of jobs may wait for it.
 
 import { type ResourceLimits, Worker } from "node:worker_threads";
 import type { MultiPolygonCoords } from "./fence.ts";
 import { type FlatPolygons, nestPolygons } from "./flat-polygons.ts";
 import type { GeometryProblem } from "./validate.ts";
 
-/** A request body (JSON text with a `geometry`) to check, as sent to the worker. */
+/** A request body (JSON text) to parse and check, as sent to the worker. */
 export interface GeometryJob {
   id: number;
   text: string;
   maxVertices: number;
+  /** Levels of the body kept as sent; objects and arrays deeper are answered as `{}`. */
+  keepDepth: number;
 }
 
-/** The worker's answer: normalised coordinates as transferred buffers, or the problem. */
+/** A valid geometry, normalised: coordinates as transferred buffers and as JSON text. */
+interface FlatGeometry {
+  flat: FlatPolygons;
+  vertexCount: number;
+  polygonsJson: string;
+}
+
+/** The worker's answer (see OffloadedCheck). */
 export type GeometryJobResult =
-  | { id: number; kind: "valid"; flat: FlatPolygons; vertexCount: number; polygonsJson: string }
+  | { id: number; kind: "unparsable" }
+  | { id: number; kind: "checked"; body?: unknown; geometry?: FlatGeometry }
   | { id: number; kind: "invalid"; problem: GeometryProblem }
   | { id: number; kind: "failed"; message: string };
 
-/** validateGeometry's answer, with the normalised polygons already as JSON text. */
+/** validateGeometry's answer for a valid geometry, the polygons already as JSON text. */
+export interface OffloadedGeometry {
+  polygons: MultiPolygonCoords;
+  vertexCount: number;
+  polygonsJson: string;
+}
+
+/**
+ * What the worker made of a body:
+ * - `unparsable`: not JSON, or JSON with a prototype-poisoning key (fastify's parser refuses both);
+ * - `invalid`: the body has a `geometry` and validateGeometry refuses it;
+ * - `checked`: `geometry` is set when the body has a valid one. `body` is the parsed body with the
+ *   geometry's coordinates replaced by a small stand-in the schema takes, and objects nested
+ *   deeper than `keepDepth` replaced by `{}`; it is absent when the caller must parse the text
+ *   itself (a body that is no object, or a geometry the schema must judge as sent).
+ */
 export type OffloadedCheck =
-  | { ok: true; polygons: MultiPolygonCoords; vertexCount: number; polygonsJson: string }
-  | { ok: false; problem: GeometryProblem };
+  | { kind: "unparsable" }
+  | { kind: "invalid"; problem: GeometryProblem }
+  | { kind: "checked"; body?: unknown; geometry?: OffloadedGeometry };
 
 /** Thrown by check() when as many jobs as allowed are pending: the caller answers 503. */
 export class GeometryPoolBusy extends Error {
@@ -75,10 +101,13 @@ export class GeometryPool {
   }
 
   /**
-   * Validates `JSON.parse(text).geometry` on the worker. Rejects with GeometryPoolBusy when
+   * Parses `text` and validates its `geometry` on the worker. Rejects with GeometryPoolBusy when
    * `maxPending` jobs are pending, and with an Error if the worker fails or the pool is closed.
    */
-  check(text: string, maxVertices: number): Promise<OffloadedCheck> {
+  check(
+    text: string,
+    options: { maxVertices: number; keepDepth: number },
+  ): Promise<OffloadedCheck> {
     if (this.#closed) return Promise.reject(new Error("the geometry pool is closed"));
     if (this.#pending.size >= this.#maxPending) {
       return Promise.reject(
@@ -90,7 +119,7 @@ export class GeometryPool {
     return new Promise<OffloadedCheck>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ id, text, maxVertices } satisfies GeometryJob);
+      worker.postMessage({ id, text, ...options } satisfies GeometryJob);
     });
   }
 
@@ -120,13 +149,18 @@ export class GeometryPool {
     if (pending === undefined) return;
     this.#pending.delete(result.id);
     if (this.#pending.size === 0) this.#worker?.unref();
-    if (result.kind === "valid") {
-      const { flat, vertexCount, polygonsJson } = result;
-      pending.resolve({ ok: true, polygons: nestPolygons(flat), vertexCount, polygonsJson });
-    } else if (result.kind === "invalid") {
-      pending.resolve({ ok: false, problem: result.problem });
-    } else {
+    if (result.kind === "failed") {
       pending.reject(new Error(`geometry check failed: ${result.message}`));
+    } else if (result.kind === "checked" && result.geometry !== undefined) {
+      const { flat, vertexCount, polygonsJson } = result.geometry;
+      const geometry = { polygons: nestPolygons(flat), vertexCount, polygonsJson };
+      pending.resolve({ kind: "checked", body: result.body, geometry });
+    } else if (result.kind === "checked") {
+      pending.resolve({ kind: "checked", body: result.body });
+    } else if (result.kind === "invalid") {
+      pending.resolve({ kind: "invalid", problem: result.problem });
+    } else {
+      pending.resolve({ kind: "unparsable" });
     }
   }
 
