@@ -17,7 +17,9 @@ import { FixPayloadSchema, FixSchema, MAX_BATCH, toWireFix } from "./fix.ts";
 import { formatTs, MAX_TS_MS } from "./time.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 20, 0, 0);
-const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+// Seeded, so that a CI run draws what the check of reasons below was seen to reach: unseeded, a
+// run under load once drew no empty batch. FC_SEED=random draws afresh (for a longer hunt).
+const SEED = process.env.FC_SEED === "random" ? undefined : Number(process.env.FC_SEED ?? 20261206);
 /** FC_RUNS_SCALE=10 runs each property ten times as often, for a longer hunt. */
 const SCALE = Number(process.env.FC_RUNS_SCALE ?? 1);
 function runs(numRuns: number): fc.Parameters<unknown> {

@@ -8,7 +8,9 @@ import { expect } from "vitest";
 import { ingest } from "../ingest/test-support.ts";
 import { polygonFeature, startApi, type TestApi, TOKEN } from "./test-support.ts";
 
-const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+// Seeded, so that every CI run draws what the coverage checks were seen to reach (unseeded, an
+// unlucky draw can miss a case under load); FC_SEED=random draws afresh, for a longer hunt.
+const SEED = process.env.FC_SEED === "random" ? undefined : Number(process.env.FC_SEED ?? 20261206);
 /** FC_RUNS_SCALE=10 runs each property ten times as often, for a longer hunt. */
 const SCALE = Number(process.env.FC_RUNS_SCALE ?? 1);
 /** Bounded so the file runs in well under a minute on a busy two-core machine. */
