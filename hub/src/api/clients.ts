@@ -12,13 +12,8 @@ import {
   IssuedClientSchema,
 } from "./account-schemas.ts";
 import type { ApiDeps } from "./deps.ts";
-import { decodeCursor, pageOf } from "./pagination.ts";
-import {
-  AUTHENTICATED_ERRORS,
-  DEFAULT_PAGE_LIMIT,
-  ErrorSchema,
-  PageQuerySchema,
-} from "./schemas.ts";
+import { fetchPage } from "./pagination.ts";
+import { AUTHENTICATED_ERRORS, ErrorSchema, PageQuerySchema } from "./schemas.ts";
 
 const TAGS = ["clients"];
 
@@ -62,13 +57,12 @@ export const clientRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       },
     },
     async (request) => {
-      const limit = request.query.limit ?? DEFAULT_PAGE_LIMIT;
-      const cursor = request.query.cursor;
-      const after = cursor === undefined ? undefined : decodeCursor(cursor, isVehicleId);
-      const fetched = await deps.accounts.listClients(
-        after === undefined ? { limit: limit + 1 } : { limit: limit + 1, after },
+      const page = await fetchPage(
+        request.query,
+        (p) => deps.accounts.listClients(p),
+        (a) => a.username,
+        isVehicleId,
       );
-      const page = pageOf(fetched, limit, (a) => a.username);
       const list: {
         clients: { name: string; role: "events" | "observer"; created_at: string }[];
         next_cursor?: string;

@@ -22,10 +22,9 @@ import {
   toFeature,
   toGeofenceInput,
 } from "./geofence-feature.ts";
-import { decodeCursor, pageOf } from "./pagination.ts";
+import { fetchPage } from "./pagination.ts";
 import {
   AUTHENTICATED_ERRORS,
-  DEFAULT_PAGE_LIMIT,
   ErrorSchema,
   GeofenceCollectionSchema,
   GeofenceIdParamsSchema,
@@ -205,13 +204,11 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       },
     },
     async (request) => {
-      const limit = request.query.limit ?? DEFAULT_PAGE_LIMIT;
-      const after =
-        request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor);
-      const fetched = await deps.store.listGeofences(
-        after === undefined ? { limit: limit + 1 } : { limit: limit + 1, after },
+      const page = await fetchPage(
+        request.query,
+        (p) => deps.store.listGeofences(p),
+        (g) => g.id,
       );
-      const page = pageOf(fetched, limit, (g) => g.id);
       const collection: {
         type: "FeatureCollection";
         features: ReturnType<typeof toFeature>[];

@@ -2,7 +2,9 @@
 // RFC 3339 `from`/`to` bounds, each refused with a 400 that says what a good value looks like.
 
 import { parseTs } from "@locus/protocol";
+import type { Page } from "../store/store.ts";
 import { badRequest } from "./errors.ts";
+import { DEFAULT_PAGE_LIMIT } from "./schemas.ts";
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 // Ids are printable ASCII; anything else in a cursor was not made by this API.
@@ -37,6 +39,24 @@ export function pageOf<T>(
   const items = fetched.slice(0, limit);
   const last = items[items.length - 1];
   return last === undefined ? { items } : { items, nextCursor: encodeCursor(idOf(last)) };
+}
+
+/**
+ * One page of a list route: decodes `cursor` (400 when it is not one of ours, or not an id by
+ * `isId`), fetches one item more than `limit` after it, and says where the next page starts.
+ */
+export async function fetchPage<T>(
+  query: { limit?: number; cursor?: string },
+  fetch: (page: Page) => Promise<T[]>,
+  idOf: (item: T) => string,
+  isId?: (id: string) => boolean,
+): Promise<{ items: T[]; nextCursor?: string }> {
+  const limit = query.limit ?? DEFAULT_PAGE_LIMIT;
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isId);
+  const fetched = await fetch(
+    after === undefined ? { limit: limit + 1 } : { limit: limit + 1, after },
+  );
+  return pageOf(fetched, limit, idOf);
 }
 
 function parseBound(name: "from" | "to", value: string | undefined): number | undefined {

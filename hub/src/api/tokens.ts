@@ -12,13 +12,8 @@ import {
   TokenNameParamsSchema,
 } from "./account-schemas.ts";
 import type { ApiDeps } from "./deps.ts";
-import { decodeCursor, pageOf } from "./pagination.ts";
-import {
-  AUTHENTICATED_ERRORS,
-  DEFAULT_PAGE_LIMIT,
-  ErrorSchema,
-  PageQuerySchema,
-} from "./schemas.ts";
+import { fetchPage } from "./pagination.ts";
+import { AUTHENTICATED_ERRORS, ErrorSchema, PageQuerySchema } from "./schemas.ts";
 
 const TAGS = ["tokens"];
 
@@ -60,13 +55,12 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       },
     },
     async (request) => {
-      const limit = request.query.limit ?? DEFAULT_PAGE_LIMIT;
-      const cursor = request.query.cursor;
-      const after = cursor === undefined ? undefined : decodeCursor(cursor, isVehicleId);
-      const fetched = await deps.accounts.listTokens(
-        after === undefined ? { limit: limit + 1 } : { limit: limit + 1, after },
+      const page = await fetchPage(
+        request.query,
+        (p) => deps.accounts.listTokens(p),
+        (t) => t.name,
+        isVehicleId,
       );
-      const page = pageOf(fetched, limit, (t) => t.name);
       const list: {
         tokens: { name: string; role: "admin" | "read"; created_at: string }[];
         next_cursor?: string;

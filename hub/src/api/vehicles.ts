@@ -14,11 +14,10 @@ import {
 } from "./account-schemas.ts";
 import type { ApiDeps, FenceRegistry } from "./deps.ts";
 import { notFound, quote } from "./errors.ts";
-import { decodeCursor, pageOf, timeWindow } from "./pagination.ts";
+import { fetchPage, timeWindow } from "./pagination.ts";
 import {
   AUTHENTICATED_ERRORS,
   DEFAULT_HISTORY_LIMIT,
-  DEFAULT_PAGE_LIMIT,
   ErrorSchema,
   LocationsQuerySchema,
   LocationsSchema,
@@ -67,15 +66,12 @@ export const vehicleRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async
       },
     },
     async (request) => {
-      const limit = request.query.limit ?? DEFAULT_PAGE_LIMIT;
-      const after =
-        request.query.cursor === undefined
-          ? undefined
-          : decodeCursor(request.query.cursor, isVehicleId);
-      const fetched = await deps.store.listVehicles(
-        after === undefined ? { limit: limit + 1 } : { limit: limit + 1, after },
+      const page = await fetchPage(
+        request.query,
+        (p) => deps.store.listVehicles(p),
+        (v) => v.id,
+        isVehicleId,
       );
-      const page = pageOf(fetched, limit, (v) => v.id);
       const list: Static<typeof VehicleListSchema> = {
         vehicles: page.items.map((v) => toVehicle(v, deps.fences)),
       };
