@@ -61,3 +61,26 @@ export async function runLoad(plan: LoadPlan, hooks: LoadHooks = {}): Promise<Lo
     }
   }
 }
+
+/**
+ * Runs the plan and takes `reading` as the measuring window opens and as it closes; rejects when
+ * a publisher failed, so the figures between the two readings are those of a whole run.
+ */
+export async function runLoadWindow<R>(
+  plan: LoadPlan,
+  reading: () => Promise<R>,
+): Promise<{ result: LoadResult; start: R; end: R }> {
+  let start: R | undefined;
+  let end: R | undefined;
+  const result = await runLoad(plan, {
+    onWindowStart: async () => {
+      start = await reading();
+    },
+    onWindowEnd: async () => {
+      end = await reading();
+    },
+  });
+  if (result.errors.length > 0) throw new Error(`publishers: ${result.errors.join("; ")}`);
+  if (start === undefined || end === undefined) throw new Error("the window never opened");
+  return { result, start, end };
+}

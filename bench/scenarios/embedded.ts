@@ -11,7 +11,7 @@ import {
   type ScenarioOutcome,
 } from "../harness/context.ts";
 import { committedFixes, hubMetrics } from "../harness/hub.ts";
-import { runLoad } from "../harness/load.ts";
+import { runLoadWindow } from "../harness/load.ts";
 import { processCpuSeconds } from "../harness/versions.ts";
 import type { BaselineFigures } from "./baseline.ts";
 
@@ -79,17 +79,10 @@ export async function measureEmbedded(ctx: BenchContext, e: EmbeddedHub): Promis
       events: e.events(),
       at: performance.now(),
     });
-    let start = await reading();
-    let end = start;
-    const result = await runLoad(ctx.plan(e.hub.mqttUrl, e.vehiclePrefix("emb")), {
-      onWindowStart: async () => {
-        start = await reading();
-      },
-      onWindowEnd: async () => {
-        end = await reading();
-      },
-    });
-    if (result.errors.length > 0) throw new Error(`publishers: ${result.errors.join("; ")}`);
+    const { result, start, end } = await runLoadWindow(
+      ctx.plan(e.hub.mqttUrl, e.vehiclePrefix("emb")),
+      reading,
+    );
     const seconds = (end.at - start.at) / 1000;
     const fixes = end.fixes - start.fixes;
     rates.push(fixes / seconds);

@@ -21,7 +21,7 @@ import {
   type ScenarioOutcome,
 } from "../harness/context.ts";
 import { committedFixes } from "../harness/hub.ts";
-import { runLoad } from "../harness/load.ts";
+import { runLoadWindow } from "../harness/load.ts";
 import type { Credentials } from "../harness/load-plan.ts";
 import { type SecureHub, startSecureHub } from "../harness/secure-hub.ts";
 import { processCpuSeconds } from "../harness/versions.ts";
@@ -82,21 +82,11 @@ async function runOnce(ctx: BenchContext, target: Target): Promise<OneRun> {
     own: process.cpuUsage(),
     at: performance.now(),
   });
-  let start = await reading();
-  let end = start;
   const plan = ctx.plan(target.url, target.prefix, {
     credentials: target.credentials,
     ...(target.ca === undefined ? {} : { ca: target.ca }),
   });
-  const result = await runLoad(plan, {
-    onWindowStart: async () => {
-      start = await reading();
-    },
-    onWindowEnd: async () => {
-      end = await reading();
-    },
-  });
-  if (result.errors.length > 0) throw new Error(`publishers: ${result.errors.join("; ")}`);
+  const { result, start, end } = await runLoadWindow(plan, reading);
   const n = end.count - start.count;
   const own = end.own.user + end.own.system - (start.own.user + start.own.system);
   const server = ((end.cpu - start.cpu) / n) * 1e6;

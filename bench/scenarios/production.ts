@@ -17,7 +17,7 @@ import {
 } from "../harness/context.ts";
 import { postFences } from "../harness/fences.ts";
 import { committedFixes, startBenchHub } from "../harness/hub.ts";
-import { runLoad } from "../harness/load.ts";
+import { runLoadWindow } from "../harness/load.ts";
 import { processCpuSeconds } from "../harness/versions.ts";
 
 type Mode = "memory" | "postgis";
@@ -82,22 +82,15 @@ async function measureMode(
     const cpu: number[] = [];
     for (let run = 0; run < ctx.options.runs; run++) {
       const before = await committedFixes(hub);
-      let start = { fixes: 0, at: 0, cpu: 0 };
-      let end = { fixes: 0, at: 0, cpu: 0 };
       const reading = async () => ({
         fixes: await committedFixes(hub),
         at: performance.now(),
         cpu: processCpuSeconds(pid) ?? Number.NaN,
       });
-      const result = await runLoad(ctx.plan(brokerUrl, `prod-${mode}${run}-v`), {
-        onWindowStart: async () => {
-          start = await reading();
-        },
-        onWindowEnd: async () => {
-          end = await reading();
-        },
-      });
-      if (result.errors.length > 0) throw new Error(`publishers: ${result.errors.join("; ")}`);
+      const { result, start, end } = await runLoadWindow(
+        ctx.plan(brokerUrl, `prod-${mode}${run}-v`),
+        reading,
+      );
       const fixes = end.fixes - start.fixes;
       rates.push(fixes / ((end.at - start.at) / 1000));
       if (fixes > 0) cpu.push(((end.cpu - start.cpu) / fixes) * 1e6);
