@@ -11,6 +11,7 @@ import { frameworkErrors, installErrorHandling } from "./errors.ts";
 import { eventRoutes } from "./events.ts";
 import { geofenceRoutes } from "./geofences.ts";
 import { healthRoutes } from "./health.ts";
+import { installJsonBodies } from "./json-body.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { rootPage } from "./root.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -54,19 +55,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   installErrorHandling(app, deps.bodyLimitBytes);
   // Bodies are JSON only: anything else gets 415 rather than reaching a schema as a string.
   app.removeContentTypeParser("text/plain");
-  // An empty JSON body (some clients label a bodiless DELETE as JSON) is no body, not an error;
-  // routes that need one say so. GeoJSON's own media type is JSON all the same.
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  app.removeContentTypeParser("application/json");
-  app.addContentTypeParser(
-    ["application/json", "application/geo+json"],
-    { parseAs: "string" },
-    (request, body, done) => {
-      const text = typeof body === "string" ? body : body.toString("utf8");
-      if (text.trim() === "") done(null, undefined);
-      else parseJson(request, text, done);
-    },
-  );
+  installJsonBodies(app);
 
   await registerOpenApi(app);
   await registerDocs(app);

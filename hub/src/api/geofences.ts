@@ -22,6 +22,7 @@ import {
   toFeature,
   toGeofenceInput,
 } from "./geofence-feature.ts";
+import { installJsonBodies } from "./json-body.ts";
 import { fetchPage } from "./pagination.ts";
 import {
   AUTHENTICATED_ERRORS,
@@ -84,16 +85,11 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
   // the app does, except that a big body to create or replace a geofence is kept as text.
   const pool = new GeometryPool({ maxPending: MAX_PENDING_GEOMETRY_CHECKS });
   app.addHook("onClose", () => pool.close());
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  const jsonTypes = ["application/json", "application/geo+json"];
-  app.removeContentTypeParser(jsonTypes);
-  app.addContentTypeParser(jsonTypes, { parseAs: "string" }, (request, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.trim() === "") done(null, undefined);
-    else if (text.length >= OFFLOAD_MIN_CHARS && OFFLOADED_METHODS.has(request.method)) {
-      done(null, new UnparsedBody(text));
-    } else parseJson(request, text, done);
-  });
+  installJsonBodies(app, (request, text) =>
+    text.length >= OFFLOAD_MIN_CHARS && OFFLOADED_METHODS.has(request.method)
+      ? new UnparsedBody(text)
+      : undefined,
+  );
   const offloaded = async (text: string, reply: FastifyReply): Promise<OffloadedCheck> => {
     try {
       return await pool.check(text, { maxVertices: deps.maxVertices, keepDepth: KEEP_DEPTH });
