@@ -1,12 +1,13 @@
 // The agent's command line as a user runs it: flag errors, status, a stream on stdin delivered
 // to a real Mosquitto, clean stops, an unreachable broker and a full buffer.
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import agentPackage from "../agent/package.json" with { type: "json" };
 import { readBufferStats } from "../agent/src/buffer/sqlite.ts";
+import { startAgent } from "./support/agent-process.ts";
 import { type Mosquitto, mosquittoBinary, startMosquitto } from "./support/broker.ts";
 import { recordFixes } from "./support/broker-recorder.ts";
 import { tempDir, waitFor } from "./support/hub-process.ts";
@@ -23,27 +24,6 @@ function runSync(args: string[]) {
     encoding: "utf8",
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-interface AgentProcess {
-  child: ChildProcess;
-  stderr(): string;
-  exited: Promise<number | string>;
-}
-
-function startAgent(args: string[]): AgentProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    cwd: ROOT,
-    stdio: ["pipe", "ignore", "pipe"],
-  });
-  let err = "";
-  child.stderr?.on("data", (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
-  );
-  return { child, stderr: () => err, exited };
 }
 
 function status(buffer: string) {

@@ -3,11 +3,12 @@
 // CA, or a wrong password are refused with one clear line, and the fixes stay in the buffer. The
 // simulator's agents connect the same way.
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readBufferStats } from "../agent/src/buffer/sqlite.ts";
+import { startAgent } from "./support/agent-process.ts";
 import { hasBinary } from "./support/binaries.ts";
 import { type Mosquitto, mosquittoBinary, startMosquitto } from "./support/broker.ts";
 import { recordFixes } from "./support/broker-recorder.ts";
@@ -20,28 +21,6 @@ const line = (i: number) =>
   `${JSON.stringify({ ts: new Date(T0 + i * 1000).toISOString(), latitude: 50, longitude: 10 + i / 1e4 })}\n`;
 const USER = "truck-tls";
 const PASSWORD = "correct horse, battery staple";
-
-interface AgentProcess {
-  child: ChildProcess;
-  stderr(): string;
-  exited: Promise<number | string>;
-}
-
-function startAgent(args: string[], env: Record<string, string> = {}): AgentProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "agent/src/main.ts", ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-    stdio: ["pipe", "ignore", "pipe"],
-  });
-  let err = "";
-  child.stderr?.on("data", (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
-  );
-  return { child, stderr: () => err, exited };
-}
 
 function mosquittoPasswdAvailable(): boolean {
   if (hasBinary("mosquitto_passwd")) return true;
@@ -96,10 +75,13 @@ describe.skipIf(!ready())("agent over MQTT with TLS and credentials", () => {
     const id = vehicle();
     const rec = await recordFixes(broker.url, id);
     const buffer = path.join(tempDir(), "agent.db");
-    const agent = startAgent([
-      ...["--vehicle-id", id, "--broker", tlsUrl(), "--buffer", buffer],
-      ...["--ca", pki.ca.certFile, "--username", USER, "--password-file", passwordFile],
-    ]);
+    const agent = startAgent(
+      [
+        ...["--vehicle-id", id, "--broker", tlsUrl(), "--buffer", buffer],
+        ...["--ca", pki.ca.certFile, "--username", USER, "--password-file", passwordFile],
+      ],
+      {},
+    );
     for (let i = 0; i < 49; i++) agent.child.stdin?.write(line(i));
     agent.child.stdin?.end(line(49));
     expect(await agent.exited, agent.stderr()).toBe(0);
@@ -174,15 +156,10 @@ describe.skipIf(!ready())("agent over MQTT with TLS and credentials", () => {
     const id = vehicle();
     const rec = await recordFixes(broker.url, id);
     const buffer = path.join(tempDir(), "agent.db");
-    const agent = startAgent([
-      "--vehicle-id",
-      id,
-      "--broker",
-      tlsUrl(),
-      "--buffer",
-      buffer,
-      ...args(),
-    ]);
+    const agent = startAgent(
+      ["--vehicle-id", id, "--broker", tlsUrl(), "--buffer", buffer, ...args()],
+      {},
+    );
     for (let i = 0; i < 5; i++) agent.child.stdin?.write(line(i));
     await waitFor(
       () => (agent.stderr().includes(says) ? true : undefined),
