@@ -12,6 +12,7 @@ import { eventRoutes } from "./events.ts";
 import { geofenceRoutes } from "./geofences.ts";
 import { healthRoutes } from "./health.ts";
 import { installJsonBodies } from "./json-body.ts";
+import { loginRoutes } from "./login.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { rootPage } from "./root.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -61,6 +62,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await registerDocs(app);
   await app.register(rootPage);
   await app.register(healthRoutes, { prefix: API_PREFIX, deps });
+  await app.register(loginRoutes, { prefix: API_PREFIX, deps });
 
   // Everything that holds data needs the token.
   await app.register(async (data) => {

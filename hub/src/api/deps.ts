@@ -2,6 +2,7 @@
 
 import type { Registry } from "prom-client";
 import type { AccountService } from "../identity/accounts.ts";
+import type { LoginLinks } from "../identity/login-links.ts";
 import type { GeofenceRecord, Store } from "../store/store.ts";
 
 /** Keeps the live geofence engine in step with the stored geofences. */
@@ -30,6 +31,8 @@ export interface ApiDeps {
   token: string;
   /** MQTT accounts and issued REST tokens (CONTRACT §3, §5). */
   accounts: AccountService;
+  /** One-time codes of the map's login links, exchanged for the token at POST /api/v1/login. */
+  loginLinks: LoginLinks;
   metrics: Registry;
   health(): Promise<HealthReport>;
   /** Request bodies over this many bytes get 413. */
