@@ -13,6 +13,8 @@ export interface FenceRegistry {
   remove(id: string): void | Promise<void>;
   /** Whether the engine knows this geofence (memberships of deleted ones are not shown). */
   has(id: string): boolean;
+  /** The vehicles inside a geofence now, by id in order. */
+  vehiclesInside(id: string): string[];
 }
 
 export interface HealthReport {

@@ -27,6 +27,11 @@ export class MapFenceRegistry implements FenceRegistry {
   has(id: string): boolean {
     return this.fences.has(id);
   }
+  /** Who is inside each fence, as a test sets it (the engine works it out from fixes). */
+  readonly inside = new Map<string, string[]>();
+  vehiclesInside(id: string): string[] {
+    return this.inside.get(id) ?? [];
+  }
 }
 
 export interface TestApi {
