@@ -23,6 +23,7 @@ const { values } = parseArgs({
     clients: { type: "string", default: "0,1,10,100" },
     seconds: { type: "string", default: "8" },
     "warmup-seconds": { type: "string", default: "4" },
+    repeat: { type: "string", default: "1" },
   },
 });
 const rate = Number(values.rate);
@@ -30,6 +31,8 @@ const vehicles = Number(values.vehicles);
 const seconds = Number(values.seconds);
 const clientCounts = values.clients.split(",").map(Number);
 const warmupSeconds = Number(values["warmup-seconds"]);
+/** Each client count is measured this many times, interleaved; the table shows medians. */
+const repeat = Number(values.repeat);
 const DAY = 86_400_000;
 
 interface Reader {
@@ -73,7 +76,9 @@ try {
   // A first run, not counted, so the 0-client row is not the one that warms the hub up.
   const runs = [
     { clients: 0, counted: false },
-    ...clientCounts.map((clients) => ({ clients, counted: true })),
+    ...Array.from({ length: repeat }, () =>
+      clientCounts.map((clients) => ({ clients, counted: true })),
+    ).flat(),
   ];
   for (const [run, { clients, counted }] of runs.entries()) {
     const readers = await Promise.all(
@@ -121,15 +126,35 @@ try {
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
-const base = rows.find((r) => r.clients === 0);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1
+    ? (s[mid] as number)
+    : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** One row per client count: the median of its runs. */
+const table: Row[] = clientCounts.map((clients) => {
+  const of = rows.filter((r) => r.clients === clients);
+  const m = (key: Exclude<keyof Row, "clients">) => median(of.map((r) => r[key]));
+  return {
+    clients,
+    fixesPerSecond: m("fixesPerSecond"),
+    hubCpuUsPerFix: m("hubCpuUsPerFix"),
+    messagesPerSecond: m("messagesPerSecond"),
+    mbPerSecond: m("mbPerSecond"),
+  };
+});
+const base = table.find((r) => r.clients === 0);
 const pad = (s: string, n: number) => s.padStart(n);
 console.log(
-  `\nLive stream cost: ${vehicles} vehicles publishing ${rate} fixes/s (QoS 1), ${seconds} s per row\n`,
+  `\nLive stream cost: ${vehicles} vehicles publishing ${rate} fixes/s (QoS 1), ${seconds} s per run, median of ${repeat} run(s); load average ${os.loadavg()[0]?.toFixed(1)} on ${os.availableParallelism()} CPUs\n`,
 );
 console.log(
   `${pad("clients", 7)} ${pad("fixes/s", 8)} ${pad("hub CPU µs/fix", 15)} ${pad("extra µs/fix", 13)} ${pad("µs/fix/client", 14)} ${pad("msgs/s out", 11)} ${pad("MB/s out", 9)}`,
 );
-for (const r of rows) {
+for (const r of table) {
   const extra = base === undefined ? Number.NaN : r.hubCpuUsPerFix - base.hubCpuUsPerFix;
   const perClient = r.clients === 0 ? Number.NaN : extra / r.clients;
   const show = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "–");
@@ -138,5 +163,5 @@ for (const r of rows) {
   );
 }
 console.log(
-  "\nextra µs/fix: hub CPU per fix above the 0-client row; µs/fix/client: that divided by clients.",
+  "\nextra µs/fix: hub CPU per fix above the 0-client row; µs/fix/client: that divided by clients.\nOn a busy machine rows differ by tens of µs/fix from run to run: use --repeat for medians.",
 );
