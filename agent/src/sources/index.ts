@@ -12,7 +12,11 @@ export type { SourceFix, SourceOptions } from "./fix.ts";
 
 /** Longest JSON line read from stdin. */
 const MAX_JSON_LINE = 65_536;
-/** Longest NMEA line read; sentences are at most 82 characters, some receivers exceed that. */
+/**
+ * Longest NMEA line kept, in bytes. Sentences are at most 82 characters (some receivers exceed
+ * that); a longer line is binary data from a receiver mixing protocols, and only its end, where
+ * the sentence after the binary lies, is kept.
+ */
 const MAX_NMEA_LINE = 1024;
 
 const USAGE = "expected stdin, nmea:PATH or gpsd://HOST:PORT";
@@ -63,7 +67,15 @@ async function* nmeaFixes(
   const { signal, onInvalid } = options;
   const decoder = new NmeaDecoder({ onInvalid });
   try {
-    for await (const line of readLines(stream, { signal, maxLength: MAX_NMEA_LINE, onInvalid })) {
+    const lines = readLines(stream, {
+      signal,
+      maxLength: MAX_NMEA_LINE,
+      onInvalid,
+      // Binary-safe: one character per byte, so binary frames cannot corrupt a sentence.
+      encoding: "latin1",
+      overflow: "keep-end",
+    });
+    for await (const line of lines) {
       yield* decoder.push(line);
     }
     if (!signal.aborted) yield* decoder.end();
