@@ -1,25 +1,35 @@
 // Splits a byte stream into text lines with a bounded length, so a device or pipe that never sends
-// a newline cannot make the agent hold an unbounded string.
-//
-// Text protocols (JSON) are read as UTF-8. A GPS receiver's serial port may interleave binary
-// frames (u-blox UBX and the like) with its NMEA text: read as "latin1", every byte becomes exactly
-// one character, so no byte sequence can swallow or alter the ASCII of a sentence next to it.
+// a newline cannot make the agent hold an unbounded string; and the raw chunks, for readers that
+// find their own boundaries (NMEA sentences).
 
 import { StringDecoder } from "node:string_decoder";
 
 export interface LineOptions {
   signal: AbortSignal;
-  /** Longest line kept, in UTF-16 code units (bytes for latin1). */
+  /** Longest line kept, in UTF-16 code units; longer ones are dropped whole and reported. */
   maxLength: number;
   onInvalid?: (reason: string) => void;
-  /** How bytes become text; default "utf8". "latin1" maps each byte to one character. */
-  encoding?: "utf8" | "latin1";
-  /**
-   * What happens to a line longer than maxLength: "drop" (default) drops it whole and reports it;
-   * "keep-end" keeps its last maxLength characters without a report, for streams where binary
-   * runs without newlines precede the text that matters at a line's end.
-   */
-  overflow?: "drop" | "keep-end";
+}
+
+/**
+ * The chunks of `stream` as they arrive, until it ends or `signal` aborts. On abort the stream is
+ * destroyed and the iteration ends quietly; a read error is thrown.
+ */
+export async function* readChunks(
+  stream: NodeJS.ReadableStream,
+  signal: AbortSignal,
+): AsyncGenerator<Buffer | string> {
+  if (signal.aborted) return;
+  const destroy = () => (stream as { destroy?: () => void }).destroy?.();
+  signal.addEventListener("abort", destroy, { once: true });
+  try {
+    for await (const chunk of stream) yield chunk as Buffer | string;
+  } catch (err) {
+    if (signal.aborted) return;
+    throw err;
+  } finally {
+    signal.removeEventListener("abort", destroy);
+  }
 }
 
 /**
@@ -31,11 +41,7 @@ export async function* readLines(
   options: LineOptions,
 ): AsyncGenerator<string> {
   const { signal, maxLength, onInvalid } = options;
-  const keepEnd = options.overflow === "keep-end";
-  if (signal.aborted) return;
-  const destroy = () => (stream as { destroy?: () => void }).destroy?.();
-  signal.addEventListener("abort", destroy, { once: true });
-  const decoder = new StringDecoder(options.encoding ?? "utf8");
+  const decoder = new StringDecoder("utf8");
   let partial = "";
   // Inside an over-long line: its rest is discarded up to the next newline.
   let skipping = false;
@@ -52,9 +58,8 @@ export async function* readLines(
         partial = "";
         continue;
       }
-      let line = partial + piece;
+      const line = partial + piece;
       partial = "";
-      if (line.length > maxLength && keepEnd) line = line.slice(-maxLength);
       if (line.length > maxLength) {
         onInvalid?.(`line longer than ${maxLength} characters`);
         continue;
@@ -63,25 +68,17 @@ export async function* readLines(
     }
     if (skipping) return;
     partial += text.slice(start);
-    if (partial.length > maxLength && keepEnd) {
-      partial = partial.slice(-maxLength);
-    } else if (partial.length > maxLength) {
+    if (partial.length > maxLength) {
       onInvalid?.(`line longer than ${maxLength} characters`);
       partial = "";
       skipping = true;
     }
   }
 
-  try {
-    for await (const chunk of stream) {
-      yield* split(typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer));
-    }
-    const rest = decoder.end();
-    if (rest !== "" || partial !== "") yield* split(`${rest}\n`);
-  } catch (err) {
-    if (signal.aborted) return;
-    throw err;
-  } finally {
-    signal.removeEventListener("abort", destroy);
+  for await (const chunk of readChunks(stream, signal)) {
+    yield* split(typeof chunk === "string" ? chunk : decoder.write(chunk));
   }
+  if (signal.aborted) return;
+  const rest = decoder.end();
+  if (rest !== "" || partial !== "") yield* split(`${rest}\n`);
 }

@@ -3,10 +3,10 @@
 // IN, QZ, ...). Epochs, dates and fixes are the decoder's business (nmea.ts).
 //
 // Choices where NMEA leaves room:
-// - A sentence starts at `$` (or `!`, encapsulated data such as AIS) wherever it is in a line:
-//   receivers that mix binary protocols into the port put binary bytes before it, and a sentence
-//   cut short runs straight into the next one. It ends at its `*hh` checksum, a line end, the next
-//   `$`/`!`, or the first byte that is not printable ASCII (which no sentence contains).
+// - A sentence starts at `$` (or `!`, encapsulated data such as AIS) wherever it is in the byte
+//   stream: receivers that mix binary protocols into the port put binary bytes before it, and a
+//   sentence cut short runs straight into the next one. It ends at its `*hh` checksum, CR or LF,
+//   the next `$`/`!`, or the first byte that is not printable ASCII (which no sentence contains).
 // - A sentence must carry its `*hh` checksum: a sentence cut short (by a dropped byte, a buffer
 //   overrun, binary data) looks exactly like one sent without it, and would otherwise pass as a
 //   position. Real receivers always send it.
@@ -47,40 +47,61 @@ const DOLLAR = 0x24;
 const BANG = 0x21;
 const STAR = 0x2a;
 
+/** Longest sentence kept: NMEA allows 82 characters, some receivers send longer ones. */
+export const MAX_SENTENCE = 512;
+
 /**
- * The sentences in one line of text, in order: each from its `$` or `!` to its checksum's two
- * characters, or to wherever it is cut (line end, the next `$`/`!`, a byte that is not printable
- * ASCII). Bytes outside sentences (binary frames, comments) are left out. `line` holds one
- * character per byte (latin1), so binary bytes can be told from text.
+ * Finds sentences in text that arrives in pieces: each runs from its `$` or `!` to its checksum's
+ * two characters, or to wherever it is cut (CR or LF, the next `$`/`!`, a byte that is not
+ * printable ASCII, MAX_SENTENCE characters). Bytes outside sentences (binary frames, comments) are
+ * skipped, so no line length limits what lies around a sentence. The text must hold one character
+ * per byte (latin1), so binary bytes can be told from text.
  */
-export function findSentences(line: string): string[] {
-  const out: string[] = [];
-  let start = -1;
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c === DOLLAR || c === BANG) {
-      if (start !== -1) out.push(line.slice(start, i));
-      start = i;
-    } else if (start === -1) {
-      // Outside a sentence: skipped.
-    } else if (c < 0x20 || c > 0x7e) {
-      out.push(line.slice(start, i));
-      start = -1;
-    } else if (c === STAR) {
-      // The two characters after `*` are the checksum and end the sentence.
-      let end = i + 1;
-      while (end < line.length && end <= i + 2 && isSentenceChar(line.charCodeAt(end))) end++;
-      out.push(line.slice(start, end));
-      start = -1;
-      i = end - 1;
+export class SentenceScanner {
+  #current = "";
+  /** Where the `*` before the checksum is in #current, or -1. */
+  #star = -1;
+
+  /** Feeds text; returns the sentences it completes, whole or cut. */
+  write(text: string): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === DOLLAR || c === BANG) {
+        this.#finish(out);
+        this.#current = text.charAt(i);
+      } else if (this.#current === "") {
+        // Outside a sentence: skipped.
+      } else if (c < 0x20 || c > 0x7e) {
+        this.#finish(out);
+      } else {
+        this.#current += text.charAt(i);
+        if (c === STAR && this.#star === -1) this.#star = this.#current.length - 1;
+        const done = this.#star !== -1 && this.#current.length === this.#star + 3;
+        if (done || this.#current.length >= MAX_SENTENCE) this.#finish(out);
+      }
     }
+    return out;
   }
-  if (start !== -1) out.push(line.slice(start));
-  return out;
+
+  /** The input ended: returns the sentence in progress, cut. */
+  end(): string[] {
+    const out: string[] = [];
+    this.#finish(out);
+    return out;
+  }
+
+  #finish(out: string[]): void {
+    if (this.#current !== "") out.push(this.#current);
+    this.#current = "";
+    this.#star = -1;
+  }
 }
 
-function isSentenceChar(c: number): boolean {
-  return c >= 0x20 && c <= 0x7e && c !== DOLLAR && c !== BANG;
+/** The sentences in one line of text (see SentenceScanner). */
+export function findSentences(line: string): string[] {
+  const scanner = new SentenceScanner();
+  return [...scanner.write(line), ...scanner.end()];
 }
 
 /**

@@ -1,5 +1,5 @@
-// NMEA 0183 decoding for the `nmea:PATH` source: the RMC and GGA sentences found in each line
-// (nmea-sentence.ts), one fix per receiver epoch with RMC and GGA merged, dated only by the
+// NMEA 0183 decoding for the `nmea:PATH` source: the RMC and GGA sentences found in the byte
+// stream (nmea-sentence.ts), one fix per receiver epoch with RMC and GGA merged, dated only by the
 // receiver.
 //
 // Dating, where NMEA leaves room:
@@ -17,11 +17,12 @@
 //   dates the receiver cannot tell apart; it never dates a fix. A replayed old log keeps its dates.
 
 import type { SourceFix } from "./fix.ts";
-import { findSentences, type NmeaPosition, parseNmeaSentence } from "./nmea-sentence.ts";
+import { type NmeaPosition, parseNmeaSentence, SentenceScanner } from "./nmea-sentence.ts";
 
 export {
   findSentences,
   HDOP_METRES,
+  MAX_SENTENCE,
   type NmeaPosition,
   type NmeaRejected,
   parseNmeaSentence,
@@ -75,22 +76,32 @@ export class NmeaDecoder {
   #lastMsOfDay = 0;
   /** Epochs with a position but no date yet, oldest first (only before the first date). */
   readonly #held: Epoch[] = [];
+  readonly #scanner = new SentenceScanner();
 
   constructor(options: NmeaDecoderOptions = {}) {
     this.#onInvalid = options.onInvalid;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Feeds one line; returns the fixes it completes (usually none or one). */
+  /** Feeds one line (its end ends any sentence in it); returns the fixes it completes. */
   push(line: string): SourceFix[] {
+    return this.write(`${line}\n`);
+  }
+
+  /**
+   * Feeds text as it arrives from the receiver, one character per byte (latin1); returns the
+   * fixes it completes (usually none or one).
+   */
+  write(text: string): SourceFix[] {
     const out: SourceFix[] = [];
-    for (const sentence of findSentences(line)) this.#sentence(sentence, out);
+    for (const sentence of this.#scanner.write(text)) this.#sentence(sentence, out);
     return out;
   }
 
-  /** The input ended: returns the last epoch's fix, if any. */
+  /** The input ended: returns the last epochs' fixes, if any. */
   end(): SourceFix[] {
     const out: SourceFix[] = [];
+    for (const sentence of this.#scanner.end()) this.#sentence(sentence, out);
     this.#flush(out);
     for (const _ of this.#held.splice(0)) {
       this.#onInvalid?.("GGA fix dropped: the input ended before the receiver sent its date (RMC)");
