@@ -20,9 +20,7 @@ import type { SourceFix } from "./fix.ts";
 import { type NmeaPosition, parseNmeaSentence, SentenceScanner } from "./nmea-sentence.ts";
 
 export {
-  findSentences,
   HDOP_METRES,
-  MAX_SENTENCE,
   type NmeaPosition,
   type NmeaRejected,
   parseNmeaSentence,
@@ -123,8 +121,19 @@ export class NmeaDecoder {
       this.#typesKnown = true;
       this.#flush(out);
     }
-    // A sentence for the epoch just emitted came after it was judged complete: nothing to add.
-    if (!this.#pending && parsed.msOfDay === this.#lastEmitted) return;
+    if (!this.#pending && parsed.msOfDay === this.#lastEmitted) {
+      // A sentence for the epoch just judged complete. A repeat of a known type adds nothing. A
+      // type not seen before (the capture began mid-epoch, or the first epoch's RMC was lost)
+      // joins the set, so later epochs wait for it; the epoch itself, if still held for a date,
+      // is reopened, since this may be the RMC that dates it.
+      const held = this.#held.at(-1);
+      if (this.#types.has(parsed.type) || held?.msOfDay !== parsed.msOfDay) {
+        this.#types.add(parsed.type);
+        return;
+      }
+      this.#held.pop();
+      this.#pending = held;
+    }
     this.#types.add(parsed.type);
     const epoch = this.#pending ?? { msOfDay: parsed.msOfDay, present: new Set<string>() };
     this.#pending = epoch;
