@@ -2,6 +2,7 @@
 // receiver's first date (within bounds), midnight, time going back, GPS week rollover, fix lost
 // and regained, every talker, 1 to 10 Hz. Synthetic sentences; expected times worked out by hand.
 
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { HOLD_EPOCHS, HOLD_MS, NmeaDecoder, ROLLOVER_DAYS } from "./nmea.ts";
 
@@ -212,5 +213,37 @@ describe("talkers and rates", () => {
       ...[true, false, false, false, false],
       ...[true, false, false, false, false],
     ]);
+  });
+});
+
+describe("the clock never dates a fix", () => {
+  it("the same sentences give the same fixes whatever the clock says", () => {
+    const time = fc.integer({ min: 0, max: 86_399 }).map((s) => hms(s));
+    const date = fc
+      .date({ min: new Date("1980-01-01"), max: new Date("2079-12-31"), noInvalidDate: true })
+      .map((d) => {
+        const dd = String(d.getUTCDate()).padStart(2, "0");
+        const mm = String(d.getUTCMonth() + 1).padStart(2, "0");
+        return `${dd}${mm}${String(d.getUTCFullYear() % 100).padStart(2, "0")}`;
+      });
+    const sentence = fc.oneof(
+      fc.tuple(time, date, fc.constantFrom("A", "V")).map(([t, d, st]) => rmc(t, d, "GN", st)),
+      fc.tuple(time, fc.constantFrom("0", "1", "2")).map(([t, q]) => gga(t, "GP", q)),
+    );
+    // Clocks no RMC date (1980-2079, + 1024 or 2048 weeks: up to 2139) can match as a rollover.
+    const clock = fc.oneof(
+      fc.integer({ min: 0, max: Date.UTC(1979, 0) }),
+      fc.integer({ min: Date.UTC(2141, 0), max: Date.UTC(2200, 0) }),
+    );
+    fc.assert(
+      fc.property(fc.array(sentence, { maxLength: 40 }), clock, clock, (lines, a, b) => {
+        const first = decode(lines, a);
+        expect(decode(lines, b).fixes).toEqual(first.fixes);
+        if (!lines.some((l) => l.includes("RMC") && l.includes(",A,"))) {
+          expect(first.fixes).toEqual([]);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
