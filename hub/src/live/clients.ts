@@ -81,6 +81,7 @@ export class StreamClients {
     if (this.#sessions.size === 0 && this.#timer !== null) {
       clearInterval(this.#timer);
       this.#timer = null;
+      this.metrics.heldBytes(0);
     }
   }
 

@@ -238,7 +238,11 @@ describe("StreamClients", () => {
     expect(c.clients).toBe(1);
     expect(feed.listeners).toBe(1);
     expect(clients.reserve()).toBe(true);
+    (sinks[1] as RecordingSink).bufferedAmount = 5;
+    clients.tick();
+    expect(c.held).toBe(5);
     clients.stop();
     expect(feed.listeners).toBe(0);
+    expect(c.held).toBe(0);
   });
 });
