@@ -131,6 +131,8 @@ export const streamRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     }
     socket.on("error", () => socket.destroy());
     wss.handleUpgrade(request, socket, head, (ws) => {
+      // A bad frame (or one over the size limit) is an 'error' here: logged, and ws closes it.
+      ws.on("error", (err) => app.log.debug({ err: err.message }, "stream client socket error"));
       sockets.add(ws);
       alive.add(ws);
       ws.on("pong", () => alive.add(ws));
@@ -152,7 +154,6 @@ export const streamRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
 
   /** A connection that holds a slot: authentication first, then its session. */
   const connected = (ws: WebSocket, stream: StreamDeps) => {
-    ws.on("error", (err) => app.log.debug({ err: err.message }, "stream client socket error"));
     let phase: "auth" | "checking" | "open" = "auth";
     let session: StreamSession | null = null;
     const timer = setTimeout(() => {
