@@ -3,7 +3,7 @@
 // other type (lwt, transition, waypoint, card, cmd, encrypted, …) and an empty message (the app
 // clears a retained topic with one) are ignored, not errors. Never throws.
 
-import type { RejectReason } from "./decode.ts";
+import type { DecodeResult, RejectReason } from "./decode.ts";
 import {
   altitudeOf,
   KMH_MS,
@@ -138,6 +138,32 @@ export function decodeOwnTracksMessage(
       accuracy: accuracy as number | undefined,
       altitude: altitude as number | undefined,
     },
+  };
+}
+
+/**
+ * Decodes a message on any `owntracks/…` topic as the hub's MQTT receiver takes it: a location on
+ * `owntracks/{user}/{device}` is a fix of vehicle `{user}`; deeper topics (events, commands,
+ * waypoints) and other types give nothing; a topic that is no OwnTracks topic is `bad_topic`.
+ */
+export function decodeOwnTracksTopic(
+  topic: string,
+  payload: Uint8Array | string,
+  options: OwnTracksOptions = {},
+): DecodeResult {
+  const levels = typeof topic === "string" ? topic.split("/") : [];
+  if (levels.length > 3 && levels[0] === "owntracks") {
+    return { vehicle_id: null, fixes: [], rejects: [] };
+  }
+  const target = parseOwnTracksTopic(topic);
+  if (target === null) {
+    return { vehicle_id: null, fixes: [], rejects: [{ index: -1, reason: "bad_topic" }] };
+  }
+  const result = decodeOwnTracks(payload, target.user, options);
+  return {
+    vehicle_id: target.user,
+    fixes: result.kind === "fix" ? [result.fix] : [],
+    rejects: result.kind === "rejected" ? [{ index: 0, reason: result.reason }] : [],
   };
 }
 

@@ -3,6 +3,7 @@
 import type { Registry } from "prom-client";
 import type { AccountService } from "../identity/accounts.ts";
 import type { LoginLinks } from "../identity/login-links.ts";
+import type { DeviceFixes } from "../ingest/device-fixes.ts";
 import type { GeofenceRecord, Store } from "../store/store.ts";
 
 /** Keeps the live geofence engine in step with the stored geofences. */
@@ -41,4 +42,6 @@ export interface ApiDeps {
   bodyLimitBytes: number;
   /** Vertex cap per geofence (CONTRACT §5: 100,000). */
   maxVertices: number;
+  /** Fixes from phones, trackers and imports (CONTRACT §5, §9); absent: those routes are not served. */
+  devices?: DeviceFixes;
 }

@@ -3,6 +3,8 @@
 
 import {
   decodeLocationMessage,
+  decodeOwnTracksTopic,
+  OWNTRACKS_PREFIX,
   parseStatusTopic,
   parseVehicleStatus,
   type Reject,
@@ -69,7 +71,10 @@ export class Receiver {
    * rather than acknowledged unseen.
    */
   handles(topic: string): boolean {
-    return typeof topic === "string" && topic.startsWith(VEHICLES_PREFIX);
+    return (
+      typeof topic === "string" &&
+      (topic.startsWith(VEHICLES_PREFIX) || topic.startsWith(OWNTRACKS_PREFIX))
+    );
   }
 
   /**
@@ -84,20 +89,29 @@ export class Receiver {
       return;
     }
     const now = Date.now();
-    // Anything but a status topic is decoded as a location message: a topic that is neither
-    // comes back whole as `bad_topic`, counted and logged like any other reject.
-    const result = decodeLocationMessage(topic, payload, {
+    const options = {
       maxBytes: this.#o.maxPayloadBytes,
       receivedAt: now,
       notAfter: now + (this.#o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS),
-    });
+    };
+    // OwnTracks messages (CONTRACT §9) are fixes of their topic's user; anything else but a
+    // status topic is decoded as a location message: a topic that is neither comes back whole
+    // as `bad_topic`, counted and logged like any other reject.
+    const ownTracks = topic.startsWith(OWNTRACKS_PREFIX);
+    const result = ownTracks
+      ? decodeOwnTracksTopic(topic, payload, options)
+      : decodeLocationMessage(topic, payload, options);
     if (result.rejects.length > 0) this.#rejected(topic, result.rejects);
-    this.#o.pipeline.submit(result.fixes, (err) => {
-      if (err) {
-        this.#log.warn("commit", { err: err.message }, "could not store fixes; not acknowledged");
-      }
-      done(err);
-    });
+    this.#o.pipeline.submit(
+      result.fixes,
+      (err) => {
+        if (err) {
+          this.#log.warn("commit", { err: err.message }, "could not store fixes; not acknowledged");
+        }
+        done(err);
+      },
+      ownTracks ? "owntracks" : "agent",
+    );
   }
 
   /**
