@@ -37,7 +37,7 @@ export interface ParsedImport {
 export class ImportError extends Error {
   override readonly name = "ImportError";
   constructor(
-    readonly status: 400 | 413,
+    readonly status: 400 | 413 | 503,
     message: string,
   ) {
     super(message);
