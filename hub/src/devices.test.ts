@@ -10,7 +10,7 @@ import mqtt from "mqtt";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, waitFor } from "../../tests/support/hub-process.ts";
-import { loadConfig } from "./config.ts";
+import { ConfigError, loadConfig } from "./config.ts";
 import { type Hub, startHub } from "./hub.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -273,6 +273,28 @@ describe("devices on a hub that requires credentials", () => {
     expect(stored.some((f) => f.latitude === 52.54)).toBe(true);
     expect(stored.some((f) => f.latitude === 52.55 && f.longitude === 13.41)).toBe(true);
     expect((await fetch(`${base}/api/v1/vehicles`)).status).toBe(404);
+  });
+
+  it("LOCUS_OSMAND_PORT: unset by default; a bad value or a port in use names the setting", async () => {
+    expect(loadConfig({}).osmandPort).toBeNull();
+    expect(loadConfig({ LOCUS_OSMAND_PORT: "5055" }).osmandPort).toBe(5055);
+    expect(() => loadConfig({ LOCUS_OSMAND_PORT: "osmand" })).toThrow(/^LOCUS_OSMAND_PORT: /);
+    const taken = new URL(hub.httpUrl).port;
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), "locus-devices-port-"));
+    try {
+      const failed = await start(other, { LOCUS_OSMAND_PORT: taken }).then(
+        async (h) => {
+          await h.close();
+          return null;
+        },
+        (err: unknown) => err,
+      );
+      expect(failed).toBeInstanceOf(ConfigError);
+      expect((failed as ConfigError).setting).toBe("LOCUS_OSMAND_PORT");
+      expect((failed as ConfigError).message).toMatch(/already in use/);
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it("bad bodies get clear 4xx answers and never stop the hub", async () => {
