@@ -88,6 +88,14 @@ export const ownTracksRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     },
     async (request, reply) => {
       const claimed = header(request, "x-limit-u") ?? queryParam(request, "u");
+      // Who is asking comes first: a stranger learns nothing about the body it sent.
+      const identity = await identifyDevice(
+        request,
+        { accounts: deps.accounts, store: deps.store, allowAnonymous: devices.allowAnonymous },
+        { claimedId: claimed, passwordParam: null },
+        401,
+      );
+      if (identity.kind === "refused") return sendRefusal(reply, identity);
       const text = bodyText(request);
       let messages: unknown[] = [];
       if (text.trim() !== "") {
@@ -104,13 +112,6 @@ export const ownTracksRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
           throw badRequest(`${messages.length} messages in one request: send at most ${MAX_BATCH}`);
         }
       }
-      const identity = await identifyDevice(
-        request,
-        { accounts: deps.accounts, store: deps.store, allowAnonymous: devices.allowAnonymous },
-        { claimedId: claimed, passwordParam: null },
-        401,
-      );
-      if (identity.kind === "refused") return sendRefusal(reply, identity);
       const vehicleId =
         identity.kind === "vehicle" ? identity.id : (claimed ?? topicUser(messages));
       const fixes: Fix[] = [];
