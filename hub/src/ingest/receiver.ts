@@ -4,6 +4,7 @@
 import {
   decodeLocationMessage,
   decodeOwnTracksTopic,
+  OWNTRACKS_MAX_BYTES,
   OWNTRACKS_PREFIX,
   parseStatusTopic,
   parseVehicleStatus,
@@ -98,8 +99,12 @@ export class Receiver {
     // status topic is decoded as a location message: a topic that is neither comes back whole
     // as `bad_topic`, counted and logged like any other reject.
     const ownTracks = topic.startsWith(OWNTRACKS_PREFIX);
+    // An OwnTracks message is one small object: a larger one is refused before it is decoded.
     const result = ownTracks
-      ? decodeOwnTracksTopic(topic, payload, options)
+      ? decodeOwnTracksTopic(topic, payload, {
+          ...options,
+          maxBytes: Math.min(options.maxBytes, OWNTRACKS_MAX_BYTES),
+        })
       : decodeLocationMessage(topic, payload, options);
     if (result.rejects.length > 0) this.#rejected(topic, result.rejects);
     this.#o.pipeline.submit(
