@@ -1,9 +1,11 @@
-// How the device and import routes read bodies: whatever the Content-Type (apps and trackers
-// label them loosely), as text within a limit, for the route's own decoder; and errors in the
-// contract's shape with messages about these routes rather than geofences.
+// How the device and import routes read bodies and answer: whatever the Content-Type (apps and
+// trackers label them loosely), as text within a limit, for the route's own decoder; errors in
+// the contract's shape with messages about these routes rather than geofences.
 
+import type { Fix, Reject } from "@locus/protocol";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ApiError, errorBody } from "./errors.ts";
+import type { ApiDeps } from "./deps.ts";
+import { ApiError, badRequest, errorBody } from "./errors.ts";
 
 /**
  * Makes every body in `app`'s scope a string (an empty body: ""), of at most `limit` bytes; a
@@ -16,6 +18,8 @@ export function installTextBodies(app: FastifyInstance, limit: number, what: str
   });
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ApiError) {
+      // Thrown only by the bearer-token hook (imports); devices' own 401s invite HTTP Basic.
+      if (err.statusCode === 401) reply.header("www-authenticate", 'Bearer realm="locus"');
       return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message));
     }
     const status = typeof err.statusCode === "number" ? err.statusCode : 500;
@@ -41,4 +45,30 @@ export function bodyText(request: FastifyRequest): string {
 export function saysJson(request: FastifyRequest): boolean {
   const type = (request.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   return type === "application/json" || type.endsWith("+json");
+}
+
+/** Stores a device's fixes; a commit that fails answers 503, and the device sends them again. */
+export async function storeDeviceFixes(
+  deps: Pick<ApiDeps, "devices">,
+  fixes: readonly Fix[],
+  source: "owntracks" | "osmand",
+): Promise<void> {
+  try {
+    await deps.devices?.submit(fixes, source);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ApiError(
+      "LOCUS_UNAVAILABLE",
+      503,
+      `the fixes could not be stored (${why}): send them again later`,
+    );
+  }
+}
+
+/** The message a request whose every location was refused gets. */
+export function refusedLocations(rejects: readonly Reject[]): ApiError {
+  const reasons = [...new Set(rejects.map((r) => r.reason))].join(", ");
+  return badRequest(
+    `no location could be read (${reasons}): see docs/devices.md for the fields and their units`,
+  );
 }

@@ -9,9 +9,14 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import secureJson from "secure-json-parse";
 import type { ApiDeps } from "./deps.ts";
 import { identifyDevice, sendRefusal } from "./device-auth.ts";
-import { bodyText, installTextBodies, saysJson } from "./device-bodies.ts";
+import {
+  bodyText,
+  installTextBodies,
+  refusedLocations,
+  saysJson,
+  storeDeviceFixes,
+} from "./device-bodies.ts";
 import { badRequest } from "./errors.ts";
-import { refusedLocations, storeDeviceFixes } from "./owntracks.ts";
 
 /** A position is well under 1 KiB; a JSON batch of 1000 fits in this. */
 export const OSMAND_BODY_LIMIT = 1024 * 1024;

@@ -13,8 +13,13 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import secureJson from "secure-json-parse";
 import type { ApiDeps } from "./deps.ts";
 import { identifyDevice, sendRefusal } from "./device-auth.ts";
-import { bodyText, installTextBodies } from "./device-bodies.ts";
-import { ApiError, badRequest } from "./errors.ts";
+import {
+  bodyText,
+  installTextBodies,
+  refusedLocations,
+  storeDeviceFixes,
+} from "./device-bodies.ts";
+import { badRequest } from "./errors.ts";
 
 /** One OwnTracks message is a few hundred bytes; this leaves room for a queue sent at once. */
 export const OWNTRACKS_BODY_LIMIT = 256 * 1024;
@@ -43,32 +48,6 @@ function topicUser(messages: readonly unknown[]): string | null {
     }
   }
   return null;
-}
-
-/** Stores what a commit failure leaves: the device is told to send again. */
-export async function storeDeviceFixes(
-  deps: Pick<ApiDeps, "devices">,
-  fixes: readonly Fix[],
-  source: "owntracks" | "osmand",
-): Promise<void> {
-  try {
-    await deps.devices?.submit(fixes, source);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new ApiError(
-      "LOCUS_UNAVAILABLE",
-      503,
-      `the fixes could not be stored (${why}): send them again later`,
-    );
-  }
-}
-
-/** The message a request whose every location was refused gets. */
-export function refusedLocations(rejects: readonly Reject[]): ApiError {
-  const reasons = [...new Set(rejects.map((r) => r.reason))].join(", ");
-  return badRequest(
-    `no location could be read (${reasons}): see docs/devices.md for the fields and their units`,
-  );
 }
 
 export const ownTracksRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
