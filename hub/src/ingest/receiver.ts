@@ -89,34 +89,25 @@ export class Receiver {
       this.#status(topic, payload, done);
       return;
     }
+    if (topic.startsWith(OWNTRACKS_PREFIX)) {
+      this.#ownTracks(topic, payload, done);
+      return;
+    }
     const now = Date.now();
-    const options = {
+    // Anything but a status topic is decoded as a location message: a topic that is neither
+    // comes back whole as `bad_topic`, counted and logged like any other reject.
+    const result = decodeLocationMessage(topic, payload, {
       maxBytes: this.#o.maxPayloadBytes,
       receivedAt: now,
       notAfter: now + (this.#o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS),
-    };
-    // OwnTracks messages (CONTRACT §9) are fixes of their topic's user; anything else but a
-    // status topic is decoded as a location message: a topic that is neither comes back whole
-    // as `bad_topic`, counted and logged like any other reject.
-    const ownTracks = topic.startsWith(OWNTRACKS_PREFIX);
-    // An OwnTracks message is one small object: a larger one is refused before it is decoded.
-    const result = ownTracks
-      ? decodeOwnTracksTopic(topic, payload, {
-          ...options,
-          maxBytes: Math.min(options.maxBytes, OWNTRACKS_MAX_BYTES),
-        })
-      : decodeLocationMessage(topic, payload, options);
+    });
     if (result.rejects.length > 0) this.#rejected(topic, result.rejects);
-    this.#o.pipeline.submit(
-      result.fixes,
-      (err) => {
-        if (err) {
-          this.#log.warn("commit", { err: err.message }, "could not store fixes; not acknowledged");
-        }
-        done(err);
-      },
-      ownTracks ? "owntracks" : "agent",
-    );
+    this.#o.pipeline.submit(result.fixes, (err) => {
+      if (err) {
+        this.#log.warn("commit", { err: err.message }, "could not store fixes; not acknowledged");
+      }
+      done(err);
+    });
   }
 
   /**
@@ -128,6 +119,31 @@ export class Receiver {
    */
   stop(): void {
     this.#stopped = true;
+  }
+
+  /**
+   * An OwnTracks message (CONTRACT §9): a location on `owntracks/{user}/{device}` is a fix of
+   * vehicle `{user}`; other types and deeper topics are acknowledged and ignored. One message is
+   * one small object, so a larger one is refused before it is decoded.
+   */
+  #ownTracks(topic: string, payload: Uint8Array, done: (err: Error | null) => void): void {
+    const now = Date.now();
+    const result = decodeOwnTracksTopic(topic, payload, {
+      maxBytes: Math.min(this.#o.maxPayloadBytes, OWNTRACKS_MAX_BYTES),
+      receivedAt: now,
+      notAfter: now + (this.#o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS),
+    });
+    if (result.rejects.length > 0) this.#rejected(topic, result.rejects);
+    this.#o.pipeline.submit(
+      result.fixes,
+      (err) => {
+        if (err) {
+          this.#log.warn("commit", { err: err.message }, "could not store fixes; not acknowledged");
+        }
+        done(err);
+      },
+      "owntracks",
+    );
   }
 
   #rejected(topic: string, rejects: readonly Reject[]): void {
