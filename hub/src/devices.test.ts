@@ -275,6 +275,19 @@ describe("devices on a hub that requires credentials", () => {
     expect((await fetch(`${base}/api/v1/vehicles`)).status).toBe(404);
   });
 
+  it("the device routes and the import are in the OpenAPI document", async () => {
+    const doc = (await (await fetch(`${hub.httpUrl}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(Object.keys(doc.paths["/api/v1/owntracks"] ?? {})).toContain("post");
+    expect(Object.keys(doc.paths["/api/v1/osmand"] ?? {})).toEqual(
+      expect.arrayContaining(["get", "post"]),
+    );
+    expect(Object.keys(doc.paths["/api/v1/vehicles/{id}/locations"] ?? {})).toEqual(
+      expect.arrayContaining(["get", "post"]),
+    );
+  });
+
   it("LOCUS_OSMAND_PORT: unset by default; a bad value or a port in use names the setting", async () => {
     expect(loadConfig({}).osmandPort).toBeNull();
     expect(loadConfig({ LOCUS_OSMAND_PORT: "5055" }).osmandPort).toBe(5055);
