@@ -6,6 +6,8 @@ import { loadTlsCredentials, type TlsCredentials, TlsSettingError } from "./tls.
 
 export interface HubConfig {
   http: { host: string; port: number; bodyLimitBytes: number };
+  /** LOCUS_OSMAND_PORT: where the OsmAnd protocol is also served at `/` (CONTRACT §9); null: not. */
+  osmandPort: number | null;
   /** Set: an external broker (production). Unset: the embedded broker below. */
   mqttUrl: string | null;
   mqtt: {
@@ -246,6 +248,8 @@ export function loadConfig(env: Env = process.env): HubConfig {
       port: port(env, "LOCUS_HTTP_PORT", 3000),
       bodyLimitBytes: number(env, "LOCUS_HTTP_BODY_LIMIT", 8 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     },
+    osmandPort:
+      optional(env, "LOCUS_OSMAND_PORT") === null ? null : port(env, "LOCUS_OSMAND_PORT", 0),
     mqttUrl: url(env, "LOCUS_MQTT_URL", ["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]),
     mqtt: {
       host: mqttHost,

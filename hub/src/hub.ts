@@ -8,6 +8,7 @@ import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
 import type { HealthReport } from "./api/deps.ts";
 import { liveFences } from "./api/live-fences.ts";
+import { buildOsmAndServer } from "./api/osmand-server.ts";
 import type { Broker } from "./broker/broker.ts";
 import { type OpenedBrokerAccounts, openBrokerAccounts } from "./broker/broker-accounts-factory.ts";
 import { BrokerListenError, EmbeddedBroker } from "./broker/embedded.ts";
@@ -22,6 +23,7 @@ import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
 import { AccountService } from "./identity/accounts.ts";
 import { LoginLinks } from "./identity/login-links.ts";
 import type { MqttAuthenticator } from "./identity/principal.ts";
+import { DeviceFixes } from "./ingest/device-fixes.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
 import { LiveFeed } from "./live/feed.ts";
@@ -43,6 +45,8 @@ export interface Hub {
   mqttUrl: string;
   /** Where devices connect over TLS (the embedded broker with LOCUS_TLS_CERT), else null. */
   mqttTlsUrl: string | null;
+  /** Where the OsmAnd protocol is served at `/` (LOCUS_OSMAND_PORT), else null. */
+  osmandUrl: string | null;
   token: string;
   /** Where the token came from: LOCUS_API_TOKEN, the data dir, or generated now. */
   tokenSource: "env" | "file" | "generated";
@@ -63,6 +67,12 @@ function portTaken(err: unknown, setting: string, host: string, port: number): u
     return new ConfigError(setting, `cannot listen on ${host}: no such local address`);
   }
   return err;
+}
+
+/** The URL a listening server answers on (its bound port, for port 0). */
+function boundUrl(server: FastifyInstance, scheme: "http" | "https", host: string): string {
+  const address = server.server.address();
+  return httpUrlOf(scheme, host, typeof address === "object" && address ? address.port : 0);
 }
 
 function httpUrlOf(scheme: "http" | "https", host: string, port: number): string {
@@ -177,6 +187,13 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       return { ok: Object.values(checks).every((c) => c === "ok"), checks };
     };
     const loginLinks = new LoginLinks();
+    // Phones, trackers and imports (CONTRACT §5, §9) go through the same pipeline.
+    const devices = new DeviceFixes({
+      pipeline,
+      metrics,
+      allowAnonymous: config.mqtt.allowAnonymous,
+      maxFutureMs: config.maxFutureMs,
+    });
     const api: FastifyInstance = await buildApi(
       {
         store,
@@ -194,6 +211,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
           authTimeoutMs: config.stream.authTimeoutMs,
           metrics: streamMetrics(metrics),
         },
+        devices,
       },
       { logger: log, https: config.tls },
     );
@@ -204,6 +222,19 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     });
     const address = api.server.address();
     const boundHttpPort = typeof address === "object" && address ? address.port : httpPort;
+    let osmand: FastifyInstance | null = null;
+    if (config.osmandPort !== null) {
+      const server = await buildOsmAndServer(
+        { store, accounts, devices },
+        { logger: log, https: config.tls },
+      );
+      osmand = server;
+      cleanups.push(() => server.close());
+      const osmandPort = config.osmandPort;
+      await server.listen({ host: httpHost, port: osmandPort }).catch((err) => {
+        throw portTaken(err, "LOCUS_OSMAND_PORT", httpHost, osmandPort);
+      });
+    }
 
     let closing: Promise<void> | null = null;
     const close = () => {
@@ -219,6 +250,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         await externalAccounts?.close();
         await started.close();
         await pipeline.flush();
+        await osmand?.close();
         await api.close();
         await store.close();
       })();
@@ -229,6 +261,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       httpUrl,
       mqttUrl: started.url,
       mqttTlsUrl: started instanceof EmbeddedBroker ? started.tlsUrl : null,
+      osmandUrl: osmand === null ? null : boundUrl(osmand, config.tls ? "https" : "http", httpHost),
       token: token.token,
       tokenSource: token.source,
       tokenFile: token.file,

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       ? "(from LOCUS_API_TOKEN)"
       : `${hub.token} (${hub.tokenSource === "generated" ? "generated, saved in" : "from"} ${hub.tokenFile})`;
   process.stdout.write(
-    `locus hub ready  http: ${hub.httpUrl}  mqtt: ${hub.mqttUrl}${hub.mqttTlsUrl ? `  mqtts: ${hub.mqttTlsUrl}` : ""}  api token: ${token}\n`,
+    `locus hub ready  http: ${hub.httpUrl}  mqtt: ${hub.mqttUrl}${hub.mqttTlsUrl ? `  mqtts: ${hub.mqttTlsUrl}` : ""}${hub.osmandUrl ? `  osmand: ${hub.osmandUrl}` : ""}  api token: ${token}\n`,
   );
   // A way into the map without copying the token, printed only where the token itself is: a hub
   // whose token comes from LOCUS_API_TOKEN keeps both out of its logs.

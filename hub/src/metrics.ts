@@ -6,9 +6,15 @@ import { LIMIT_REASONS } from "./broker/limits.ts";
 import { MQTT_REFUSALS } from "./identity/access.ts";
 import type { StreamMetrics } from "./live/clients.ts";
 
+/** Where fixes come from: the Locus protocol (agents, simulator), phone apps, trackers, imports. */
+export const FIX_SOURCES = ["agent", "owntracks", "osmand", "import"] as const;
+export type FixSource = (typeof FIX_SOURCES)[number];
+
 export interface HubMetrics {
   registry: Registry;
   fixesAccepted: Counter;
+  /** Fixes committed, by source (the sum is fixesAccepted). */
+  fixesBySource: Counter<"source">;
   fixesDuplicate: Counter;
   fixesRejected: Counter<"reason">;
   events: Counter<"type">;
@@ -65,6 +71,13 @@ export function createMetrics(sample: {
     registers: [registry],
   });
   for (const reason of LIMIT_REASONS) mqttLimited.inc({ reason }, 0);
+  const fixesBySource = new Counter({
+    name: "locus_fixes_by_source_total",
+    help: "Fixes committed to the store, by source: agent (locus/vehicles/+/location), owntracks, osmand, import",
+    labelNames: ["source"] as const,
+    registers: [registry],
+  });
+  for (const source of FIX_SOURCES) fixesBySource.inc({ source }, 0);
   return {
     registry,
     fixesAccepted: new Counter({
@@ -77,6 +90,7 @@ export function createMetrics(sample: {
       help: "Fixes received again (same vehicle, ts and seq) and not stored twice",
       registers: [registry],
     }),
+    fixesBySource,
     fixesRejected,
     events,
     outboxDepth: new Gauge({

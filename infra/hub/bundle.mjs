@@ -17,12 +17,14 @@ const hub = JSON.parse(fs.readFileSync(path.join(ROOT, "hub/package.json"), "utf
 /** Every runtime dependency of the hub but the workspace packages, which are TypeScript. */
 const external = Object.keys(hub.dependencies).filter((name) => !name.startsWith("@locus/"));
 
-// The geometry worker is a second entry: the hub starts it as geometry-worker.mjs beside main.mjs.
+// The geometry and GPX import workers are more entries: the hub starts them as geometry-worker.mjs
+// and import-worker.mjs beside main.mjs.
 await build({
   absWorkingDir: ROOT,
   entryPoints: [
     { in: ENTRY, out: "main" },
     { in: "hub/src/geofence/geometry-worker.ts", out: "geometry-worker" },
+    { in: "hub/src/ingest/import-worker.ts", out: "import-worker" },
   ],
   outdir,
   outExtension: { ".js": ".mjs" },

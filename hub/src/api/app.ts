@@ -11,9 +11,12 @@ import { frameworkErrors, installErrorHandling } from "./errors.ts";
 import { eventRoutes } from "./events.ts";
 import { geofenceRoutes } from "./geofences.ts";
 import { healthRoutes } from "./health.ts";
+import { importRoutes } from "./imports.ts";
 import { installJsonBodies } from "./json-body.ts";
 import { loginRoutes } from "./login.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { osmAndRoutes } from "./osmand.ts";
+import { ownTracksRoutes } from "./owntracks.ts";
 import { rootPage } from "./root.ts";
 import { streamRoutes } from "./stream.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -66,12 +69,16 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await app.register(loginRoutes, { prefix: API_PREFIX, deps });
   // The stream authenticates with its first message, not a header (tokens never go in URLs).
   await app.register(streamRoutes, { prefix: API_PREFIX, deps });
+  // Phones and trackers hold a vehicle's password, not a token (CONTRACT §9).
+  await app.register(ownTracksRoutes, { prefix: API_PREFIX, deps });
+  await app.register(osmAndRoutes, { prefix: API_PREFIX, deps, path: "/osmand" });
 
   // Everything that holds data needs the token.
   await app.register(async (data) => {
     data.addHook("onRequest", bearerAuth(deps.token, deps.accounts));
     await data.register(geofenceRoutes, { prefix: API_PREFIX, deps });
     await data.register(vehicleRoutes, { prefix: API_PREFIX, deps });
+    await data.register(importRoutes, { prefix: API_PREFIX, deps });
     await data.register(eventRoutes, { prefix: API_PREFIX, deps });
     await data.register(clientRoutes, { prefix: API_PREFIX, deps });
     await data.register(tokenRoutes, { prefix: API_PREFIX, deps });

@@ -3,6 +3,7 @@
 import type { Registry } from "prom-client";
 import type { AccountService } from "../identity/accounts.ts";
 import type { LoginLinks } from "../identity/login-links.ts";
+import type { DeviceFixes } from "../ingest/device-fixes.ts";
 import type { StreamLimits, StreamMetrics } from "../live/clients.ts";
 import type { LiveFeed } from "../live/feed.ts";
 import type { GeofenceRecord, Store } from "../store/store.ts";
@@ -54,4 +55,6 @@ export interface ApiDeps {
   maxVertices: number;
   /** Absent: GET /api/v1/stream answers 426 and takes no connections. */
   stream?: StreamDeps;
+  /** Fixes from phones, trackers and imports (CONTRACT §5, §9); absent: those routes are not served. */
+  devices?: DeviceFixes;
 }

@@ -167,6 +167,12 @@ export class ExternalBroker implements Broker {
       await new Promise((r) => setTimeout(r, wait));
     }
     await this.#session.subscribe();
+    if (this.#session.ownTracksRefused) {
+      this.#log.warn(
+        { url: this.url, topic: "owntracks/+/+" },
+        "the broker refused the hub's subscription to OwnTracks locations (check the ACL for the hub's user): OwnTracks phones over MQTT are not received",
+      );
+    }
   }
 
   /** Takes a message: true when it may be acknowledged at once, false when its PUBACK waits. */

@@ -2,7 +2,12 @@
 // the hub's subscriptions and queues its QoS 1 messages while the hub is away), connected one
 // attempt at a time, subscribed again on every connection, with Mosquitto's $SYS client count.
 
-import { LOCATION_TOPIC_FILTER, redactUrl, STATUS_TOPIC_FILTER } from "@locus/protocol";
+import {
+  LOCATION_TOPIC_FILTER,
+  OWNTRACKS_TOPIC_FILTER,
+  redactUrl,
+  STATUS_TOPIC_FILTER,
+} from "@locus/protocol";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import { BrokerConnectError, describeError, refusesCredentials } from "./connect-error.ts";
 import { deferAcks, sendPuback } from "./deferred-ack.ts";
@@ -38,6 +43,7 @@ export class SessionClient {
   readonly #url: string;
   #attempted = false;
   #clientsConnected: number | null = null;
+  #ownTracksRefused = false;
 
   constructor(options: SessionOptions, events: SessionEvents) {
     this.#url = redactUrl(options.url);
@@ -134,8 +140,11 @@ export class SessionClient {
     const granted = await this.#client.subscribeAsync({
       [LOCATION_TOPIC_FILTER]: { qos: 1, rh: 1 },
       [STATUS_TOPIC_FILTER]: { qos: 1, rh: 1 },
+      [OWNTRACKS_TOPIC_FILTER]: { qos: 1, rh: 1 },
     });
-    const refused = granted.filter((g) => g.qos !== 1);
+    // OwnTracks phones are optional: a broker whose ACL leaves them out still carries fixes.
+    this.#ownTracksRefused = granted.some((g) => g.topic === OWNTRACKS_TOPIC_FILTER && g.qos !== 1);
+    const refused = granted.filter((g) => g.qos !== 1 && g.topic !== OWNTRACKS_TOPIC_FILTER);
     if (refused.length > 0) {
       throw new BrokerConnectError(
         "not-authorized",
@@ -148,6 +157,11 @@ export class SessionClient {
     this.#client.subscribe(CLIENTS_CONNECTED_TOPIC, { qos: 0 }, (err, result) => {
       if (err || (result?.[0]?.qos ?? 128) >= 128) this.#clientsConnected = null;
     });
+  }
+
+  /** Whether the broker refused the hub's subscription to OwnTracks locations. */
+  get ownTracksRefused(): boolean {
+    return this.#ownTracksRefused;
   }
 
   /** Publishes at QoS 1; `done` runs on the PUBACK, or with an error. */

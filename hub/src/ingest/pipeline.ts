@@ -9,7 +9,7 @@
 
 import type { Fix } from "@locus/protocol";
 import type { GeofenceEngine } from "../geofence/engine.ts";
-import type { HubMetrics } from "../metrics.ts";
+import type { FixSource, HubMetrics } from "../metrics.ts";
 import type { OutboxEvent, Store } from "../store/store.ts";
 import { Deduplicator } from "./dedup.ts";
 
@@ -17,6 +17,7 @@ const noop = () => {};
 
 interface Pending {
   fixes: readonly Fix[];
+  source: FixSource;
   arrivedAt: number;
   done: (err: Error | null) => void;
 }
@@ -78,14 +79,18 @@ export class IngestPipeline {
 
   /**
    * Queues one message's fixes; `done` runs after they are committed (null) or the commit failed.
-   * An empty list is acknowledged at once.
+   * An empty list is acknowledged at once. `source` says where they came from, for the metrics.
    */
-  submit(fixes: readonly Fix[], done: (err: Error | null) => void): void {
+  submit(
+    fixes: readonly Fix[],
+    done: (err: Error | null) => void,
+    source: FixSource = "agent",
+  ): void {
     if (fixes.length === 0) {
       done(null);
       return;
     }
-    this.#queue.push({ fixes, arrivedAt: performance.now(), done });
+    this.#queue.push({ fixes, source, arrivedAt: performance.now(), done });
     this.#queuedFixes += fixes.length;
     this.#schedule();
   }
@@ -178,6 +183,7 @@ export class IngestPipeline {
     const now = performance.now();
     metrics.fixesAccepted.inc(fresh.length);
     if (fresh.length < fixes.length) metrics.fixesDuplicate.inc(fixes.length - fresh.length);
+    countBySource(metrics, batch, fresh, fixes.length);
     metrics.groupCommitSize.observe(fixes.length);
     for (const p of batch) {
       metrics.ingestLatency.observe((now - p.arrivedAt) / 1000);
@@ -189,4 +195,26 @@ export class IngestPipeline {
       this.#o.onEvents(events);
     }
   }
+}
+
+/**
+ * Counts the committed fixes of a group commit by source. Most commits store every fix they
+ * took, so each message's count is its length; only when duplicates were dropped are the stored
+ * fixes told apart from the dropped ones (the deduplicator keeps the fix objects it was given).
+ */
+function countBySource(
+  metrics: HubMetrics,
+  batch: readonly Pending[],
+  fresh: readonly Fix[],
+  taken: number,
+): void {
+  const counts = new Map<FixSource, number>();
+  const stored = fresh.length === taken ? null : new Set(fresh);
+  for (const p of batch) {
+    let n = 0;
+    if (stored === null) n = p.fixes.length;
+    else for (const f of p.fixes) if (stored.has(f)) n++;
+    if (n > 0) counts.set(p.source, (counts.get(p.source) ?? 0) + n);
+  }
+  for (const [source, n] of counts) metrics.fixesBySource.inc({ source }, n);
 }

@@ -116,9 +116,9 @@ describe("Receiver", () => {
     expect((await store.getVehicle("truck-01"))?.status).toBe("online");
   });
 
-  it("leaves topics outside locus/vehicles/ to the broker", () => {
+  it("leaves topics outside locus/vehicles/ and owntracks/ to the broker", () => {
     expect(receiver.handles("locus/geofence/events")).toBe(false);
-    expect(receiver.handles("owntracks/a/b")).toBe(false);
+    expect(receiver.handles("owntracks/a/b")).toBe(true);
     expect(receiver.handles("locus/vehicles/truck-01/location")).toBe(true);
     expect(receiver.handles("locus/vehicles/truck-01/status")).toBe(true);
   });

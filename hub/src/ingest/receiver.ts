@@ -3,6 +3,9 @@
 
 import {
   decodeLocationMessage,
+  decodeOwnTracksTopic,
+  OWNTRACKS_MAX_BYTES,
+  OWNTRACKS_PREFIX,
   parseStatusTopic,
   parseVehicleStatus,
   type Reject,
@@ -71,7 +74,10 @@ export class Receiver {
    * rather than acknowledged unseen.
    */
   handles(topic: string): boolean {
-    return typeof topic === "string" && topic.startsWith(VEHICLES_PREFIX);
+    return (
+      typeof topic === "string" &&
+      (topic.startsWith(VEHICLES_PREFIX) || topic.startsWith(OWNTRACKS_PREFIX))
+    );
   }
 
   /**
@@ -83,6 +89,10 @@ export class Receiver {
     if (this.#stopped) return;
     if (parseStatusTopic(topic) !== null) {
       this.#status(topic, payload, done);
+      return;
+    }
+    if (topic.startsWith(OWNTRACKS_PREFIX)) {
+      this.#ownTracks(topic, payload, done);
       return;
     }
     const now = Date.now();
@@ -111,6 +121,31 @@ export class Receiver {
    */
   stop(): void {
     this.#stopped = true;
+  }
+
+  /**
+   * An OwnTracks message (CONTRACT §9): a location on `owntracks/{user}/{device}` is a fix of
+   * vehicle `{user}`; other types and deeper topics are acknowledged and ignored. One message is
+   * one small object, so a larger one is refused before it is decoded.
+   */
+  #ownTracks(topic: string, payload: Uint8Array, done: (err: Error | null) => void): void {
+    const now = Date.now();
+    const result = decodeOwnTracksTopic(topic, payload, {
+      maxBytes: Math.min(this.#o.maxPayloadBytes, OWNTRACKS_MAX_BYTES),
+      receivedAt: now,
+      notAfter: now + (this.#o.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS),
+    });
+    if (result.rejects.length > 0) this.#rejected(topic, result.rejects);
+    this.#o.pipeline.submit(
+      result.fixes,
+      (err) => {
+        if (err) {
+          this.#log.warn("commit", { err: err.message }, "could not store fixes; not acknowledged");
+        }
+        done(err);
+      },
+      "owntracks",
+    );
   }
 
   #rejected(topic: string, rejects: readonly Reject[]): void {
