@@ -3,7 +3,7 @@
 // Environment-agnostic: no account or region is needed to synthesise, and nothing is looked up.
 
 import path from "node:path";
-import { App, Validations } from "aws-cdk-lib";
+import { Annotations, App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { type Checkout, readCheckout, readSettings } from "./settings.ts";
 import { LocusStack } from "./stack.ts";
@@ -20,6 +20,8 @@ export interface BuildOptions {
 
 export function buildApp(options: BuildOptions = {}): { app: App; stack: LocusStack } {
   const app = new App({
+    // No AWS::CDK::Metadata resource: nothing about the deployment is reported to AWS.
+    analyticsReporting: false,
     ...(options.context ? { context: options.context } : {}),
     ...(options.outdir ? { outdir: options.outdir } : {}),
   });
@@ -32,6 +34,12 @@ export function buildApp(options: BuildOptions = {}): { app: App; stack: LocusSt
     description:
       "Locus fleet tracking: one EC2 instance with Mosquitto, PostgreSQL/PostGIS and the hub",
   });
+  if (settings.repository === null || settings.ref === null) {
+    Annotations.of(stack).addWarningV2(
+      "locus:repository",
+      "No git repository or ref to install: the instance will stop at its first boot. Set -c repository=https://… -c ref=<commit> (docs/aws.md)",
+    );
+  }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
