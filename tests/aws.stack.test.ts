@@ -53,9 +53,9 @@ function ingressRules(t: Template): Record<string, unknown>[] {
 /** The user data as text, with each CloudFormation reference written as <Ref:Id> or <Att:Id.X>. */
 function userData(t: Template): string {
   const [instance] = Object.values(t.findResources("AWS::EC2::Instance"));
-  const encoded = (instance?.Properties as { UserData: { "Fn::Base64": unknown } }).UserData[
-    "Fn::Base64"
-  ];
+  if (instance === undefined) throw new Error("no instance in the template");
+  const props = instance.Properties as { UserData: { "Fn::Base64": unknown } };
+  const encoded = props.UserData["Fn::Base64"];
   const flat = (v: unknown): string => {
     if (typeof v === "string") return v;
     const o = v as Record<string, unknown>;
