@@ -99,7 +99,6 @@ describe.skipIf(!ready || DYNSEC === undefined)(
     const data = path.join(root, "mosquitto-data");
     const hubData = path.join(root, "hub");
     let broker: ChildProcess | null = null;
-    let brokerOut = "";
     let hub: HubProcess | null = null;
     let pg: TestPostgres | null = null;
     const clients: mqtt.MqttClient[] = [];
@@ -122,15 +121,23 @@ describe.skipIf(!ready || DYNSEC === undefined)(
 
     let ports = { plain: 0, tls: 0, http: 0 };
 
-    async function startBroker(): Promise<void> {
+    /** Starts Mosquitto as locus-mosquitto.service does; returns what it has logged since. */
+    async function startBroker(): Promise<() => string> {
       const unit = unitEnvironment("locus-mosquitto.service");
       expect(unit.MOSQUITTO_CONF).toBe("/etc/locus/mosquitto/mosquitto.conf");
-      const exec = /^ExecStart=\/bin\/sh \/opt\/locus\/src\/(\S+)$/m.exec(
-        fs.readFileSync(path.join(INSTANCE_DIR, "locus-mosquitto.service"), "utf8"),
-      )?.[1];
-      expect(exec).toBe("infra/mosquitto/start.sh");
-      brokerOut = "";
-      const child = spawn("/bin/sh", [path.join(ROOT, exec as string)], {
+      // ExecStart, with the checkout here instead of /opt/locus/src, and its output appended to
+      // a log file as StandardOutput=append: does (the file CloudWatch ships).
+      const exec = /^ExecStart=(.*)$/m
+        .exec(fs.readFileSync(path.join(INSTANCE_DIR, "locus-mosquitto.service"), "utf8"))?.[1]
+        ?.split(" ");
+      expect(exec?.slice(0, 3)).toEqual(["/usr/bin/stdbuf", "-oL", "/bin/sh"]);
+      expect(exec?.[3]).toBe("/opt/locus/src/infra/mosquitto/start.sh");
+      const [command, ...args] = (exec ?? []).map((a) => a.replace("/opt/locus/src", ROOT));
+      const logFile = path.join(root, "mosquitto.log");
+      const log = fs.openSync(logFile, "a");
+      const logStart = fs.statSync(logFile).size;
+      const logged = () => fs.readFileSync(logFile, "utf8").slice(logStart);
+      const child = spawn(command as string, args, {
         env: {
           PATH: process.env.PATH ?? "",
           MOSQUITTO_CONF: path.join(config, "mosquitto.conf"),
@@ -138,24 +145,25 @@ describe.skipIf(!ready || DYNSEC === undefined)(
           LOCUS_MQTT_USERNAME: "locus-hub",
           LOCUS_MQTT_PASSWORD: secrets.mqtt,
         },
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: ["ignore", log, log],
       });
-      child.stdout?.on("data", (d) => {
-        brokerOut += d;
-      });
-      child.stderr?.on("data", (d) => {
-        brokerOut += d;
-      });
+      fs.closeSync(log);
       broker = child;
-      // Mosquitto's log is block-buffered on a pipe: wait for its TLS port to accept instead.
       await waitFor(
         async () => {
-          if (child.exitCode !== null) throw new Error(`mosquitto exited:\n${brokerOut}`);
+          if (child.exitCode !== null) throw new Error(`mosquitto exited:\n${logged()}`);
           return (await accepts(ports.tls)) ? true : undefined;
         },
         20_000,
-        () => `mosquitto's TLS listener:\n${brokerOut}`,
+        () => `mosquitto's TLS listener:\n${logged()}`,
       );
+      // Its log reaches the file while it runs, not only when it exits.
+      await waitFor(
+        () => (/mosquitto version \S+ running/.test(logged()) ? true : undefined),
+        20_000,
+        () => `mosquitto's log in ${logFile}:\n${logged()}`,
+      );
+      return logged;
     }
 
     async function startHub(): Promise<HubProcess> {
@@ -242,7 +250,8 @@ describe.skipIf(!ready || DYNSEC === undefined)(
           .replace(/^listener 1883 127\.0\.0\.1$/m, `listener ${ports.plain} 127.0.0.1`)
           .replace(/^listener 8883$/m, `listener ${ports.tls} 127.0.0.1`),
       );
-      await startBroker();
+      const firstLog = await startBroker();
+      expect(firstLog()).toContain("mosquitto: made ");
       hub = await startHub();
       expect(hub.httpUrl).toMatch(/^https:/);
       const call = (method: string, route: string, body?: unknown) =>
@@ -299,8 +308,8 @@ describe.skipIf(!ready || DYNSEC === undefined)(
 
       // What a reboot does to the services: both stop cleanly and start again.
       await stopAll();
-      await startBroker();
-      expect(brokerOut).not.toContain("made"); // start.sh kept the accounts file
+      const secondLog = await startBroker();
+      expect(secondLog()).not.toContain("mosquitto: made "); // start.sh kept the accounts file
       hub = await startHub();
       const locations = await call("GET", "/api/v1/vehicles/aws-truck/locations?limit=100");
       expect(locations.body.locations).toHaveLength(4);

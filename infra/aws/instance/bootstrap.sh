@@ -26,7 +26,7 @@ fi
 swapon --show | grep -q /swapfile || swapon /swapfile 2>/dev/null || true
 
 # --- Packages from the distribution ----------------------------------------------------------
-packages=(nodejs npm python3 make g++ openssl mosquitto mosquitto-clients jq awscli curl logrotate)
+packages=(nodejs npm python3 make g++ openssl mosquitto mosquitto-clients jq curl unzip logrotate)
 [ -n "$LOCUS_DOMAIN" ] && packages+=(lego)
 if [ "$LOCUS_DATABASE" = local ]; then
   pg=$(apt-cache depends postgresql | sed -n 's/^ *Depends: postgresql-\([0-9][0-9]*\)$/\1/p' | head -n 1)
@@ -36,7 +36,14 @@ else
   packages+=(postgresql-client)
 fi
 apt-get update -q
+# The AWS CLI reads the secrets: Debian's package where the release has one, else AWS's own build.
+apt-cache show awscli >/dev/null 2>&1 && packages+=(awscli)
 apt-get install -y -q --no-install-recommends "${packages[@]}"
+if ! command -v aws >/dev/null; then
+  curl -fsSL --retry 5 -o /tmp/awscliv2.zip "https://awscli.amazonaws.com/awscli-exe-linux-$(uname -m).zip"
+  rm -rf /tmp/aws && unzip -q /tmp/awscliv2.zip -d /tmp && /tmp/aws/install --update
+  rm -rf /tmp/aws /tmp/awscliv2.zip
+fi
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=10)?0:1)' ||
   { log "Node $(node --version) is older than the hub needs (20.10)"; exit 1; }
 
