@@ -13,6 +13,8 @@ src=$(cd "$here/../../.." && pwd)
 # shellcheck source=/dev/null
 . /etc/locus/deploy.env
 export DEBIAN_FRONTEND=noninteractive AWS_DEFAULT_REGION=$LOCUS_REGION
+# cloud-init may run this without HOME; npm needs one for its cache.
+export HOME=${HOME:-/root} npm_config_cache=/var/cache/locus-npm
 log() { echo "locus-bootstrap: $*"; }
 tls=/etc/locus/tls
 

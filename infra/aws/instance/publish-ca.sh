@@ -5,7 +5,8 @@
 set -euo pipefail
 . /etc/locus/deploy.env
 if [ -s /etc/locus/tls/ca.pem ]; then
-  value=$(cat /etc/locus/tls/ca.pem)
+  # file://: the CLI reads the PEM itself (a value starting with "-----" would read as an option).
+  value=file:///etc/locus/tls/ca.pem
 else
   value="publicly trusted (Let's Encrypt): agents need no CA file"
 fi
