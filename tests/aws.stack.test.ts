@@ -206,7 +206,7 @@ describe("the default stack", () => {
 
   it("matches the reviewed template", async () => {
     await expect(`${JSON.stringify(template.toJSON(), null, 2)}\n`).toMatchFileSnapshot(
-      "__snapshots__/aws.template.json",
+      "__snapshots__/aws.template.snap",
     );
   });
 });
