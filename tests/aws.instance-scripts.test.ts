@@ -244,6 +244,12 @@ describe("the scripts", () => {
     expect(spawnSync("bash", ["-n", rendered], { encoding: "utf8" }).stderr).toBe("");
   });
 
+  it("update.sh refuses a ref that is not a plain git name before touching anything", () => {
+    const r = run(script("update.sh"), ["main; reboot"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("usage: update.sh REF");
+  });
+
   it("refuses a settings value that would break out of its quotes", () => {
     expect(() =>
       renderUserData({ LOCUS_DOMAIN: "x'; reboot; '" } as Parameters<typeof renderUserData>[0]),

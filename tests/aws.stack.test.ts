@@ -183,7 +183,11 @@ describe("the default stack", () => {
         Schedules: [Match.objectLike({ RetainRule: { Count: 7 } })],
       },
     });
-    template.hasResourceProperties("AWS::EC2::Instance", { PropagateTagsToVolumeOnCreation: true });
+    // The policy finds the volume by the instance's tag, which the volume inherits.
+    template.hasResourceProperties("AWS::EC2::Instance", {
+      PropagateTagsToVolumeOnCreation: true,
+      Tags: Match.arrayWith([{ Key: "locus:snapshots", Value: "Locus" }]),
+    });
   });
 
   it("outputs the MQTT and API URLs and the commands for the token, the CA and a shell", () => {
