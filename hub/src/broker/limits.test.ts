@@ -38,7 +38,7 @@ afterEach(async () => {
 });
 
 describe("a subscriber that stops reading", () => {
-  it("is cut off, and the fleet's PUBACKs never fall below half their rate meanwhile", async () => {
+  it("is cut off, and the fleet's PUBACKs never stall meanwhile", async () => {
     hub = await startTestHub({ LOCUS_MQTT_CLIENT_QUEUE_MESSAGES: "200" });
     // Batches of 20 fixes: the frozen subscriber's kernel buffers (megabytes) fill sooner.
     fleet = await Fleet.start(hub.hub.mqttUrl, 4, 16, undefined, 20);
@@ -51,7 +51,15 @@ describe("a subscriber that stops reading", () => {
     sockets.push(frozen);
     const windows = await fleet.windows(3, WINDOW_MS);
 
-    for (const count of windows) expect(count).toBeGreaterThanOrEqual((baseline as number) / 2);
+    // A broker that waited for the frozen socket would stall the fleet outright (no PUBACK in a
+    // window once the socket's buffers are full, a matter of milliseconds); a busy machine only
+    // slows the fleet, by a factor of two or three at the most seen under CI load. So a window
+    // is judged against a tenth of the baseline: a stall fails it, a loaded machine does not.
+    for (const count of windows) {
+      expect(count, JSON.stringify({ baseline, windows })).toBeGreaterThan(
+        (baseline as number) / 10,
+      );
+    }
     const { limited } = hub;
     await cutOff(frozen, async () => (await limited("slow_reader")) > 0);
     expect(await hub.limited("slow_reader")).toBe(1);
