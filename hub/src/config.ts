@@ -52,6 +52,8 @@ export interface HubConfig {
   /** After a start, how long event publication waits for subscribers to reconnect, ms. */
   outboxGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** An operator's online MapLibre style for the live map instead of its offline basemap. */
+  mapStyleUrl: string | null;
 }
 
 /** A configuration problem, naming the setting, for one clear line at start-up. */
@@ -271,6 +273,7 @@ export function loadConfig(env: Env = process.env): HubConfig {
     groupCommitMaxFixes: number(env, "LOCUS_GROUP_COMMIT_MAX_FIXES", 5000, 1, 100_000),
     outboxGraceMs: number(env, "LOCUS_OUTBOX_GRACE_MS", 2000, 0, 600_000),
     logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
+    mapStyleUrl: url(env, "LOCUS_MAP_STYLE_URL", ["https:", "http:"]),
   };
 }
 

@@ -170,6 +170,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         health,
         bodyLimitBytes: config.http.bodyLimitBytes,
         maxVertices: MAX_VERTICES,
+        mapStyleUrl: config.mapStyleUrl,
       },
       { logger: log, https: config.tls },
     );

@@ -59,7 +59,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
 
   await registerOpenApi(app);
   await registerDocs(app);
-  await app.register(rootPage);
+  await app.register(rootPage, { styleUrl: deps.mapStyleUrl ?? null });
   await app.register(healthRoutes, { prefix: API_PREFIX, deps });
 
   // Everything that holds data needs the token.

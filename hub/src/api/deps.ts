@@ -36,4 +36,6 @@ export interface ApiDeps {
   bodyLimitBytes: number;
   /** Vertex cap per geofence (CONTRACT §5: 100,000). */
   maxVertices: number;
+  /** The live map's online style (LOCUS_MAP_STYLE_URL); absent or null: its offline basemap. */
+  mapStyleUrl?: string | null;
 }
