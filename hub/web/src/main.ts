@@ -35,6 +35,9 @@ const RECENT_EVENTS_MS = 30 * 60_000;
 maplibregl.setWorkerUrl(__LOCUS_WORKER_URL__);
 
 async function start(): Promise<void> {
+  // The form is live before anything loads: a token typed at once is taken, never submitted.
+  const login = new LoginForm();
+  let firstToken: Promise<string> | null = login.ask();
   const config = await loadMapConfig();
   const map = new maplibregl.Map({
     container: "map",
@@ -129,12 +132,12 @@ async function start(): Promise<void> {
     details.refresh();
   };
 
-  const login = new LoginForm();
   let stream: StreamClient | null = null;
   let first = true;
 
   const connect = async (reason?: string): Promise<void> => {
-    const token = await login.ask(reason);
+    const token = await (firstToken ?? login.ask(reason));
+    firstToken = null;
     const client = new StreamClient(streamUrl(), token, {
       message: (message, receivedAt) => {
         if (message.type === "snapshot") {
