@@ -43,7 +43,16 @@ function unwrapRing(ring) {
     }
     out.push([p[0] + shift, p[1]]);
   }
-  return shift === 0 ? out : ring;
+  if (shift !== 0) return ring;
+  // Started on the far side of the antimeridian: move the whole ring back into the world.
+  let min = Infinity;
+  let max = -Infinity;
+  for (const p of out) {
+    min = Math.min(min, p[0]);
+    max = Math.max(max, p[0]);
+  }
+  const back = Math.round((min + max) / 2 / 360) * 360;
+  return back === 0 ? out : out.map((p) => [p[0] - back, p[1]]);
 }
 
 /** Rounds every coordinate of a geometry in place, dropping repeated positions it creates. */
