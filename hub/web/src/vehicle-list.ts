@@ -1,7 +1,7 @@
 // The vehicle list beside the map (#vehicles): one button per vehicle carrying its id and shown
 // status, filtered by #vehicle-search. Updates touch only the items of vehicles that changed.
 
-import { ago, byId, el } from "./dom.ts";
+import { ago, byId, el, replaceItems } from "./dom.ts";
 import type { ShownStatus, Vehicle } from "./types.ts";
 
 /** Items drawn at most; past that, a note asks to narrow the search. */
@@ -61,7 +61,7 @@ export class VehicleList {
     } else if (matching.length === 0) {
       nodes.push(el("li", { class: "empty" }, total ? "No vehicle matches." : "No vehicles yet."));
     }
-    this.list.replaceChildren(...nodes);
+    replaceItems(this.list, nodes, "vehicle-id");
     this.shownIds = drawn.map((v) => v.id);
     this.summary.replaceChildren(
       el("span", { class: "count online" }, `${counts.online} online`),

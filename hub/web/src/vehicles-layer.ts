@@ -39,6 +39,7 @@ export class VehiclesLayer {
   private readonly featureIds = new Map<string, number>();
   private readonly shown = new Map<string, Shown>();
   private readonly countLabels = new Map<number, maplibregl.Marker>();
+  private countsScheduled = false;
 
   constructor(
     private readonly map: MapLibreMap,
@@ -118,7 +119,11 @@ export class VehiclesLayer {
         map.getCanvas().style.cursor = "";
       });
     }
-    map.on("idle", () => this.drawCountLabels());
+    // Counts follow the clusters: redrawn once each update's tiles are in, and when the map rests.
+    map.on("sourcedata", (e) => {
+      if (e.sourceId === SOURCE && e.isSourceLoaded) this.scheduleCountLabels();
+    });
+    map.on("idle", () => this.scheduleCountLabels());
   }
 
   /** Replaces every vehicle (after a snapshot). */
@@ -202,6 +207,15 @@ export class VehiclesLayer {
   private async zoomInto(clusterId: number, center: [number, number]): Promise<void> {
     const zoom = await this.source().getClusterExpansionZoom(clusterId);
     this.map.easeTo({ center, zoom: Math.min(zoom, 16) });
+  }
+
+  private scheduleCountLabels(): void {
+    if (this.countsScheduled) return;
+    this.countsScheduled = true;
+    requestAnimationFrame(() => {
+      this.countsScheduled = false;
+      this.drawCountLabels();
+    });
   }
 
   /** The number of vehicles on each visible cluster, as small HTML labels. */
