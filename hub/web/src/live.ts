@@ -5,7 +5,7 @@ import type { Map as MapLibreMap } from "maplibre-gl";
 import maplibregl from "maplibre-gl";
 import type { DetailsPanel } from "./details.ts";
 import type { EventFeed } from "./event-feed.ts";
-import { type Fleet, shownStatus } from "./fleet.ts";
+import type { Fleet } from "./fleet.ts";
 import type { GeofenceList } from "./geofence-list.ts";
 import type { GeofencesLayer } from "./geofences-layer.ts";
 import type { StreamMessage, Vehicle } from "./types.ts";
@@ -34,7 +34,7 @@ export class LiveView {
 
   constructor(private readonly p: LiveParts) {}
 
-  readonly statusOf = (v: Vehicle) => shownStatus(v, Date.now(), this.p.fleet.staleAfterS);
+  readonly statusOf = (v: Vehicle) => this.p.fleet.statusOf(v, Date.now());
 
   /** Applies one message; resolves `drawn` once a snapshot's data is on the map. */
   apply(message: StreamMessage, receivedAt: number): void {

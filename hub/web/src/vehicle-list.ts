@@ -13,7 +13,9 @@ export class VehicleList {
   private readonly summary = byId<HTMLElement>("vehicle-summary");
   private readonly items = new Map<string, HTMLButtonElement>();
   private selected: string | null = null;
-  private shownIds: string[] = [];
+  /** Vehicles the last redraw saw, drawn or not, and how many items it drew. */
+  private readonly known = new Set<string>();
+  private drawnCount = 0;
 
   constructor(
     private readonly vehicles: () => Iterable<Vehicle>,
@@ -34,8 +36,10 @@ export class VehicleList {
     const matching: Vehicle[] = [];
     const counts: Record<ShownStatus, number> = { online: 0, stale: 0, offline: 0 };
     let total = 0;
+    this.known.clear();
     for (const v of this.vehicles()) {
       total++;
+      this.known.add(v.id);
       counts[this.statusOf(v)]++;
       if (!query || v.id.toLowerCase().includes(query) || v.name?.toLowerCase().includes(query)) {
         matching.push(v);
@@ -62,7 +66,7 @@ export class VehicleList {
       nodes.push(el("li", { class: "empty" }, total ? "No vehicle matches." : "No vehicles yet."));
     }
     replaceItems(this.list, nodes, "vehicle-id");
-    this.shownIds = drawn.map((v) => v.id);
+    this.drawnCount = drawn.length;
     this.summary.replaceChildren(
       el("span", { class: "count online" }, `${counts.online} online`),
       el("span", { class: "count stale" }, `${counts.stale} stale`),
@@ -70,7 +74,10 @@ export class VehicleList {
     );
   }
 
-  /** Refreshes these vehicles' items; a vehicle the list has not drawn yet redraws it. */
+  /**
+   * Refreshes these vehicles' items. A vehicle new to the list redraws it (when there is room);
+   * one the search leaves out costs nothing.
+   */
   update(ids: Iterable<string>, all: Map<string, Vehicle>): void {
     const now = Date.now();
     for (const id of ids) {
@@ -78,10 +85,11 @@ export class VehicleList {
       const v = all.get(id);
       if (!v) continue;
       if (!item) {
-        if (this.shownIds.length < MAX_ITEMS) {
+        if (!this.known.has(id) && this.drawnCount < MAX_ITEMS) {
           this.render();
           return;
         }
+        this.known.add(id);
         continue;
       }
       this.fill(item, v, now);
@@ -100,26 +108,35 @@ export class VehicleList {
   }
 
   private item(v: Vehicle, now: number): HTMLButtonElement {
-    const item = el("button", { type: "button", class: "item", "data-vehicle-id": v.id });
-    this.fill(item, v, now);
-    return item;
-  }
-
-  private fill(item: HTMLButtonElement, v: Vehicle, now: number): void {
-    const status = this.statusOf(v);
-    item.dataset.status = status;
-    item.setAttribute("aria-pressed", String(v.id === this.selected));
-    const fix = v.last_fix;
-    const speed = typeof fix?.speed === "number" ? ` · ${Math.round(fix.speed * 3.6)} km/h` : "";
-    const when = fix ? `${ago(fix.ts, now)}${speed}` : "no position yet";
-    item.replaceChildren(
-      el("span", { class: `dot ${status}`, "aria-hidden": "true" }),
+    const item = el(
+      "button",
+      { type: "button", class: "item", "data-vehicle-id": v.id },
+      el("span", { class: "dot", "aria-hidden": "true" }),
       el(
         "span",
         { class: "text" },
         el("span", { class: "name" }, v.name ? `${v.name} (${v.id})` : v.id),
-        el("span", { class: "meta" }, `${status} · ${when}`),
+        el("span", { class: "meta" }),
       ),
     );
+    this.fill(item, v, now);
+    return item;
+  }
+
+  /** Changes only what differs: this runs for every drawn vehicle that moved, every second. */
+  private fill(item: HTMLButtonElement, v: Vehicle, now: number): void {
+    const status = this.statusOf(v);
+    if (item.dataset.status !== status) {
+      item.dataset.status = status;
+      (item.firstElementChild as HTMLElement).className = `dot ${status}`;
+    }
+    const pressed = String(v.id === this.selected);
+    if (item.getAttribute("aria-pressed") !== pressed) item.setAttribute("aria-pressed", pressed);
+    const fix = v.last_fix;
+    const speed = typeof fix?.speed === "number" ? ` · ${Math.round(fix.speed * 3.6)} km/h` : "";
+    const when = fix ? `${ago(fix.ts, now)}${speed}` : "no position yet";
+    const meta = item.querySelector(".meta") as HTMLElement;
+    const text = `${status} · ${when}`;
+    if (meta.textContent !== text) meta.textContent = text;
   }
 }
