@@ -172,10 +172,21 @@ async function start(): Promise<void> {
     forgetToken();
     access = null;
     form.close();
+    // Nothing of the fleet stays on the page for whoever logs in next.
+    view.select(null);
+    view.apply(
+      { type: "snapshot", vehicles: [], geofences: { type: "FeatureCollection", features: [] } },
+      performance.now(),
+    );
+    feed.clear();
     byId("editor").hidden = true;
     void connect();
   });
   setUpMenu();
+  // A login link opened in a tab that has the map already: start afresh with its code.
+  window.addEventListener("hashchange", () => {
+    if (location.hash.startsWith("#login=")) location.reload();
+  });
   await connect();
 }
 
