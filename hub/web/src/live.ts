@@ -36,7 +36,7 @@ export class LiveView {
 
   readonly statusOf = (v: Vehicle) => this.p.fleet.statusOf(v, Date.now());
 
-  /** Applies one message; resolves `drawn` once a snapshot's data is on the map. */
+  /** Applies one message and hands what changed to the map, the lists and the details. */
   apply(message: StreamMessage, receivedAt: number): void {
     const { fleet, vehicles, geofences, vehicleList, geofenceList, feed, details, stats } = this.p;
     const change = fleet.apply(message);

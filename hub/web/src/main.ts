@@ -17,7 +17,7 @@ import { LoginForm } from "./login.ts";
 import { forgetToken, setAccess, storedToken } from "./session.ts";
 import { StreamClient, streamUrl } from "./stream.ts";
 import { TrackLayer } from "./track-layer.ts";
-import type { Access, GeofenceEvent, GeofenceFeature } from "./types.ts";
+import type { Access, GeofenceEvent, GeofenceFeature, ShownStatus, Vehicle } from "./types.ts";
 import { VehicleList } from "./vehicle-list.ts";
 import { VehiclesLayer } from "./vehicles-layer.ts";
 
@@ -49,6 +49,14 @@ async function start(): Promise<void> {
       customAttribution: config.style_url ? undefined : "Basemap: Natural Earth",
     },
   });
+  if (config.style_url) {
+    // An online style that cannot be had (no internet, a wrong URL) must not leave a blank page.
+    map.once("error", (e) => {
+      if (map.isStyleLoaded()) return;
+      console.warn(`online map style not loaded (${e.error?.message}); using the offline basemap`);
+      map.setStyle(offlineStyle());
+    });
+  }
   map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
 
@@ -80,7 +88,7 @@ async function start(): Promise<void> {
     (id) => select("vehicle", id),
   );
   let editor: Editor | null = null;
-  const statusOf = (v: Parameters<LiveView["statusOf"]>[0]) => live?.statusOf(v) ?? "stale";
+  const statusOf = (v: Vehicle): ShownStatus => fleet.statusOf(v, Date.now());
   const details = new DetailsPanel(fleet, api, track, statusOf, () => access === "admin", {
     selectVehicle: (id) => select("vehicle", id),
     close: () => live?.select(null),
