@@ -44,7 +44,7 @@ export class LiveView {
       case "snapshot":
         vehicles.reset(fleet.vehicles.values(), this.statusOf);
         geofences.render(fleet.geofences.values());
-        vehicleList.render();
+        vehicleList.render(true);
         geofenceList.render();
         if (!this.fitted) this.fitToFleet();
         this.fitted = true;

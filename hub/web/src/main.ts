@@ -102,7 +102,7 @@ async function start(): Promise<void> {
     vehicles,
     geofences,
     vehicleList: new VehicleList(
-      () => fleet.vehicles.values(),
+      () => fleet.vehicles,
       statusOf,
       (id) => select("vehicle", id),
     ),

@@ -13,12 +13,16 @@ export class VehicleList {
   private readonly summary = byId<HTMLElement>("vehicle-summary");
   private readonly items = new Map<string, HTMLButtonElement>();
   private selected: string | null = null;
-  /** Vehicles the last redraw saw, drawn or not, and how many items it drew. */
-  private readonly known = new Set<string>();
+  /**
+   * Every vehicle id in list order, kept between redraws: sorting 100,000 ids each time the
+   * "ago" texts refresh would stall the page. Rebuilt when vehicles come or go.
+   */
+  private order: string[] = [];
+  private known = new Set<string>();
   private drawnCount = 0;
 
   constructor(
-    private readonly vehicles: () => Iterable<Vehicle>,
+    private readonly vehicles: () => Map<string, Vehicle>,
     private readonly statusOf: (vehicle: Vehicle) => ShownStatus,
     private readonly select: (vehicleId: string) => void,
   ) {
@@ -29,23 +33,26 @@ export class VehicleList {
     });
   }
 
-  /** Redraws the whole list: after a snapshot, a new search or a new vehicle. */
-  render(): void {
+  /** Redraws the whole list: after a snapshot (`resort`), a new search or a new vehicle. */
+  render(resort = false): void {
     const query = this.search.value.trim().toLowerCase();
     const now = Date.now();
+    const all = this.vehicles();
+    if (resort || this.order.length !== all.size) {
+      this.order = [...all.keys()].sort();
+      this.known = new Set(this.order);
+    }
     const matching: Vehicle[] = [];
     const counts: Record<ShownStatus, number> = { online: 0, stale: 0, offline: 0 };
-    let total = 0;
-    this.known.clear();
-    for (const v of this.vehicles()) {
-      total++;
-      this.known.add(v.id);
+    const total = all.size;
+    for (const id of this.order) {
+      const v = all.get(id);
+      if (!v) continue;
       counts[this.statusOf(v)]++;
       if (!query || v.id.toLowerCase().includes(query) || v.name?.toLowerCase().includes(query)) {
         matching.push(v);
       }
     }
-    matching.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const drawn = matching.slice(0, MAX_ITEMS);
     this.items.clear();
     const nodes: HTMLElement[] = [];
@@ -89,7 +96,6 @@ export class VehicleList {
           this.render();
           return;
         }
-        this.known.add(id);
         continue;
       }
       this.fill(item, v, now);
