@@ -15,6 +15,8 @@ export type Selection = { kind: "vehicle"; id: string } | { kind: "geofence"; id
 
 export interface DetailsActions {
   selectVehicle(id: string): void;
+  /** The hub said who is inside a geofence: counts elsewhere may have changed. */
+  insideLoaded(geofenceId: string): void;
   close(): void;
   rename(geofenceId: string): void;
   edit(geofenceId: string): void;
@@ -186,6 +188,7 @@ export class DetailsPanel {
         `/api/v1/geofences/${encodeURIComponent(id)}/vehicles`,
       );
       this.fleet.setInside(id, answer.vehicles);
+      this.actions.insideLoaded(id);
       if (this.selection?.kind === "geofence" && this.selection.id === id) this.refresh();
     } catch {
       // A hub without this route, or a geofence deleted meanwhile: the stream's view stands.

@@ -87,6 +87,11 @@ export class LiveView {
     }
   }
 
+  /** Memberships were corrected from the hub: the geofence list's counts follow. */
+  membershipsChanged(): void {
+    this.p.geofenceList.render();
+  }
+
   /** Re-judges stale vehicles as time passes (no message comes when a vehicle falls silent). */
   tick(): void {
     this.p.vehicles.update(this.p.fleet.vehicles.values(), this.statusOf);

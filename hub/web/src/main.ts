@@ -91,6 +91,7 @@ async function start(): Promise<void> {
   const statusOf = (v: Vehicle): ShownStatus => fleet.statusOf(v, Date.now());
   const details = new DetailsPanel(fleet, api, track, statusOf, () => access === "admin", {
     selectVehicle: (id) => select("vehicle", id),
+    insideLoaded: () => live?.membershipsChanged(),
     close: () => live?.select(null),
     rename: (id) => editor?.rename(id),
     edit: (id) => editor?.edit(id),
@@ -191,6 +192,10 @@ async function start(): Promise<void> {
     void connect();
   });
   setUpMenu();
+  // Escape closes the details panel (the geofence form handles its own Escape).
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !form.isOpen && details.current) view.select(null);
+  });
   // A login link opened in a tab that has the map already: start afresh with its code.
   window.addEventListener("hashchange", () => {
     if (location.hash.startsWith("#login=")) location.reload();
