@@ -1,4 +1,4 @@
-// Small DOM helpers: elements are built with textContent only (names come from users and devices,
+// Small DOM utilities: elements are built with textContent only (names come from users and devices,
 // so nothing is ever parsed as HTML).
 
 export function el<K extends keyof HTMLElementTagNameMap>(
