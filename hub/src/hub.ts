@@ -7,6 +7,7 @@ import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
 import type { HealthReport } from "./api/deps.ts";
+import { liveFences } from "./api/live-fences.ts";
 import type { Broker } from "./broker/broker.ts";
 import { type OpenedBrokerAccounts, openBrokerAccounts } from "./broker/broker-accounts-factory.ts";
 import { BrokerListenError, EmbeddedBroker } from "./broker/embedded.ts";
@@ -19,10 +20,12 @@ import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
 import { AccountService } from "./identity/accounts.ts";
+import { LoginLinks } from "./identity/login-links.ts";
 import type { MqttAuthenticator } from "./identity/principal.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
-import { createMetrics, type HubMetrics } from "./metrics.ts";
+import { LiveFeed } from "./live/feed.ts";
+import { createMetrics, type HubMetrics, streamMetrics } from "./metrics.ts";
 import { OutboxPublisher } from "./outbox/publisher.ts";
 import { openPostgresStore, type PostgresStore } from "./store/postgres.ts";
 import { RetentionScheduler } from "./store/retention.ts";
@@ -31,6 +34,9 @@ import type { Store } from "./store/store.ts";
 
 /** The vertex cap of CONTRACT §5. */
 export const MAX_VERTICES = 100_000;
+
+/** What a live stream client may be owed besides fixes before it is disconnected as too slow. */
+const STREAM_QUEUE = { maxQueuedMessages: 1000, maxQueuedBytes: 16 * 1024 * 1024 };
 
 export interface Hub {
   httpUrl: string;
@@ -41,6 +47,8 @@ export interface Hub {
   /** Where the token came from: LOCUS_API_TOKEN, the data dir, or generated now. */
   tokenSource: "env" | "file" | "generated";
   tokenFile: string | null;
+  /** A one-time link into the map (`…/#login=CODE`) that needs no copying of the token. */
+  loginLink(): string;
   store: Store;
   logger: Logger;
   /** Stops accepting, commits and acknowledges what is in flight, publishes the outbox, closes. */
@@ -95,11 +103,18 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       },
       onError: (err) => log.warn({ err: err.message }, "event publication failed; will retry"),
     });
+    // The live stream (GET /api/v1/stream) is told of every committed fix, event, geofence
+    // change and status; it never holds up what tells it.
+    const feed = new LiveFeed({ onCoalesced: (n) => metrics.streamFixesCoalesced.inc(n) });
     const pipeline = new IngestPipeline({
       store,
       engine,
       metrics,
-      onEvents: (events) => publisher.enqueue(events),
+      onEvents: (events) => {
+        publisher.enqueue(events);
+        feed.publishEvents(events.map((e) => e.event));
+      },
+      onFixes: (fixes) => feed.publishFixes(fixes),
       maxFixesPerCommit: config.groupCommitMaxFixes,
     });
     const receiver = new Receiver({
@@ -109,6 +124,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       logger: log,
       maxPayloadBytes: config.maxPayloadBytes,
       maxFutureMs: config.maxFutureMs,
+      onStatus: (vehicleId, status) => feed.publishStatus(vehicleId, status),
     });
 
     // MQTT accounts (CONTRACT §3): the embedded broker checks logins against them; the broker's
@@ -160,17 +176,25 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       checks.ingest = pipeline.failure === null ? "ok" : `commits failing: ${pipeline.failure}`;
       return { ok: Object.values(checks).every((c) => c === "ok"), checks };
     };
+    const loginLinks = new LoginLinks();
     const api: FastifyInstance = await buildApi(
       {
         store,
-        fences: engine,
+        fences: liveFences(engine, feed),
         token: token.token,
         accounts,
+        loginLinks,
         metrics: metrics.registry,
         health,
         bodyLimitBytes: config.http.bodyLimitBytes,
         maxVertices: MAX_VERTICES,
         mapStyleUrl: config.mapStyleUrl,
+        stream: {
+          feed,
+          limits: { ...config.stream, ...STREAM_QUEUE },
+          authTimeoutMs: config.stream.authTimeoutMs,
+          metrics: streamMetrics(metrics),
+        },
       },
       { logger: log, https: config.tls },
     );
@@ -201,13 +225,15 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       })();
       return closing;
     };
+    const httpUrl = httpUrlOf(config.tls ? "https" : "http", httpHost, boundHttpPort);
     return {
-      httpUrl: httpUrlOf(config.tls ? "https" : "http", httpHost, boundHttpPort),
+      httpUrl,
       mqttUrl: started.url,
       mqttTlsUrl: started instanceof EmbeddedBroker ? started.tlsUrl : null,
       token: token.token,
       tokenSource: token.source,
       tokenFile: token.file,
+      loginLink: () => `${httpUrl}/#login=${loginLinks.issue()}`,
       store,
       logger: log,
       close,
