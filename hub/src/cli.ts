@@ -50,6 +50,7 @@ settings are environment variables (default in brackets), not options:
   LOCUS_GROUP_COMMIT_MAX_FIXES         most fixes per commit [5000]
   LOCUS_OUTBOX_GRACE_MS                after a start, wait before publishing events [2000]
   LOCUS_LOG_LEVEL                      pino level [warn]
+  LOCUS_MAP_STYLE_URL                  an online MapLibre style for the map [offline basemap]
 
 README.md describes each; docs/ the rest.
 

@@ -54,6 +54,8 @@ export interface HubConfig {
   /** After a start, how long event publication waits for subscribers to reconnect, ms. */
   outboxGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** An operator's online MapLibre style for the live map instead of its offline basemap. */
+  mapStyleUrl: string | null;
   /** The live stream's limits (docs/stream.md). */
   stream: {
     /** Stream connections at most (LOCUS_STREAM_MAX_CLIENTS). */
@@ -286,6 +288,7 @@ export function loadConfig(env: Env = process.env): HubConfig {
     groupCommitMaxFixes: number(env, "LOCUS_GROUP_COMMIT_MAX_FIXES", 5000, 1, 100_000),
     outboxGraceMs: number(env, "LOCUS_OUTBOX_GRACE_MS", 2000, 0, 600_000),
     logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
+    mapStyleUrl: url(env, "LOCUS_MAP_STYLE_URL", ["https:", "http:"]),
     stream: {
       maxClients: integer(env, "LOCUS_STREAM_MAX_CLIENTS", 1000, 0, 1_000_000),
       authTimeoutMs: integer(env, "LOCUS_STREAM_AUTH_TIMEOUT_MS", 10_000, 100, 600_000),

@@ -205,6 +205,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         health,
         bodyLimitBytes: config.http.bodyLimitBytes,
         maxVertices: MAX_VERTICES,
+        mapStyleUrl: config.mapStyleUrl,
         stream: {
           feed,
           limits: { ...config.stream, ...STREAM_QUEUE },

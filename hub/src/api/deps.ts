@@ -53,6 +53,8 @@ export interface ApiDeps {
   bodyLimitBytes: number;
   /** Vertex cap per geofence (CONTRACT §5: 100,000). */
   maxVertices: number;
+  /** The live map's online style (LOCUS_MAP_STYLE_URL); absent or null: its offline basemap. */
+  mapStyleUrl?: string | null;
   /** Absent: GET /api/v1/stream answers 426 and takes no connections. */
   stream?: StreamDeps;
   /** Fixes from phones, trackers and imports (CONTRACT §5, §9); absent: those routes are not served. */
