@@ -27,3 +27,40 @@ describe("LOCUS_RETENTION_DAYS", () => {
     expect(() => loadConfig({ LOCUS_RETENTION_DAYS: value })).toThrow(/^LOCUS_RETENTION_DAYS: /);
   });
 });
+
+describe("LOCUS_STREAM_*", () => {
+  it("defaults to 1000 clients, 10 s to authenticate, 1 MiB and 30 s before a client is too slow", () => {
+    expect(loadConfig({}).stream).toEqual({
+      maxClients: 1000,
+      authTimeoutMs: 10_000,
+      highWaterBytes: 1024 * 1024,
+      stallTimeoutMs: 30_000,
+    });
+  });
+
+  it("takes other values, 0 clients (no stream) included", () => {
+    const { stream } = loadConfig({
+      LOCUS_STREAM_MAX_CLIENTS: "0",
+      LOCUS_STREAM_AUTH_TIMEOUT_MS: "500",
+      LOCUS_STREAM_HIGH_WATER_BYTES: "65536",
+      LOCUS_STREAM_STALL_TIMEOUT_MS: "2000",
+    });
+    expect(stream).toEqual({
+      maxClients: 0,
+      authTimeoutMs: 500,
+      highWaterBytes: 65536,
+      stallTimeoutMs: 2000,
+    });
+  });
+
+  it.each([
+    ["LOCUS_STREAM_MAX_CLIENTS", "-1"],
+    ["LOCUS_STREAM_MAX_CLIENTS", "many"],
+    ["LOCUS_STREAM_MAX_CLIENTS", "2.5"],
+    ["LOCUS_STREAM_AUTH_TIMEOUT_MS", "10"],
+    ["LOCUS_STREAM_HIGH_WATER_BYTES", "1e12"],
+    ["LOCUS_STREAM_STALL_TIMEOUT_MS", "0"],
+  ])("refuses %s=%s naming the setting", (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
+  });
+});

@@ -52,6 +52,17 @@ export interface HubConfig {
   /** After a start, how long event publication waits for subscribers to reconnect, ms. */
   outboxGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** The live stream's limits (docs/stream.md). */
+  stream: {
+    /** Stream connections at most (LOCUS_STREAM_MAX_CLIENTS). */
+    maxClients: number;
+    /** How long a new connection has to authenticate, ms. */
+    authTimeoutMs: number;
+    /** Unsent bytes in a client's socket above which its fixes are coalesced, not written. */
+    highWaterBytes: number;
+    /** How long a client's socket may stay above that mark before it is disconnected, ms. */
+    stallTimeoutMs: number;
+  };
 }
 
 /** A configuration problem, naming the setting, for one clear line at start-up. */
@@ -271,6 +282,12 @@ export function loadConfig(env: Env = process.env): HubConfig {
     groupCommitMaxFixes: number(env, "LOCUS_GROUP_COMMIT_MAX_FIXES", 5000, 1, 100_000),
     outboxGraceMs: number(env, "LOCUS_OUTBOX_GRACE_MS", 2000, 0, 600_000),
     logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
+    stream: {
+      maxClients: integer(env, "LOCUS_STREAM_MAX_CLIENTS", 1000, 0, 1_000_000),
+      authTimeoutMs: integer(env, "LOCUS_STREAM_AUTH_TIMEOUT_MS", 10_000, 100, 600_000),
+      highWaterBytes: integer(env, "LOCUS_STREAM_HIGH_WATER_BYTES", 1024 * 1024, 1024, 2 ** 30),
+      stallTimeoutMs: integer(env, "LOCUS_STREAM_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
 import type { HealthReport } from "./api/deps.ts";
+import { liveFences } from "./api/live-fences.ts";
 import type { Broker } from "./broker/broker.ts";
 import { type OpenedBrokerAccounts, openBrokerAccounts } from "./broker/broker-accounts-factory.ts";
 import { BrokerListenError, EmbeddedBroker } from "./broker/embedded.ts";
@@ -22,7 +23,8 @@ import { AccountService } from "./identity/accounts.ts";
 import type { MqttAuthenticator } from "./identity/principal.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
-import { createMetrics, type HubMetrics } from "./metrics.ts";
+import { LiveFeed } from "./live/feed.ts";
+import { createMetrics, type HubMetrics, streamMetrics } from "./metrics.ts";
 import { OutboxPublisher } from "./outbox/publisher.ts";
 import { openPostgresStore, type PostgresStore } from "./store/postgres.ts";
 import { RetentionScheduler } from "./store/retention.ts";
@@ -31,6 +33,9 @@ import type { Store } from "./store/store.ts";
 
 /** The vertex cap of CONTRACT §5. */
 export const MAX_VERTICES = 100_000;
+
+/** What a live stream client may be owed besides fixes before it is disconnected as too slow. */
+const STREAM_QUEUE = { maxQueuedMessages: 1000, maxQueuedBytes: 16 * 1024 * 1024 };
 
 export interface Hub {
   httpUrl: string;
@@ -95,11 +100,18 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       },
       onError: (err) => log.warn({ err: err.message }, "event publication failed; will retry"),
     });
+    // The live stream (GET /api/v1/stream) is told of every committed fix, event, geofence
+    // change and status; it never holds up what tells it.
+    const feed = new LiveFeed({ onCoalesced: (n) => metrics.streamFixesCoalesced.inc(n) });
     const pipeline = new IngestPipeline({
       store,
       engine,
       metrics,
-      onEvents: (events) => publisher.enqueue(events),
+      onEvents: (events) => {
+        publisher.enqueue(events);
+        feed.publishEvents(events.map((e) => e.event));
+      },
+      onFixes: (fixes) => feed.publishFixes(fixes),
       maxFixesPerCommit: config.groupCommitMaxFixes,
     });
     const receiver = new Receiver({
@@ -109,6 +121,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       logger: log,
       maxPayloadBytes: config.maxPayloadBytes,
       maxFutureMs: config.maxFutureMs,
+      onStatus: (vehicleId, status) => feed.publishStatus(vehicleId, status),
     });
 
     // MQTT accounts (CONTRACT §3): the embedded broker checks logins against them; the broker's
@@ -163,13 +176,19 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const api: FastifyInstance = await buildApi(
       {
         store,
-        fences: engine,
+        fences: liveFences(engine, feed),
         token: token.token,
         accounts,
         metrics: metrics.registry,
         health,
         bodyLimitBytes: config.http.bodyLimitBytes,
         maxVertices: MAX_VERTICES,
+        stream: {
+          feed,
+          limits: { ...config.stream, ...STREAM_QUEUE },
+          authTimeoutMs: config.stream.authTimeoutMs,
+          metrics: streamMetrics(metrics),
+        },
       },
       { logger: log, https: config.tls },
     );

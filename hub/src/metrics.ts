@@ -4,6 +4,7 @@ import { REJECT_REASONS } from "@locus/protocol";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { LIMIT_REASONS } from "./broker/limits.ts";
 import { MQTT_REFUSALS } from "./identity/access.ts";
+import type { StreamMetrics } from "./live/clients.ts";
 
 export interface HubMetrics {
   registry: Registry;
@@ -21,6 +22,12 @@ export interface HubMetrics {
   mqttRefused: Counter<"reason">;
   /** MQTT clients refused, cut off or slowed down by the embedded broker's limits, by reason. */
   mqttLimited: Counter<"reason">;
+  /** The live stream (GET /api/v1/stream). */
+  streamClients: Gauge;
+  streamMessagesSent: Counter;
+  streamSlowDisconnects: Counter;
+  streamFixesCoalesced: Counter;
+  streamHeldBytes: Gauge;
 }
 
 /** Creates the metrics; `sample` functions are read at each scrape. */
@@ -112,5 +119,41 @@ export function createMetrics(sample: {
       },
     }),
     mqttRefused,
+    streamClients: new Gauge({
+      name: "locus_stream_clients",
+      help: "Authenticated clients of the live stream (GET /api/v1/stream)",
+      registers: [registry],
+    }),
+    streamMessagesSent: new Counter({
+      name: "locus_stream_messages_sent_total",
+      help: "Messages written to live stream clients (snapshots, fixes, events, geofences, status)",
+      registers: [registry],
+    }),
+    streamSlowDisconnects: new Counter({
+      name: "locus_stream_slow_disconnects_total",
+      help: "Live stream clients disconnected for reading too slowly (close code 4408)",
+      registers: [registry],
+    }),
+    streamFixesCoalesced: new Counter({
+      name: "locus_stream_fixes_coalesced_total",
+      help: "Fixes not streamed because a newer fix of the same vehicle replaced them first",
+      registers: [registry],
+    }),
+    streamHeldBytes: new Gauge({
+      name: "locus_stream_held_bytes",
+      help: "Bytes held for live stream clients: queued messages and unsent socket buffers",
+      registers: [registry],
+    }),
+  };
+}
+
+/** The live stream's view of the metrics. */
+export function streamMetrics(m: HubMetrics): StreamMetrics {
+  return {
+    sent: () => m.streamMessagesSent.inc(),
+    coalesced: (count) => m.streamFixesCoalesced.inc(count),
+    tooSlow: () => m.streamSlowDisconnects.inc(),
+    clients: (count) => m.streamClients.set(count),
+    heldBytes: (bytes) => m.streamHeldBytes.set(bytes),
   };
 }

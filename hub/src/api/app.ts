@@ -14,6 +14,7 @@ import { healthRoutes } from "./health.ts";
 import { installJsonBodies } from "./json-body.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { rootPage } from "./root.ts";
+import { streamRoutes } from "./stream.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { validatorCompiler } from "./validation.ts";
 import { vehicleRoutes } from "./vehicles.ts";
@@ -61,6 +62,8 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await registerDocs(app);
   await app.register(rootPage);
   await app.register(healthRoutes, { prefix: API_PREFIX, deps });
+  // The stream authenticates with its first message, not a header (tokens never go in URLs).
+  await app.register(streamRoutes, { prefix: API_PREFIX, deps });
 
   // Everything that holds data needs the token.
   await app.register(async (data) => {

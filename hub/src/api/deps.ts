@@ -2,6 +2,8 @@
 
 import type { Registry } from "prom-client";
 import type { AccountService } from "../identity/accounts.ts";
+import type { StreamLimits, StreamMetrics } from "../live/clients.ts";
+import type { LiveFeed } from "../live/feed.ts";
 import type { GeofenceRecord, Store } from "../store/store.ts";
 
 /** Keeps the live geofence engine in step with the stored geofences. */
@@ -20,6 +22,15 @@ export interface HealthReport {
   checks: Record<string, string>;
 }
 
+/** The live stream (GET /api/v1/stream): its feed and limits. */
+export interface StreamDeps {
+  feed: LiveFeed;
+  limits: StreamLimits;
+  /** How long a new connection has to send its auth message, ms. */
+  authTimeoutMs: number;
+  metrics: StreamMetrics;
+}
+
 export interface ApiDeps {
   store: Store;
   fences: FenceRegistry;
@@ -36,4 +47,6 @@ export interface ApiDeps {
   bodyLimitBytes: number;
   /** Vertex cap per geofence (CONTRACT §5: 100,000). */
   maxVertices: number;
+  /** Absent: GET /api/v1/stream answers 426 and takes no connections. */
+  stream?: StreamDeps;
 }

@@ -27,6 +27,11 @@ export interface PipelineOptions {
   metrics: HubMetrics;
   /** Receives the events of each commit, in outbox order. */
   onEvents: (events: OutboxEvent[]) => void;
+  /**
+   * Receives the fixes of each commit that were stored (duplicates left out), after their
+   * messages were acknowledged, in commit order: the live stream's feed.
+   */
+  onFixes?: (fixes: readonly Fix[]) => void;
   /** Most fixes in one transaction; the rest wait for the next. Keeps each commit short. */
   maxFixesPerCommit?: number;
   /**
@@ -53,7 +58,7 @@ export class IngestPipeline {
   #failure: string | null = null;
 
   constructor(options: PipelineOptions) {
-    this.#o = { maxFixesPerCommit: 5000, maxUnflushed: 2, ...options };
+    this.#o = { maxFixesPerCommit: 5000, maxUnflushed: 2, onFixes: noop, ...options };
     this.#dedup = new Deduplicator(options.store);
   }
 
@@ -178,6 +183,7 @@ export class IngestPipeline {
       metrics.ingestLatency.observe((now - p.arrivedAt) / 1000);
       p.done(null);
     }
+    if (fresh.length > 0) this.#o.onFixes(fresh);
     if (events.length > 0) {
       for (const e of events) metrics.events.inc({ type: e.event.type });
       this.#o.onEvents(events);

@@ -43,6 +43,8 @@ export interface ReceiverOptions {
    * refused as `future_ts`. Default 600 s.
    */
   maxFutureMs?: number;
+  /** Called after a vehicle's status was stored: the live stream's feed. */
+  onStatus?: (vehicleId: string, status: "online" | "offline") => void;
 }
 
 /** Every topic the hub is sent by devices starts so; a malformed one is counted, not ignored. */
@@ -136,7 +138,10 @@ export class Receiver {
       return;
     }
     this.#o.store.setVehicleStatus(vehicleId, status, Date.now()).then(
-      () => done(null),
+      () => {
+        done(null);
+        this.#o.onStatus?.(vehicleId, status);
+      },
       (err: Error) => {
         this.#log.warn("status-store", { err: err.message }, "could not store a vehicle status");
         done(err);
