@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The hub's image (docker-compose.yml builds it). Stage one installs everything, bundles the
-# hub's TypeScript into one ES module with esbuild and then reinstalls only the hub's production
-# dependencies; stage two is the same Node base with that bundle and node_modules, run as `node`.
+# hub's TypeScript into one ES module with esbuild (the live map's page and assets go beside it in
+# dist/hub/web) and then reinstalls only the hub's production dependencies; stage two is the same
+# Node base with that bundle and node_modules, run as `node`.
 # Both stages use one base image, so better-sqlite3's native addon matches the runtime.
 
 ARG NODE_IMAGE=node:22-bookworm-slim
@@ -18,12 +19,14 @@ COPY hub/package.json hub/
 COPY agent/package.json agent/
 COPY simulator/package.json simulator/
 COPY demo/package.json demo/
-RUN npm ci --no-audit --no-fund
+# The live map's sources: npm ci's prepare script builds them into hub/web/dist.
 COPY tsconfig.json ./
+COPY hub/web hub/web
+RUN npm ci --no-audit --no-fund
 COPY protocol/src protocol/src
 COPY hub/src hub/src
 COPY infra/hub/bundle.mjs infra/hub/
-RUN node infra/hub/bundle.mjs dist/hub
+RUN node infra/hub/bundle.mjs dist/hub && cp -r hub/web/dist dist/hub/web
 # Only what the hub needs at run time: npm ci starts from an empty node_modules.
 RUN npm ci --omit=dev --workspace=hub --no-audit --no-fund
 

@@ -3,7 +3,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["{protocol,hub,agent,simulator,demo}/src/**/*.test.ts", "tests/**/*.test.ts"],
+    include: [
+      "{protocol,hub,agent,simulator,demo}/src/**/*.test.ts",
+      "hub/web/**/*.test.ts",
+      "tests/**/*.test.ts",
+    ],
+    exclude: ["**/node_modules/**", "hub/web/dist/**"],
     // Limits that only a stuck test reaches, also on a machine busy with other CPU-bound work;
     // a test waits for events, never for time, so a passing run is no slower for them.
     testTimeout: 60_000,

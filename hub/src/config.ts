@@ -63,6 +63,8 @@ export interface HubConfig {
     /** How long a client's socket may stay above that mark before it is disconnected, ms. */
     stallTimeoutMs: number;
   };
+  /** An operator's online MapLibre style for the live map instead of its offline basemap. */
+  mapStyleUrl: string | null;
 }
 
 /** A configuration problem, naming the setting, for one clear line at start-up. */
@@ -288,6 +290,7 @@ export function loadConfig(env: Env = process.env): HubConfig {
       highWaterBytes: integer(env, "LOCUS_STREAM_HIGH_WATER_BYTES", 1024 * 1024, 1024, 2 ** 30),
       stallTimeoutMs: integer(env, "LOCUS_STREAM_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
     },
+    mapStyleUrl: url(env, "LOCUS_MAP_STYLE_URL", ["https:", "http:"]),
   };
 }
 

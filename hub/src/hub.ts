@@ -189,6 +189,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
           authTimeoutMs: config.stream.authTimeoutMs,
           metrics: streamMetrics(metrics),
         },
+        mapStyleUrl: config.mapStyleUrl,
       },
       { logger: log, https: config.tls },
     );

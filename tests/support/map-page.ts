@@ -21,14 +21,27 @@ export interface MapLike {
   getCanvas(): { getBoundingClientRect(): { left: number; top: number } };
 }
 
+interface StorageLike {
+  readonly length: number;
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+interface ElementLike {
+  dataset: Record<string, string | undefined>;
+  /** null when the element is not displayed. */
+  offsetParent: unknown;
+}
+
 /** The page's globals as the helpers see them; evaluated code casts globalThis to this. */
 export interface MapWindow {
   locus?: { map: MapLike; ready: Promise<unknown>; stats?: { updates: number; vehicles: number } };
-  sessionStorage: {
-    setItem(key: string, value: string): void;
-    getItem(key: string): string | null;
+  sessionStorage: StorageLike;
+  localStorage: StorageLike;
+  document: {
+    body: { dataset: Record<string, string | undefined> };
+    querySelectorAll(selector: string): ArrayLike<ElementLike>;
   };
-  document: { body: { dataset: Record<string, string | undefined> } };
   mapTestReadyAt?: number;
   mapTestHooked?: boolean;
 }

@@ -73,13 +73,14 @@ describe("authentication", () => {
 });
 
 describe("public pages", () => {
-  it("GET / is an HTML page that says the map is not built yet and links to the API", async () => {
+  it("GET / is the live map page, with a strict Content-Security-Policy", async () => {
     const r = await t.app.inject({ url: "/" });
     expect(r.statusCode).toBe(200);
     expect(r.headers["content-type"]).toMatch(/^text\/html/);
-    expect(r.body).toMatch(/live map is not built yet/);
-    expect(r.body).toContain('href="/docs"');
-    expect(r.body).toContain('href="/openapi.json"');
+    expect(r.headers["content-security-policy"]).toMatch(/default-src 'self'/);
+    expect(r.headers["x-content-type-options"]).toBe("nosniff");
+    expect(r.body).toContain('id="login"');
+    expect(r.body).toMatch(/<script type="module" src="\/map\/app-[^"]+\.js"><\/script>/);
   });
 
   it("serves the docs UI and its assets without a token", async () => {

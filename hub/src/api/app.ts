@@ -60,7 +60,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
 
   await registerOpenApi(app);
   await registerDocs(app);
-  await app.register(rootPage);
+  await app.register(rootPage, { styleUrl: deps.mapStyleUrl ?? null });
   await app.register(healthRoutes, { prefix: API_PREFIX, deps });
   // The stream authenticates with its first message, not a header (tokens never go in URLs).
   await app.register(streamRoutes, { prefix: API_PREFIX, deps });

@@ -49,4 +49,6 @@ export interface ApiDeps {
   maxVertices: number;
   /** Absent: GET /api/v1/stream answers 426 and takes no connections. */
   stream?: StreamDeps;
+  /** The live map's online style (LOCUS_MAP_STYLE_URL); absent or null: its offline basemap. */
+  mapStyleUrl?: string | null;
 }

@@ -1,0 +1,181 @@
+// Geofences on the map: `geofence-fill` and `geofence-line` layers, names as HTML labels (the
+// offline style has no glyphs), and a flash on a geofence when one of its events happens.
+
+import type { Feature, Position } from "geojson";
+import type {
+  ExpressionSpecification,
+  GeoJSONSource,
+  MapLayerMouseEvent,
+  Map as MapLibreMap,
+} from "maplibre-gl";
+import maplibregl from "maplibre-gl";
+import type { GeofenceFeature } from "./types.ts";
+
+const SOURCE = "geofences";
+const FLASH_MS = 1600;
+/** Labels are DOM elements: past this many geofences only the first ones are named. */
+const MAX_LABELS = 500;
+
+/** Where a geofence's name goes: the mean of its largest ring's vertices. */
+export function labelPoint(geofence: GeofenceFeature): [number, number] {
+  const polygons =
+    geofence.geometry.type === "Polygon"
+      ? [geofence.geometry.coordinates]
+      : geofence.geometry.coordinates;
+  let ring: Position[] = [];
+  for (const polygon of polygons) {
+    const outer = polygon[0] ?? [];
+    if (outer.length > ring.length) ring = outer;
+  }
+  const open = ring.slice(0, -1);
+  if (open.length === 0) return [0, 0];
+  let lng = 0;
+  let lat = 0;
+  for (const [x = 0, y = 0] of open) {
+    lng += x;
+    lat += y;
+  }
+  return [lng / open.length, lat / open.length];
+}
+
+export class GeofencesLayer {
+  private readonly featureIds = new Map<string, number>();
+  private readonly labels = new Map<string, maplibregl.Marker>();
+  private readonly flashes = new Map<string, ReturnType<typeof setTimeout>>();
+  private selected: string | null = null;
+  private hidden: string | null = null;
+  private geofences: GeofenceFeature[] = [];
+
+  constructor(
+    private readonly map: MapLibreMap,
+    private readonly select: (geofenceId: string) => void,
+  ) {}
+
+  install(): void {
+    const map = this.map;
+    map.addSource(SOURCE, { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+    const state = (key: string): ExpressionSpecification => [
+      "boolean",
+      ["feature-state", key],
+      false,
+    ];
+    map.addLayer({
+      id: "geofence-fill",
+      type: "fill",
+      source: SOURCE,
+      paint: {
+        "fill-color": ["case", state("flash"), "#f59e0b", "#4f46e5"],
+        "fill-opacity": ["case", state("flash"), 0.45, state("selected"), 0.24, 0.12],
+      },
+    });
+    map.addLayer({
+      id: "geofence-line",
+      type: "line",
+      source: SOURCE,
+      paint: {
+        "line-color": ["case", state("flash"), "#d97706", "#4338ca"],
+        "line-width": ["case", state("selected"), 3, state("flash"), 3, 1.6],
+      },
+    });
+    map.on("click", "geofence-fill", (e: MapLayerMouseEvent) => {
+      // A vehicle on top of a geofence wins the click.
+      if (map.queryRenderedFeatures(e.point, { layers: ["vehicles", "vehicle-clusters"] }).length) {
+        return;
+      }
+      const id = e.features?.[0]?.properties?.gid;
+      if (typeof id === "string") this.select(id);
+    });
+  }
+
+  /** Draws these geofences (all of them: geofences are few next to vehicles). */
+  render(geofences: Iterable<GeofenceFeature>): void {
+    this.geofences = [...geofences];
+    const features: Feature[] = [];
+    for (const g of this.geofences) {
+      if (g.id === this.hidden) continue;
+      features.push({
+        type: "Feature",
+        id: this.featureId(g.id),
+        geometry: g.geometry,
+        properties: { gid: g.id, name: g.properties.name },
+      });
+    }
+    (this.map.getSource(SOURCE) as GeoJSONSource).setData({ type: "FeatureCollection", features });
+    this.renderLabels();
+    if (this.selected) this.setState(this.selected, { selected: true });
+  }
+
+  /** Hides one geofence while the editor shows it for changing, or none. */
+  hide(geofenceId: string | null): void {
+    this.hidden = geofenceId;
+    this.render(this.geofences);
+  }
+
+  highlight(geofenceId: string | null): void {
+    if (this.selected) this.setState(this.selected, { selected: false });
+    this.selected = geofenceId;
+    if (geofenceId) this.setState(geofenceId, { selected: true });
+    for (const [id, label] of this.labels) {
+      label.getElement().classList.toggle("selected", id === geofenceId);
+    }
+  }
+
+  /** Briefly lights up a geofence, on the map and on its label. */
+  flash(geofenceId: string): void {
+    if (!this.featureIds.has(geofenceId)) return;
+    clearTimeout(this.flashes.get(geofenceId));
+    this.setState(geofenceId, { flash: true });
+    const label = this.labels.get(geofenceId)?.getElement();
+    label?.classList.remove("flash");
+    // Reading layout restarts the CSS animation when a second event comes during the first.
+    void label?.offsetWidth;
+    label?.classList.add("flash");
+    this.flashes.set(
+      geofenceId,
+      setTimeout(() => {
+        this.flashes.delete(geofenceId);
+        this.setState(geofenceId, { flash: false });
+        label?.classList.remove("flash");
+      }, FLASH_MS),
+    );
+  }
+
+  private setState(geofenceId: string, state: Record<string, boolean>): void {
+    const id = this.featureIds.get(geofenceId);
+    if (id !== undefined) this.map.setFeatureState({ source: SOURCE, id }, state);
+  }
+
+  private featureId(geofenceId: string): number {
+    let id = this.featureIds.get(geofenceId);
+    if (id === undefined) {
+      id = this.featureIds.size + 1;
+      this.featureIds.set(geofenceId, id);
+    }
+    return id;
+  }
+
+  private renderLabels(): void {
+    const keep = new Set<string>();
+    for (const g of this.geofences.slice(0, MAX_LABELS)) {
+      if (g.id === this.hidden) continue;
+      keep.add(g.id);
+      let marker = this.labels.get(g.id);
+      if (!marker) {
+        const el = document.createElement("div");
+        el.className = "geofence-label";
+        el.dataset.labelGeofenceId = g.id;
+        marker = new maplibregl.Marker({ element: el }).setLngLat(labelPoint(g)).addTo(this.map);
+        this.labels.set(g.id, marker);
+      }
+      marker.setLngLat(labelPoint(g));
+      marker.getElement().textContent = g.properties.name;
+      marker.getElement().classList.toggle("selected", g.id === this.selected);
+    }
+    for (const [id, marker] of this.labels) {
+      if (!keep.has(id)) {
+        marker.remove();
+        this.labels.delete(id);
+      }
+    }
+  }
+}
