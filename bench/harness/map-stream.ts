@@ -112,6 +112,19 @@ export class SyntheticFleet {
   }
 }
 
+function pagePolicy(host = "127.0.0.1"): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    `connect-src 'self' ws://${host}`,
+    "worker-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+  ].join("; ");
+}
+
 export interface MapStreamServer {
   url: string;
   token: string;
@@ -128,16 +141,29 @@ export async function startMapStream(
   fleet: () => SyntheticFleet,
   geofences: unknown,
   token = "bench-map-token-0123456789",
+  dist = WEB_DIST,
 ): Promise<MapStreamServer> {
-  if (!fs.existsSync(path.join(WEB_DIST, "index.html"))) {
-    throw new Error(`${WEB_DIST}/index.html is missing: run npm run build:web first`);
+  if (!fs.existsSync(path.join(dist, "index.html"))) {
+    throw new Error(`${dist}/index.html is missing: run npm run build:web first`);
   }
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
+    // What the hub answers beside the built files: the map's config (its offline basemap) and
+    // the recent events the page asks for once.
+    const answers: Record<string, unknown> = {
+      "/map/config.json": { style_url: null },
+      "/api/v1/events": { events: [] },
+    };
+    const answer = answers[url.pathname];
+    if (answer !== undefined) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(answer));
+      return;
+    }
     const rel = url.pathname === "/" ? "index.html" : decodeURIComponent(url.pathname.slice(1));
-    const file = path.resolve(WEB_DIST, rel);
+    const file = path.resolve(dist, rel);
     if (
-      !file.startsWith(WEB_DIST + path.sep) ||
+      !file.startsWith(dist + path.sep) ||
       !fs.existsSync(file) ||
       fs.statSync(file).isDirectory()
     ) {
@@ -151,7 +177,12 @@ export async function startMapStream(
       );
       return;
     }
-    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+    const headers: Record<string, string> = {
+      "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
+    };
+    // The hub's policy for the page, so the page runs here under the same rules.
+    if (file.endsWith(".html")) headers["content-security-policy"] = pagePolicy(req.headers.host);
+    res.writeHead(200, headers);
     fs.createReadStream(file).pipe(res);
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });

@@ -13,6 +13,7 @@ export interface MapLike {
   project(lngLat: [number, number]): { x: number; y: number };
   getLayer(id: string): unknown;
   getZoom(): number;
+  isMoving(): boolean;
   jumpTo(options: { center: [number, number]; zoom: number }): void;
   fitBounds(bounds: [[number, number], [number, number]], options?: object): void;
   once(event: string, listener: () => void): void;
@@ -56,6 +57,8 @@ export interface RenderedVehicle {
 /** Logs in through the form as a user does, and waits for the page to say which access it has. */
 export async function loginWithToken(page: Page, url: string, token: string): Promise<void> {
   await page.goto(url);
+  // The page focuses the field once it listens for a token.
+  await page.locator("#login input[name=token]:focus").waitFor();
   await page.locator("#login input[name=token]").fill(token);
   await page.locator("#login input[name=token]").press("Enter");
   await page.waitForSelector("body[data-access]");
@@ -101,6 +104,16 @@ export function mapIdle(page: Page): Promise<number> {
         map.triggerRepaint();
       }),
   );
+}
+
+/** Waits until the map stopped moving (a selection may fly to its target) and has drawn. */
+export async function mapSettled(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => !(globalThis as unknown as MapWindow).locus?.map.isMoving(),
+    undefined,
+    { polling: 50 },
+  );
+  await mapIdle(page);
 }
 
 /** Moves the view and waits until it is drawn. */
