@@ -40,12 +40,17 @@ settings are environment variables (default in brackets), not options:
   LOCUS_MAX_PAYLOAD_BYTES              largest location message [262144]
   LOCUS_MAX_FUTURE_S                   how far a fix's ts may be ahead of the hub's clock [600]
   LOCUS_RETENTION_DAYS                 delete fixes and delivered events older than this [off]
+  LOCUS_STREAM_MAX_CLIENTS             live stream (WebSocket) connections at most [1000]
+  LOCUS_STREAM_AUTH_TIMEOUT_MS, LOCUS_STREAM_HIGH_WATER_BYTES, LOCUS_STREAM_STALL_TIMEOUT_MS
+                                       its auth timeout and slow-client bounds (docs/stream.md)
+                                       [10000, 1048576, 30000]
   LOCUS_HTTP_BODY_LIMIT                largest REST request body [8388608]
   LOCUS_MAX_ACCURACY_M                 fixes less accurate change no membership [off]
   LOCUS_SQLITE_SYNCHRONOUS             full or normal [full]
   LOCUS_GROUP_COMMIT_MAX_FIXES         most fixes per commit [5000]
   LOCUS_OUTBOX_GRACE_MS                after a start, wait before publishing events [2000]
   LOCUS_LOG_LEVEL                      pino level [warn]
+  LOCUS_MAP_STYLE_URL                  an online MapLibre style for the map [offline basemap]
 
 README.md describes each; docs/ the rest.
 

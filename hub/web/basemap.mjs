@@ -11,6 +11,50 @@ const require = createRequire(import.meta.url);
 /** Decimal places kept per scale: 0.01° (≈1 km) is finer than 1:110m, 0.001° than 1:50m. */
 const PRECISION = { "110m": 2, "50m": 3 };
 
+/**
+ * Splits a line where it steps across the antimeridian (from 179.9° to -179.9°, say): drawn
+ * as it is, that step would be a line right across the world.
+ */
+function splitAtAntimeridian(positions) {
+  const parts = [[]];
+  for (const p of positions) {
+    const part = parts[parts.length - 1];
+    const last = part[part.length - 1];
+    if (last && Math.abs(p[0] - last[0]) > 180) parts.push([p]);
+    else part.push(p);
+  }
+  return parts;
+}
+
+/**
+ * Makes a ring that crosses the antimeridian continuous (longitudes past ±180°), which MapLibre
+ * draws across it; as stored, its step from 179.9° to -179.9° would be filled right across the
+ * world. A ring around a pole (Antarctica) closes only with that step and stays as it is.
+ */
+function unwrapRing(ring) {
+  const out = [];
+  let shift = 0;
+  for (const p of ring) {
+    const last = out[out.length - 1];
+    if (last) {
+      const step = p[0] + shift - last[0];
+      if (step > 180) shift -= 360;
+      else if (step < -180) shift += 360;
+    }
+    out.push([p[0] + shift, p[1]]);
+  }
+  if (shift !== 0) return ring;
+  // Started on the far side of the antimeridian: move the whole ring back into the world.
+  let min = Infinity;
+  let max = -Infinity;
+  for (const p of out) {
+    min = Math.min(min, p[0]);
+    max = Math.max(max, p[0]);
+  }
+  const back = Math.round((min + max) / 2 / 360) * 360;
+  return back === 0 ? out : out.map((p) => [p[0] - back, p[1]]);
+}
+
 /** Rounds every coordinate of a geometry in place, dropping repeated positions it creates. */
 function roundGeometry(geometry, digits) {
   const f = 10 ** digits;
@@ -25,7 +69,11 @@ function roundGeometry(geometry, digits) {
     return out;
   };
   // A ring needs four positions to stay a ring after rounding; smaller islands vanish at this scale.
-  const rings = (rs) => rs.map(line).filter((r) => r.length >= 4);
+  const rings = (rs) =>
+    rs
+      .map(unwrapRing)
+      .map(line)
+      .filter((r) => r.length >= 4);
   switch (geometry.type) {
     case "Polygon":
       geometry.coordinates = rings(geometry.coordinates);
@@ -34,11 +82,15 @@ function roundGeometry(geometry, digits) {
       geometry.coordinates = geometry.coordinates.map(rings).filter((p) => p.length > 0);
       break;
     case "LineString":
-      geometry.coordinates = line(geometry.coordinates);
+    case "MultiLineString": {
+      const lines = geometry.type === "LineString" ? [geometry.coordinates] : geometry.coordinates;
+      geometry.type = "MultiLineString";
+      geometry.coordinates = lines
+        .flatMap(splitAtAntimeridian)
+        .map(line)
+        .filter((l) => l.length >= 2);
       break;
-    case "MultiLineString":
-      geometry.coordinates = geometry.coordinates.map(line).filter((l) => l.length >= 2);
-      break;
+    }
     default:
       throw new Error(`unexpected basemap geometry ${geometry.type}`);
   }

@@ -20,7 +20,7 @@ describe("offline basemap", () => {
     }
   });
 
-  it("keeps valid rings with rounded coordinates in range", () => {
+  it("keeps valid rings with rounded coordinates, continuous across the antimeridian", () => {
     // Collected first and checked once: an expect per coordinate would take seconds.
     const problems: string[] = [];
     let positions = 0;
@@ -31,10 +31,17 @@ describe("offline basemap", () => {
       for (const ring of polygons.flat()) {
         if (ring.length < 4) problems.push(`ring of ${ring.length}`);
         if (String(ring[0]) !== String(ring[ring.length - 1])) problems.push("open ring");
+        let previous: number | null = null;
         for (const [lng = 0, lat = 0] of ring) {
           positions++;
-          if (Math.abs(lng) > 180 || Math.abs(lat) > 90)
+          if (Math.abs(lng) > 360 || Math.abs(lat) > 90)
             problems.push(`out of range ${lng},${lat}`);
+          // A step across the antimeridian would be drawn right across the world (but Antarctica
+          // closes round the pole with one, off the edge of the map).
+          if (previous !== null && Math.abs(lng - previous) > 180 && Math.abs(lat) < 84) {
+            problems.push(`jump ${previous} to ${lng} at ${lat}`);
+          }
+          previous = lng;
           if (Math.round(lng * 1000) / 1000 !== lng) problems.push(`not rounded ${lng}`);
         }
       }

@@ -107,9 +107,12 @@ describe("contentSecurityPolicy", () => {
     expect(contentSecurityPolicy("[::1]:3000", null)).toContain("ws://[::1]:3000");
   });
 
-  it("lets an online style fetch from https hosts", () => {
+  it("lets an online style fetch from https hosts, and from its own origin over http", () => {
     expect(contentSecurityPolicy("h:1", "https://tiles.example/style.json")).toMatch(
-      /connect-src 'self' ws:\/\/h:1 wss:\/\/h:1 https:/,
+      /connect-src 'self' ws:\/\/h:1 wss:\/\/h:1 https:;/,
+    );
+    expect(contentSecurityPolicy("h:1", "http://10.0.0.5:8080/style.json")).toMatch(
+      /connect-src 'self' ws:\/\/h:1 wss:\/\/h:1 https: http:\/\/10\.0\.0\.5:8080;/,
     );
   });
 });

@@ -39,8 +39,10 @@ const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 export function contentSecurityPolicy(host: string | undefined, styleUrl: string | null): string {
   // 'self' covers same-origin ws:/wss: in current browsers; the explicit origins help older ones.
   const sockets = host && HOST.test(host) ? ` ws://${host} wss://${host}` : "";
-  // An online style brings tiles, sprites and glyphs from hosts the operator chose.
-  const online = styleUrl ? " https:" : "";
+  // An online style brings tiles, sprites and glyphs from hosts the operator chose: any over
+  // HTTPS, and the style's own origin when that is plain HTTP (a tile server on the LAN, say).
+  const origin = styleUrl ? new URL(styleUrl) : null;
+  const online = origin ? ` https:${origin.protocol === "http:" ? ` ${origin.origin}` : ""}` : "";
   return [
     "default-src 'self'",
     "script-src 'self'",

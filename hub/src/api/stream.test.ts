@@ -67,6 +67,24 @@ describe("authentication", () => {
     expect(closed.reason).toMatch(reason);
   });
 
+  it("closes with 1009 on a message over 4 KiB, and goes on serving", async () => {
+    const client = await openStream(t.hub, {
+      raw: JSON.stringify({ type: "auth", token: "x".repeat(5000) }),
+    });
+    expect((await client.closed).code).toBe(1009);
+    const next = await openStream(t.hub, { token: STREAM_TOKEN });
+    expect((await next.next((m) => m.type === "snapshot")).role).toBe("admin");
+    next.ws.close();
+  });
+
+  it("closes with 4401 on a binary first message", async () => {
+    const client = await openStream(t.hub, null);
+    client.ws.send(Buffer.from(JSON.stringify({ type: "auth", token: STREAM_TOKEN })));
+    const closed = await client.closed;
+    expect(closed.code).toBe(4401);
+    expect(closed.reason).toMatch(/must be/);
+  });
+
   it("closes with 4401 when no auth message comes in time", async () => {
     const client = await openStream(t.hub, null);
     const closed = await client.closed;

@@ -31,6 +31,12 @@ const CLOSE_INTERNAL = 1011;
 /** After a close the hub started, how long the client has to answer before the socket is cut. */
 const CLOSE_GRACE_MS = 2000;
 
+/**
+ * How often each socket is pinged; one that has not answered the previous ping is cut. A peer
+ * that vanished without closing would otherwise hold its slot while nothing is sent to it.
+ */
+export const PING_INTERVAL_MS = 30_000;
+
 const AUTH_EXAMPLE = '{"type":"auth","token":"…"}';
 
 /** The token of a first message, or what is wrong with it (a close reason, ≤ 123 bytes). */
@@ -103,7 +109,20 @@ export const streamRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     clientTracking: false,
   });
   const sockets = new Set<WebSocket>();
+  /** Sockets that answered the latest ping (browsers answer on their own). */
+  const alive = new WeakSet<WebSocket>();
   let stopping = false;
+  const pinger = setInterval(() => {
+    for (const ws of sockets) {
+      if (!alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      alive.delete(ws);
+      ws.ping();
+    }
+  }, PING_INTERVAL_MS);
+  pinger.unref();
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pathOf(request.url) !== STREAM_PATH || stopping) {
@@ -112,7 +131,11 @@ export const streamRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     }
     socket.on("error", () => socket.destroy());
     wss.handleUpgrade(request, socket, head, (ws) => {
+      // A bad frame (or one over the size limit) is an 'error' here: logged, and ws closes it.
+      ws.on("error", (err) => app.log.debug({ err: err.message }, "stream client socket error"));
       sockets.add(ws);
+      alive.add(ws);
+      ws.on("pong", () => alive.add(ws));
       ws.on("close", () => sockets.delete(ws));
       // Before the handshake the client cannot be told why: after it, a close code says so.
       if (!clients.reserve()) {
@@ -131,7 +154,6 @@ export const streamRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
 
   /** A connection that holds a slot: authentication first, then its session. */
   const connected = (ws: WebSocket, stream: StreamDeps) => {
-    ws.on("error", (err) => app.log.debug({ err: err.message }, "stream client socket error"));
     let phase: "auth" | "checking" | "open" = "auth";
     let session: StreamSession | null = null;
     const timer = setTimeout(() => {
@@ -197,6 +219,7 @@ export const streamRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
   // Before the HTTP server closes: every stream client is told the hub is going away.
   app.addHook("preClose", async () => {
     stopping = true;
+    clearInterval(pinger);
     app.server.off("upgrade", onUpgrade);
     clients.stop();
     const open = [...sockets];

@@ -122,6 +122,34 @@ function transition(type: "enter" | "exit", fix: Fix) {
 const withoutClock = ({ detected_at: _, ...rest }: GeofenceEvent) => rest;
 
 describe("IngestPipeline", () => {
+  it("reports the fixes it stored, duplicates left out, after acknowledging them, in commit order", async () => {
+    const reported: { fixes: readonly Fix[]; acked: number }[] = [];
+    let acked = 0;
+    const pipeline = new IngestPipeline({
+      store,
+      engine,
+      metrics,
+      onEvents: () => {},
+      onFixes: (fixes) => reported.push({ fixes, acked }),
+    });
+    const first = [fixAt("r1", 1, "out", 1), fixAt("r1", 2, "out", 2)];
+    await new Promise<void>((resolve) =>
+      pipeline.submit(first, () => {
+        acked++;
+        resolve();
+      }),
+    );
+    // The same fixes again (a redelivery) and one new one.
+    await new Promise<void>((resolve) =>
+      pipeline.submit([...first, fixAt("r1", 3, "in", 3)], () => {
+        acked++;
+        resolve();
+      }),
+    );
+    expect(reported.map((r) => r.fixes.map((f) => f.seq))).toEqual([[1, 2], [3]]);
+    expect(reported.map((r) => r.acked)).toEqual([1, 2]);
+  });
+
   it("commits messages from several vehicles in one tick as one group, acknowledging after", async () => {
     const pipeline = pipelineOn(store);
     const messages = ["v1", "v2", "v3"].map((v) => [fixAt(v, 1, "out"), fixAt(v, 2, "out")]);

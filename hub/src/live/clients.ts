@@ -26,6 +26,9 @@ export class StreamClients {
   readonly #sessions = new Map<StreamSession, () => void>();
   #connections = 0;
   #timer: NodeJS.Timeout | null = null;
+  /** Sessions owed a message since the last flush, written on the next turn of the event loop. */
+  readonly #owed = new Set<StreamSession>();
+  #flushScheduled = false;
 
   constructor(
     readonly feed: LiveFeed,
@@ -58,7 +61,7 @@ export class StreamClients {
    * happens meanwhile is missed; it writes nothing until start().
    */
   open(sink: Sink): StreamSession {
-    const session = new StreamSession(sink, this.limits, this.metrics);
+    const session = new StreamSession(sink, this.limits, this.metrics, (s) => this.#wake(s));
     this.#sessions.set(session, this.feed.subscribe(session));
     this.metrics.clients(this.#sessions.size);
     this.#timer ??= setInterval(
@@ -70,17 +73,41 @@ export class StreamClients {
     return session;
   }
 
+  /**
+   * Events, geofence changes and status are written soon, not within the publisher's call: the
+   * ingest path only queues them, and the sockets are written on the next turn of the loop.
+   */
+  #wake(session: StreamSession): void {
+    this.#owed.add(session);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes what each session that was woken is owed. */
+  flush(): void {
+    this.#flushScheduled = false;
+    const owed = [...this.#owed];
+    this.#owed.clear();
+    for (const session of owed) {
+      session.flush();
+      if (session.closed) this.close(session);
+    }
+  }
+
   /** The session's client left, or was disconnected. */
   close(session: StreamSession): void {
     const unsubscribe = this.#sessions.get(session);
     if (unsubscribe === undefined) return;
     unsubscribe();
     session.dispose();
+    this.#owed.delete(session);
     this.#sessions.delete(session);
     this.metrics.clients(this.#sessions.size);
     if (this.#sessions.size === 0 && this.#timer !== null) {
       clearInterval(this.#timer);
       this.#timer = null;
+      this.metrics.heldBytes(0);
     }
   }
 

@@ -123,12 +123,15 @@ describe("StreamSession", () => {
     expect(sink.types()).toEqual(["snapshot", "geofence", "fixes"]);
   });
 
-  it("sends a batch's shared bytes when up to date, messages at once", () => {
+  it("sends a batch's shared bytes when up to date, and messages when woken to flush", () => {
     const { feed, sink, session, c } = setup();
     session.start(SNAPSHOT);
     feed.publishFixes([fix("a", 1), fix("b", 1)]);
     session.tick(feed.takeFixes(), 0);
     feed.publishStatus("a", "online");
+    // Publishing writes no socket: the session's owner flushes it after the publisher returns.
+    expect(sink.types()).toEqual(["snapshot", "fixes"]);
+    session.flush();
     expect(sink.types()).toEqual(["snapshot", "fixes", "status"]);
     expect(sink.sent[1]?.fixes).toHaveLength(2);
     expect(c.sent).toBe(3);
@@ -216,6 +219,23 @@ describe("StreamSession", () => {
 });
 
 describe("StreamClients", () => {
+  it("writes a published message on the next turn of the event loop, not in the publisher's call", async () => {
+    const feed = new LiveFeed();
+    const { metrics } = counters();
+    const clients = new StreamClients(feed, { ...LIMITS, maxClients: 5 }, metrics);
+    const sink = new RecordingSink();
+    clients.open(sink).start(SNAPSHOT);
+    feed.publishGeofenceDeleted("g1");
+    feed.publishGeofenceDeleted("g2");
+    expect(sink.types()).toEqual(["snapshot"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sink.sent.slice(1)).toEqual([
+      { type: "geofence", op: "delete", id: "g1" },
+      { type: "geofence", op: "delete", id: "g2" },
+    ]);
+    clients.stop();
+  });
+
   it("bounds the connections and ticks every session with one shared batch", () => {
     const feed = new LiveFeed();
     const { c, metrics } = counters();
@@ -238,7 +258,11 @@ describe("StreamClients", () => {
     expect(c.clients).toBe(1);
     expect(feed.listeners).toBe(1);
     expect(clients.reserve()).toBe(true);
+    (sinks[1] as RecordingSink).bufferedAmount = 5;
+    clients.tick();
+    expect(c.held).toBe(5);
     clients.stop();
     expect(feed.listeners).toBe(0);
+    expect(c.held).toBe(0);
   });
 });

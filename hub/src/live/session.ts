@@ -8,6 +8,8 @@
 //   client with close code 4408 (STREAM_TOO_SLOW).
 // - Until the snapshot is sent (start), everything is held the same way, so updates that happen
 //   while the snapshot is read are sent after it, not lost.
+// - Nothing is written from within a publish call: messages are queued and written by flush()
+//   (on the owner's next turn of the event loop) or tick(), so ingestion never writes a socket.
 
 import type { Fix } from "@locus/protocol";
 import { encodeFixes, type FixBatch, type LiveListener, type LiveMessage } from "./feed.ts";
@@ -58,10 +60,15 @@ export class StreamSession implements LiveListener {
   /** Since when the socket has been above the high-water mark (ms), or null. */
   #behindSince: number | null = null;
 
+  /**
+   * @param wake called when a message was queued for a live client with nothing else owed: the
+   * owner calls flush() soon after, outside the publisher's call (no socket is written there).
+   */
   constructor(
     readonly sink: Sink,
     readonly limits: SessionLimits,
     readonly metrics: SessionMetrics,
+    readonly wake: (session: StreamSession) => void = () => {},
   ) {}
 
   get closed(): boolean {
@@ -91,13 +98,10 @@ export class StreamSession implements LiveListener {
     this.#drain();
   }
 
-  /** An event, geofence or status message from the feed. */
+  /** An event, geofence or status message from the feed: queued, written by flush() or tick(). */
   message(message: LiveMessage): void {
     if (this.#state === "closed") return;
-    if (this.#state === "live" && this.queued === 0 && !this.#behind()) {
-      this.#write(message.data);
-      return;
-    }
+    if (this.#state === "live" && this.queued === 0) this.wake(this);
     this.#queue.push(message);
     this.#queuedBytes += message.data.length;
     if (this.queued > this.limits.maxQueuedMessages) {
@@ -136,6 +140,11 @@ export class StreamSession implements LiveListener {
     if (now - this.#behindSince >= this.limits.stallTimeoutMs) {
       this.#tooSlow(`nothing read for ${Math.round(this.limits.stallTimeoutMs / 1000)} s`);
     }
+  }
+
+  /** Writes what is owed while the socket has room. */
+  flush(): void {
+    this.#drain();
   }
 
   /** The client left (or the hub closes it): drop what it was owed. */

@@ -15,6 +15,8 @@ export type Selection = { kind: "vehicle"; id: string } | { kind: "geofence"; id
 
 export interface DetailsActions {
   selectVehicle(id: string): void;
+  /** The hub said who is inside a geofence: counts elsewhere may have changed. */
+  insideLoaded(geofenceId: string): void;
   close(): void;
   rename(geofenceId: string): void;
   edit(geofenceId: string): void;
@@ -76,7 +78,10 @@ export class DetailsPanel {
       this.panel.dataset.vehicleId = selection.id;
       if (changed) void this.loadTrack(selection.id);
     }
-    if (selection?.kind === "geofence") this.panel.dataset.geofenceId = selection.id;
+    if (selection?.kind === "geofence") {
+      this.panel.dataset.geofenceId = selection.id;
+      if (changed) void this.loadInside(selection.id);
+    }
     this.refresh();
   }
 
@@ -174,6 +179,20 @@ export class DetailsPanel {
       );
     }
     this.body.replaceChildren(...parts);
+  }
+
+  /** Asks the hub who is inside now; the vehicles' own lists may lag behind a geofence's edit. */
+  private async loadInside(id: string): Promise<void> {
+    try {
+      const answer = await this.api.get<{ vehicles: string[] }>(
+        `/api/v1/geofences/${encodeURIComponent(id)}/vehicles`,
+      );
+      this.fleet.setInside(id, answer.vehicles);
+      this.actions.insideLoaded(id);
+      if (this.selection?.kind === "geofence" && this.selection.id === id) this.refresh();
+    } catch {
+      // A hub without this route, or a geofence deleted meanwhile: the stream's view stands.
+    }
   }
 
   private async loadTrack(id: string): Promise<void> {

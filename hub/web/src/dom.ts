@@ -1,4 +1,4 @@
-// Small DOM helpers: elements are built with textContent only (names come from users and devices,
+// Small DOM utilities: elements are built with textContent only (names come from users and devices,
 // so nothing is ever parsed as HTML).
 
 export function el<K extends keyof HTMLElementTagNameMap>(
@@ -35,4 +35,25 @@ export function ago(ts: string, nowMs: number): string {
 export function clock(ts: string): string {
   const t = Date.parse(ts);
   return Number.isFinite(t) ? new Date(t).toLocaleTimeString() : ts;
+}
+
+/**
+ * Replaces a list's items, keeping keyboard focus on the item with the same `data-<key>` (lists
+ * are redrawn as the fleet changes; focus must not jump away under a keyboard user).
+ */
+export function replaceItems(list: HTMLElement, items: Node[], key: string): void {
+  const active = document.activeElement;
+  const focused =
+    active instanceof HTMLElement && list.contains(active)
+      ? active.getAttribute(`data-${key}`)
+      : null;
+  list.replaceChildren(...items);
+  if (focused !== null) {
+    for (const item of list.querySelectorAll<HTMLElement>(`[data-${key}]`)) {
+      if (item.getAttribute(`data-${key}`) === focused) {
+        item.focus({ preventScroll: true });
+        break;
+      }
+    }
+  }
 }

@@ -110,6 +110,7 @@ export class Editor {
       if (mode !== "polygon" && mode !== "circle") return;
       this.work = { drawId: String(id), kind: mode, geofenceId: null };
       this.toolbar(null);
+      this.say("");
       this.draw.setMode("select");
       this.draw.selectFeature(id);
       this.form.open({

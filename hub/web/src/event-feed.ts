@@ -20,6 +20,11 @@ export class EventFeed {
     this.list.append(el("li", { class: "empty" }, "Enter and exit events appear here."));
   }
 
+  clear(): void {
+    this.seen.clear();
+    this.list.replaceChildren(el("li", { class: "empty" }, "Enter and exit events appear here."));
+  }
+
   /** Adds an event at the top; one already shown (a redelivery) is skipped. */
   add(event: GeofenceEvent): boolean {
     return this.insert(event, "top");

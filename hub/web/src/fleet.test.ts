@@ -111,4 +111,17 @@ describe("Fleet", () => {
     expect(gone.vehicles.has("v1")).toBe(true);
     expect(fleet.vehicles.get("v1")?.geofences).toEqual([]);
   });
+
+  it("takes the hub's list of who is inside a geofence as the truth for it", () => {
+    const fleet = new Fleet();
+    fleet.apply({
+      type: "snapshot",
+      vehicles: [vehicle({ geofences: ["g1", "g2"] }), vehicle({ id: "v2" })],
+      geofences: { type: "FeatureCollection", features: [] },
+    });
+    const changed = fleet.setInside("g1", ["v2"]);
+    expect([...changed].sort()).toEqual(["v1", "v2"]);
+    expect(fleet.inside("g1")).toEqual(["v2"]);
+    expect(fleet.vehicles.get("v1")?.geofences).toEqual(["g2"]);
+  });
 });

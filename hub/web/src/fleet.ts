@@ -13,12 +13,20 @@ import type {
 /** Used when the hub does not say: a vehicle silent this long is shown as stale. */
 export const DEFAULT_STALE_AFTER_S = 300;
 
-/** offline when the agent said so; stale when its newest fix is too old (or none); else online. */
-export function shownStatus(vehicle: Vehicle, nowMs: number, staleAfterS: number): ShownStatus {
+/**
+ * offline when the agent said so; stale when its newest fix is too old (or none); else online.
+ * `fixMs` is the newest fix's time when the caller has it parsed already.
+ */
+export function shownStatus(
+  vehicle: Vehicle,
+  nowMs: number,
+  staleAfterS: number,
+  fixMs?: number,
+): ShownStatus {
   if (vehicle.status === "offline") return "offline";
   const fix = vehicle.last_fix;
   if (!fix) return "stale";
-  const ts = Date.parse(fix.ts);
+  const ts = fixMs ?? Date.parse(fix.ts);
   if (!Number.isFinite(ts) || nowMs - ts > staleAfterS * 1000) return "stale";
   return "online";
 }
@@ -40,6 +48,8 @@ function isGeofence(feature: unknown): feature is GeofenceFeature {
 
 export class Fleet {
   readonly vehicles = new Map<string, Vehicle>();
+  /** Each vehicle's newest fix time, ms: parsed once, compared and judged many times. */
+  private readonly fixMs = new Map<string, number>();
   readonly geofences = new Map<string, GeofenceFeature>();
   staleAfterS = DEFAULT_STALE_AFTER_S;
 
@@ -96,6 +106,36 @@ export class Fleet {
     return change;
   }
 
+  /** A vehicle's status as the map shows it at `nowMs`. */
+  statusOf(vehicle: Vehicle, nowMs: number): ShownStatus {
+    return shownStatus(vehicle, nowMs, this.staleAfterS, this.fixMs.get(vehicle.id));
+  }
+
+  /**
+   * Takes the hub's answer to who is inside a geofence (GET /api/v1/geofences/{id}/vehicles) as
+   * the truth for that geofence; enter and exit events keep it current from there.
+   */
+  setInside(geofenceId: string, vehicleIds: string[]): Set<string> {
+    const inside = new Set(vehicleIds);
+    const changed = new Set<string>();
+    for (const id of inside) {
+      const v = this.vehicle(id);
+      if (!v.geofences.includes(geofenceId)) {
+        v.geofences.push(geofenceId);
+        v.geofences.sort();
+        changed.add(id);
+      }
+    }
+    for (const v of this.vehicles.values()) {
+      const i = v.geofences.indexOf(geofenceId);
+      if (i >= 0 && !inside.has(v.id)) {
+        v.geofences.splice(i, 1);
+        changed.add(v.id);
+      }
+    }
+    return changed;
+  }
+
   /** The ids of the vehicles inside a geofence now, sorted. */
   inside(geofenceId: string): string[] {
     const ids: string[] = [];
@@ -116,8 +156,10 @@ export class Fleet {
   private applyFix(fix: Fix): boolean {
     if (typeof fix.vehicle_id !== "string" || fix.vehicle_id === "") return false;
     const v = this.vehicle(fix.vehicle_id);
-    if (v.last_fix && Date.parse(v.last_fix.ts) > Date.parse(fix.ts)) return false;
+    const ms = Date.parse(fix.ts);
+    if ((this.fixMs.get(v.id) ?? Number.NEGATIVE_INFINITY) > ms) return false;
     v.last_fix = fix;
+    this.fixMs.set(v.id, ms);
     return true;
   }
 

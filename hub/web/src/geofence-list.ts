@@ -1,7 +1,7 @@
 // The geofence list beside the map (#geofences): one button per geofence with how many vehicles
 // are inside it now.
 
-import { byId, el } from "./dom.ts";
+import { byId, el, replaceItems } from "./dom.ts";
 import type { GeofenceFeature } from "./types.ts";
 
 export class GeofenceList {
@@ -48,7 +48,7 @@ export class GeofenceList {
       );
     });
     if (nodes.length === 0) nodes.push(el("li", { class: "empty" }, "No geofences yet."));
-    this.list.replaceChildren(...nodes);
+    replaceItems(this.list, nodes, "geofence-id");
   }
 
   highlight(geofenceId: string | null): void {

@@ -16,7 +16,10 @@ const FLASH_MS = 1600;
 /** Labels are DOM elements: past this many geofences only the first ones are named. */
 const MAX_LABELS = 500;
 
-/** Where a geofence's name goes: the mean of its largest ring's vertices. */
+/**
+ * Where a geofence's name goes: above its largest ring, centred on it, so the label (HTML, drawn
+ * over the map) never hides the vehicles inside.
+ */
 export function labelPoint(geofence: GeofenceFeature): [number, number] {
   const polygons =
     geofence.geometry.type === "Polygon"
@@ -27,15 +30,16 @@ export function labelPoint(geofence: GeofenceFeature): [number, number] {
     const outer = polygon[0] ?? [];
     if (outer.length > ring.length) ring = outer;
   }
-  const open = ring.slice(0, -1);
-  if (open.length === 0) return [0, 0];
-  let lng = 0;
-  let lat = 0;
-  for (const [x = 0, y = 0] of open) {
-    lng += x;
-    lat += y;
+  if (ring.length === 0) return [0, 0];
+  let west = Number.POSITIVE_INFINITY;
+  let east = Number.NEGATIVE_INFINITY;
+  let north = Number.NEGATIVE_INFINITY;
+  for (const [x = 0, y = 0] of ring) {
+    west = Math.min(west, x);
+    east = Math.max(east, x);
+    north = Math.max(north, y);
   }
-  return [lng / open.length, lat / open.length];
+  return [(west + east) / 2, north];
 }
 
 export class GeofencesLayer {
@@ -79,7 +83,11 @@ export class GeofencesLayer {
     });
     map.on("click", "geofence-fill", (e: MapLayerMouseEvent) => {
       // A vehicle on top of a geofence wins the click.
-      if (map.queryRenderedFeatures(e.point, { layers: ["vehicles", "vehicle-clusters"] }).length) {
+      if (
+        map.queryRenderedFeatures(e.point, {
+          layers: ["vehicles", "vehicle-clusters", "vehicle-selected-icon"],
+        }).length
+      ) {
         return;
       }
       const id = e.features?.[0]?.properties?.gid;
@@ -164,7 +172,9 @@ export class GeofencesLayer {
         const el = document.createElement("div");
         el.className = "geofence-label";
         el.dataset.labelGeofenceId = g.id;
-        marker = new maplibregl.Marker({ element: el }).setLngLat(labelPoint(g)).addTo(this.map);
+        marker = new maplibregl.Marker({ element: el, anchor: "bottom", offset: [0, -3] })
+          .setLngLat(labelPoint(g))
+          .addTo(this.map);
         this.labels.set(g.id, marker);
       }
       marker.setLngLat(labelPoint(g));

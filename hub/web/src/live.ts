@@ -5,7 +5,7 @@ import type { Map as MapLibreMap } from "maplibre-gl";
 import maplibregl from "maplibre-gl";
 import type { DetailsPanel } from "./details.ts";
 import type { EventFeed } from "./event-feed.ts";
-import { type Fleet, shownStatus } from "./fleet.ts";
+import type { Fleet } from "./fleet.ts";
 import type { GeofenceList } from "./geofence-list.ts";
 import type { GeofencesLayer } from "./geofences-layer.ts";
 import type { StreamMessage, Vehicle } from "./types.ts";
@@ -34,9 +34,9 @@ export class LiveView {
 
   constructor(private readonly p: LiveParts) {}
 
-  readonly statusOf = (v: Vehicle) => shownStatus(v, Date.now(), this.p.fleet.staleAfterS);
+  readonly statusOf = (v: Vehicle) => this.p.fleet.statusOf(v, Date.now());
 
-  /** Applies one message; resolves `drawn` once a snapshot's data is on the map. */
+  /** Applies one message and hands what changed to the map, the lists and the details. */
   apply(message: StreamMessage, receivedAt: number): void {
     const { fleet, vehicles, geofences, vehicleList, geofenceList, feed, details, stats } = this.p;
     const change = fleet.apply(message);
@@ -44,7 +44,7 @@ export class LiveView {
       case "snapshot":
         vehicles.reset(fleet.vehicles.values(), this.statusOf);
         geofences.render(fleet.geofences.values());
-        vehicleList.render();
+        vehicleList.render(true);
         geofenceList.render();
         if (!this.fitted) this.fitToFleet();
         this.fitted = true;
@@ -85,6 +85,11 @@ export class LiveView {
     ) {
       details.refresh();
     }
+  }
+
+  /** Memberships were corrected from the hub: the geofence list's counts follow. */
+  membershipsChanged(): void {
+    this.p.geofenceList.render();
   }
 
   /** Re-judges stale vehicles as time passes (no message comes when a vehicle falls silent). */

@@ -53,7 +53,7 @@ export class LoginForm {
         storeToken(token);
         return token;
       } catch (error) {
-        reason = `This login link did not work: ${(error as Error).message}. Ask for a new link, or enter a token.`;
+        reason = `This login link did not work: ${(error as Error).message}`;
       }
     }
     const kept = storedToken();

@@ -17,7 +17,7 @@ import { LoginForm } from "./login.ts";
 import { forgetToken, setAccess, storedToken } from "./session.ts";
 import { StreamClient, streamUrl } from "./stream.ts";
 import { TrackLayer } from "./track-layer.ts";
-import type { Access, GeofenceEvent, GeofenceFeature } from "./types.ts";
+import type { Access, GeofenceEvent, GeofenceFeature, ShownStatus, Vehicle } from "./types.ts";
 import { VehicleList } from "./vehicle-list.ts";
 import { VehiclesLayer } from "./vehicles-layer.ts";
 
@@ -35,6 +35,9 @@ const RECENT_EVENTS_MS = 30 * 60_000;
 maplibregl.setWorkerUrl(__LOCUS_WORKER_URL__);
 
 async function start(): Promise<void> {
+  // The form is live before anything loads: a token typed at once is taken, never submitted.
+  const login = new LoginForm();
+  let firstToken: Promise<string> | null = login.ask();
   const config = await loadMapConfig();
   const map = new maplibregl.Map({
     container: "map",
@@ -46,6 +49,14 @@ async function start(): Promise<void> {
       customAttribution: config.style_url ? undefined : "Basemap: Natural Earth",
     },
   });
+  if (config.style_url) {
+    // An online style that cannot be had (no internet, a wrong URL) must not leave a blank page.
+    map.once("error", (e) => {
+      if (map.isStyleLoaded()) return;
+      console.warn(`online map style not loaded (${e.error?.message}); using the offline basemap`);
+      map.setStyle(offlineStyle());
+    });
+  }
   map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
 
@@ -77,9 +88,10 @@ async function start(): Promise<void> {
     (id) => select("vehicle", id),
   );
   let editor: Editor | null = null;
-  const statusOf = (v: Parameters<LiveView["statusOf"]>[0]) => live?.statusOf(v) ?? "stale";
+  const statusOf = (v: Vehicle): ShownStatus => fleet.statusOf(v, Date.now());
   const details = new DetailsPanel(fleet, api, track, statusOf, () => access === "admin", {
     selectVehicle: (id) => select("vehicle", id),
+    insideLoaded: () => live?.membershipsChanged(),
     close: () => live?.select(null),
     rename: (id) => editor?.rename(id),
     edit: (id) => editor?.edit(id),
@@ -91,7 +103,7 @@ async function start(): Promise<void> {
     vehicles,
     geofences,
     vehicleList: new VehicleList(
-      () => fleet.vehicles.values(),
+      () => fleet.vehicles,
       statusOf,
       (id) => select("vehicle", id),
     ),
@@ -129,12 +141,12 @@ async function start(): Promise<void> {
     details.refresh();
   };
 
-  const login = new LoginForm();
   let stream: StreamClient | null = null;
   let first = true;
 
   const connect = async (reason?: string): Promise<void> => {
-    const token = await login.ask(reason);
+    const token = await (firstToken ?? login.ask(reason));
+    firstToken = null;
     const client = new StreamClient(streamUrl(), token, {
       message: (message, receivedAt) => {
         if (message.type === "snapshot") {
@@ -169,10 +181,25 @@ async function start(): Promise<void> {
     forgetToken();
     access = null;
     form.close();
+    // Nothing of the fleet stays on the page for whoever logs in next.
+    view.select(null);
+    view.apply(
+      { type: "snapshot", vehicles: [], geofences: { type: "FeatureCollection", features: [] } },
+      performance.now(),
+    );
+    feed.clear();
     byId("editor").hidden = true;
     void connect();
   });
   setUpMenu();
+  // Escape closes the details panel (the geofence form handles its own Escape).
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !form.isOpen && details.current) view.select(null);
+  });
+  // A login link opened in a tab that has the map already: start afresh with its code.
+  window.addEventListener("hashchange", () => {
+    if (location.hash.startsWith("#login=")) location.reload();
+  });
   await connect();
 }
 

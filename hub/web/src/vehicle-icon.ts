@@ -1,11 +1,11 @@
 // The vehicle icons, drawn on a canvas and added with map.addImage, so the map needs no sprite
-// sheet from anywhere: a disc in the status colour, with a pointer and arrow when the heading is
-// known (the layer rotates it) and a plain centre dot when it is not.
+// sheet from anywhere: a disc in the status colour with a white arrow when the heading is known
+// (the layer rotates it) and a plain centre dot when it is not.
 
 import type { Map as MapLibreMap } from "maplibre-gl";
 import { STATUS_COLOURS, STATUSES } from "./status-colours.ts";
 
-const SIZE = 30; // CSS pixels
+const SIZE = 26; // CSS pixels
 const RATIO = 2; // drawn at twice the size, sharp on high-density screens
 
 function draw(colour: string, withHeading: boolean): ImageData {
@@ -16,20 +16,13 @@ function draw(colour: string, withHeading: boolean): ImageData {
   const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
   ctx.scale(RATIO, RATIO);
   const c = SIZE / 2;
-  const r = 8.5;
+  const r = 10;
 
   ctx.shadowColor = "rgba(15, 23, 42, 0.35)";
   ctx.shadowBlur = 3;
   ctx.shadowOffsetY = 1;
   ctx.beginPath();
-  if (withHeading) {
-    // A teardrop: the disc drawn into a point that shows which way the vehicle is going.
-    ctx.moveTo(c, c - r - 5.5);
-    ctx.arc(c, c, r, -Math.PI / 2 + 0.62, -Math.PI / 2 - 0.62 + 2 * Math.PI);
-    ctx.closePath();
-  } else {
-    ctx.arc(c, c, r, 0, 2 * Math.PI);
-  }
+  ctx.arc(c, c, r, 0, 2 * Math.PI);
   ctx.fillStyle = colour;
   ctx.fill();
   ctx.shadowColor = "transparent";
@@ -40,10 +33,11 @@ function draw(colour: string, withHeading: boolean): ImageData {
   ctx.fillStyle = "#ffffff";
   ctx.beginPath();
   if (withHeading) {
-    ctx.moveTo(c, c - 5);
-    ctx.lineTo(c + 4, c + 4);
+    // A navigation arrow pointing north; the layer turns it to the heading.
+    ctx.moveTo(c, c - 5.5);
+    ctx.lineTo(c + 4.5, c + 4.5);
     ctx.lineTo(c, c + 2);
-    ctx.lineTo(c - 4, c + 4);
+    ctx.lineTo(c - 4.5, c + 4.5);
     ctx.closePath();
   } else {
     ctx.arc(c, c, 3, 0, 2 * Math.PI);

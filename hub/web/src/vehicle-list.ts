@@ -1,7 +1,7 @@
 // The vehicle list beside the map (#vehicles): one button per vehicle carrying its id and shown
 // status, filtered by #vehicle-search. Updates touch only the items of vehicles that changed.
 
-import { ago, byId, el } from "./dom.ts";
+import { ago, byId, el, replaceItems } from "./dom.ts";
 import type { ShownStatus, Vehicle } from "./types.ts";
 
 /** Items drawn at most; past that, a note asks to narrow the search. */
@@ -13,10 +13,16 @@ export class VehicleList {
   private readonly summary = byId<HTMLElement>("vehicle-summary");
   private readonly items = new Map<string, HTMLButtonElement>();
   private selected: string | null = null;
-  private shownIds: string[] = [];
+  /**
+   * Every vehicle id in list order, kept between redraws: sorting 100,000 ids each time the
+   * "ago" texts refresh would stall the page. Rebuilt when vehicles come or go.
+   */
+  private order: string[] = [];
+  private known = new Set<string>();
+  private drawnCount = 0;
 
   constructor(
-    private readonly vehicles: () => Iterable<Vehicle>,
+    private readonly vehicles: () => Map<string, Vehicle>,
     private readonly statusOf: (vehicle: Vehicle) => ShownStatus,
     private readonly select: (vehicleId: string) => void,
   ) {
@@ -27,21 +33,26 @@ export class VehicleList {
     });
   }
 
-  /** Redraws the whole list: after a snapshot, a new search or a new vehicle. */
-  render(): void {
+  /** Redraws the whole list: after a snapshot (`resort`), a new search or a new vehicle. */
+  render(resort = false): void {
     const query = this.search.value.trim().toLowerCase();
     const now = Date.now();
+    const all = this.vehicles();
+    if (resort || this.order.length !== all.size) {
+      this.order = [...all.keys()].sort();
+      this.known = new Set(this.order);
+    }
     const matching: Vehicle[] = [];
     const counts: Record<ShownStatus, number> = { online: 0, stale: 0, offline: 0 };
-    let total = 0;
-    for (const v of this.vehicles()) {
-      total++;
+    const total = all.size;
+    for (const id of this.order) {
+      const v = all.get(id);
+      if (!v) continue;
       counts[this.statusOf(v)]++;
       if (!query || v.id.toLowerCase().includes(query) || v.name?.toLowerCase().includes(query)) {
         matching.push(v);
       }
     }
-    matching.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const drawn = matching.slice(0, MAX_ITEMS);
     this.items.clear();
     const nodes: HTMLElement[] = [];
@@ -61,8 +72,8 @@ export class VehicleList {
     } else if (matching.length === 0) {
       nodes.push(el("li", { class: "empty" }, total ? "No vehicle matches." : "No vehicles yet."));
     }
-    this.list.replaceChildren(...nodes);
-    this.shownIds = drawn.map((v) => v.id);
+    replaceItems(this.list, nodes, "vehicle-id");
+    this.drawnCount = drawn.length;
     this.summary.replaceChildren(
       el("span", { class: "count online" }, `${counts.online} online`),
       el("span", { class: "count stale" }, `${counts.stale} stale`),
@@ -70,7 +81,10 @@ export class VehicleList {
     );
   }
 
-  /** Refreshes these vehicles' items; a vehicle the list has not drawn yet redraws it. */
+  /**
+   * Refreshes these vehicles' items. A vehicle new to the list redraws it (when there is room);
+   * one the search leaves out costs nothing.
+   */
   update(ids: Iterable<string>, all: Map<string, Vehicle>): void {
     const now = Date.now();
     for (const id of ids) {
@@ -78,7 +92,7 @@ export class VehicleList {
       const v = all.get(id);
       if (!v) continue;
       if (!item) {
-        if (this.shownIds.length < MAX_ITEMS) {
+        if (!this.known.has(id) && this.drawnCount < MAX_ITEMS) {
           this.render();
           return;
         }
@@ -100,26 +114,35 @@ export class VehicleList {
   }
 
   private item(v: Vehicle, now: number): HTMLButtonElement {
-    const item = el("button", { type: "button", class: "item", "data-vehicle-id": v.id });
-    this.fill(item, v, now);
-    return item;
-  }
-
-  private fill(item: HTMLButtonElement, v: Vehicle, now: number): void {
-    const status = this.statusOf(v);
-    item.dataset.status = status;
-    item.setAttribute("aria-pressed", String(v.id === this.selected));
-    const fix = v.last_fix;
-    const speed = typeof fix?.speed === "number" ? ` · ${Math.round(fix.speed * 3.6)} km/h` : "";
-    const when = fix ? `${ago(fix.ts, now)}${speed}` : "no position yet";
-    item.replaceChildren(
-      el("span", { class: `dot ${status}`, "aria-hidden": "true" }),
+    const item = el(
+      "button",
+      { type: "button", class: "item", "data-vehicle-id": v.id },
+      el("span", { class: "dot", "aria-hidden": "true" }),
       el(
         "span",
         { class: "text" },
         el("span", { class: "name" }, v.name ? `${v.name} (${v.id})` : v.id),
-        el("span", { class: "meta" }, `${status} · ${when}`),
+        el("span", { class: "meta" }),
       ),
     );
+    this.fill(item, v, now);
+    return item;
+  }
+
+  /** Changes only what differs: this runs for every drawn vehicle that moved, every second. */
+  private fill(item: HTMLButtonElement, v: Vehicle, now: number): void {
+    const status = this.statusOf(v);
+    if (item.dataset.status !== status) {
+      item.dataset.status = status;
+      (item.firstElementChild as HTMLElement).className = `dot ${status}`;
+    }
+    const pressed = String(v.id === this.selected);
+    if (item.getAttribute("aria-pressed") !== pressed) item.setAttribute("aria-pressed", pressed);
+    const fix = v.last_fix;
+    const speed = typeof fix?.speed === "number" ? ` · ${Math.round(fix.speed * 3.6)} km/h` : "";
+    const when = fix ? `${ago(fix.ts, now)}${speed}` : "no position yet";
+    const meta = item.querySelector(".meta") as HTMLElement;
+    const text = `${status} · ${when}`;
+    if (meta.textContent !== text) meta.textContent = text;
   }
 }

@@ -4,6 +4,7 @@
 
 import type { Feature, FeatureCollection, Point } from "geojson";
 import type {
+  ExpressionSpecification,
   GeoJSONFeatureDiff,
   GeoJSONSource,
   MapLayerMouseEvent,
@@ -14,6 +15,21 @@ import type { ShownStatus, Vehicle } from "./types.ts";
 import { addVehicleIcons } from "./vehicle-icon.ts";
 
 const SOURCE = "vehicles";
+/** The selected vehicle again, unclustered: it stays in sight, ringed, when its cluster forms. */
+const SELECTED_SOURCE = "selected-vehicle";
+
+const ICON_LAYOUT = {
+  "icon-image": [
+    "concat",
+    "vehicle-",
+    ["get", "status"],
+    ["case", ["has", "heading"], "-heading", "-still"],
+  ] as ExpressionSpecification,
+  "icon-rotate": ["coalesce", ["get", "heading"], 0] as ExpressionSpecification,
+  "icon-rotation-alignment": "map" as const,
+  "icon-allow-overlap": true,
+  "icon-ignore-placement": true,
+};
 /** Cluster counts are HTML (no glyph server); only this many are drawn at once. */
 const MAX_COUNT_LABELS = 300;
 
@@ -39,6 +55,8 @@ export class VehiclesLayer {
   private readonly featureIds = new Map<string, number>();
   private readonly shown = new Map<string, Shown>();
   private readonly countLabels = new Map<number, maplibregl.Marker>();
+  private countsScheduled = false;
+  private selected: string | null = null;
 
   constructor(
     private readonly map: MapLibreMap,
@@ -69,37 +87,41 @@ export class VehiclesLayer {
       },
     });
     map.addLayer({
+      id: "vehicles",
+      type: "symbol",
+      source: SOURCE,
+      filter: ["!", ["has", "point_count"]],
+      layout: {
+        ...ICON_LAYOUT,
+        "symbol-sort-key": ["match", ["get", "status"], "online", 3, "stale", 2, 1],
+      },
+    });
+    map.addSource(SELECTED_SOURCE, {
+      type: "geojson",
+      data: { type: "FeatureCollection", features: [] },
+    });
+    map.addLayer({
       id: "vehicle-selected",
       type: "circle",
-      source: SOURCE,
-      filter: ["all", ["!", ["has", "point_count"]], ["==", ["get", "id"], ""]],
+      source: SELECTED_SOURCE,
       paint: {
-        "circle-radius": 17,
+        "circle-radius": 18,
         "circle-color": "rgba(37, 99, 235, 0.18)",
         "circle-stroke-color": "#2563eb",
         "circle-stroke-width": 2,
       },
     });
     map.addLayer({
-      id: "vehicles",
+      id: "vehicle-selected-icon",
       type: "symbol",
-      source: SOURCE,
-      filter: ["!", ["has", "point_count"]],
-      layout: {
-        "icon-image": [
-          "concat",
-          "vehicle-",
-          ["get", "status"],
-          ["case", ["has", "heading"], "-heading", "-still"],
-        ],
-        "icon-rotate": ["coalesce", ["get", "heading"], 0],
-        "icon-rotation-alignment": "map",
-        "icon-allow-overlap": true,
-        "icon-ignore-placement": true,
-        "symbol-sort-key": ["match", ["get", "status"], "online", 3, "stale", 2, 1],
-      },
+      source: SELECTED_SOURCE,
+      layout: ICON_LAYOUT,
     });
 
+    map.on("click", "vehicle-selected-icon", (e: MapLayerMouseEvent) => {
+      const id = e.features?.[0]?.properties?.id;
+      if (typeof id === "string") this.select(id);
+    });
     map.on("click", "vehicles", (e: MapLayerMouseEvent) => {
       const id = e.features?.[0]?.properties?.id;
       if (typeof id === "string") this.select(id);
@@ -118,7 +140,11 @@ export class VehiclesLayer {
         map.getCanvas().style.cursor = "";
       });
     }
-    map.on("idle", () => this.drawCountLabels());
+    // Counts follow the clusters: redrawn once each update's tiles are in, and when the map rests.
+    map.on("sourcedata", (e) => {
+      if (e.sourceId === SOURCE && e.isSourceLoaded) this.scheduleCountLabels();
+    });
+    map.on("idle", () => this.scheduleCountLabels());
   }
 
   /** Replaces every vehicle (after a snapshot). */
@@ -133,17 +159,20 @@ export class VehiclesLayer {
     }
     const data: FeatureCollection = { type: "FeatureCollection", features };
     this.source().setData(data);
+    this.drawSelected();
   }
 
   /** Hands MapLibre only what changed for these vehicles: new points, moves, status, heading. */
   update(vehicles: Iterable<Vehicle>, statusOf: StatusOf): number {
     const add: Feature<Point>[] = [];
     const update: GeoJSONFeatureDiff[] = [];
+    const touched = new Set<string>();
     for (const v of vehicles) {
       const next = shownOf(v, statusOf(v));
       const before = this.shown.get(v.id);
       if (!next) continue;
       this.shown.set(v.id, next);
+      if (v.id === this.selected) touched.add(v.id);
       if (!before) {
         add.push(this.feature(v.id, next));
         continue;
@@ -163,16 +192,23 @@ export class VehiclesLayer {
         update.push(diff);
     }
     if (add.length > 0 || update.length > 0) this.source().updateData({ add, update });
+    if (this.selected && touched.has(this.selected)) this.drawSelected();
     return add.length + update.length;
   }
 
   /** Rings the selected vehicle (or none). */
   highlight(vehicleId: string | null): void {
-    this.map.setFilter("vehicle-selected", [
-      "all",
-      ["!", ["has", "point_count"]],
-      ["==", ["get", "id"], vehicleId ?? ""],
-    ]);
+    this.selected = vehicleId;
+    this.drawSelected();
+  }
+
+  private drawSelected(): void {
+    const shown = this.selected ? this.shown.get(this.selected) : undefined;
+    const features = this.selected && shown ? [this.feature(this.selected, shown)] : [];
+    (this.map.getSource(SELECTED_SOURCE) as GeoJSONSource).setData({
+      type: "FeatureCollection",
+      features,
+    });
   }
 
   private source(): GeoJSONSource {
@@ -202,6 +238,15 @@ export class VehiclesLayer {
   private async zoomInto(clusterId: number, center: [number, number]): Promise<void> {
     const zoom = await this.source().getClusterExpansionZoom(clusterId);
     this.map.easeTo({ center, zoom: Math.min(zoom, 16) });
+  }
+
+  private scheduleCountLabels(): void {
+    if (this.countsScheduled) return;
+    this.countsScheduled = true;
+    requestAnimationFrame(() => {
+      this.countsScheduled = false;
+      this.drawCountLabels();
+    });
   }
 
   /** The number of vehicles on each visible cluster, as small HTML labels. */
