@@ -70,7 +70,7 @@ export interface WatchedPage {
   page: Page;
   /** Requests and WebSockets for another host, aborted. Tests expect none. */
   blocked: string[];
-  /** Console errors and uncaught exceptions of the page, in order. */
+  /** Console errors, uncaught exceptions and answers of 400 or more, in order. */
   errors: string[];
   /**
    * The errors not matched by `expected`: the browser itself logs a failed load (a 400 or 401
@@ -112,6 +112,12 @@ export async function openWatchedPage(
     if (message.type() === "error") errors.push(`console: ${message.text()}`);
   });
   page.on("pageerror", (error) => errors.push(`pageerror: ${error.stack ?? error.message}`));
+  // The browser's own line for a failed load does not say which; this one does.
+  page.on("response", (response) => {
+    if (response.status() >= 400) {
+      errors.push(`http ${response.status()}: ${response.request().method()} ${response.url()}`);
+    }
+  });
   // Routing does not see WebSockets; a socket to another host is counted when it opens.
   page.on("websocket", (socket) => {
     if (!isLoopbackUrl(socket.url())) blocked.push(socket.url());
