@@ -14,6 +14,7 @@ export interface MapLike {
   getLayer(id: string): unknown;
   getZoom(): number;
   isMoving(): boolean;
+  areTilesLoaded(): boolean;
   jumpTo(options: { center: [number, number]; zoom: number }): void;
   fitBounds(bounds: [[number, number], [number, number]], options?: object): void;
   once(event: string, listener: () => void): void;
