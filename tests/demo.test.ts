@@ -1,4 +1,4 @@
-// `npm run demo` as a newcomer runs it: the hub's URLs and token, sample geofences, enter/exit
+// `npm run demo` as a newcomer runs it: the hub's URLs, token and one-time map link, sample geofences, enter/exit
 // lines within seconds; Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops
 // everything with exit code 0 and leaves no process and no data behind.
 
@@ -72,6 +72,20 @@ describe("npm run demo", () => {
     expect(out).toContain(`http://127.0.0.1:${httpPort}/`);
     expect(out).toContain(`mqtt://127.0.0.1:${mqttPort}`);
     const token = /API token\s+(\S+)/.exec(out)?.[1] as string;
+    // The map's link logs in without copying the token: its code works once, and only once.
+    const link = new URL(/^ {2}map\s+(\S+)/m.exec(out)?.[1] as string);
+    expect(`${link.origin}${link.pathname}`).toBe(`http://127.0.0.1:${httpPort}/`);
+    const loginCode = /^#login=([\w-]+)$/.exec(link.hash)?.[1] as string;
+    const redeem = () =>
+      fetch(`${link.origin}/api/v1/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ code: loginCode }),
+      });
+    const first = await redeem();
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ token, role: "admin" });
+    expect((await redeem()).status).toBe(401);
     const dataDir = /data\s+(\S+) \(removed at exit\)/.exec(out)?.[1] as string;
     expect(fs.existsSync(dataDir)).toBe(true);
     const fences = await api(hubOf(httpPort, token), "GET", "/api/v1/geofences");

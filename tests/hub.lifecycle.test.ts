@@ -128,6 +128,8 @@ describe("hub stop and restart", () => {
     expect(kept.body.properties.name).toBe("depot");
     const vehicle = await api(second, "GET", "/api/v1/vehicles/van-7");
     expect(vehicle.body.geofences).toEqual([fence.body.id]);
+    const inside = await api(second, "GET", `/api/v1/geofences/${fence.body.id}/vehicles`);
+    expect(inside.body).toEqual({ vehicles: ["van-7"] });
 
     // The kept membership means the next fix outside is an exit, not nothing.
     const device2 = await mqtt.connectAsync(second.mqttUrl, { reconnectPeriod: 0 });
@@ -142,6 +144,9 @@ describe("hub stop and restart", () => {
       return r.body.events.length === 2 ? r.body.events : undefined;
     });
     expect(events.map((e: any) => e.type)).toEqual(["enter", "exit"]);
+    const left = await api(second, "GET", `/api/v1/geofences/${fence.body.id}/vehicles`);
+    expect(left.body).toEqual({ vehicles: [] });
+    expect((await api(second, "GET", "/api/v1/geofences/no-such/vehicles")).status).toBe(404);
     const track = await api(second, "GET", "/api/v1/vehicles/van-7/locations");
     expect(track.body.locations.map((f: any) => f.seq)).toEqual([1, 2]);
     expect(fs.existsSync(path.join(dataDir, "locus.db"))).toBe(true);

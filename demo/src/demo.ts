@@ -79,7 +79,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   try {
     for (const note of notes) out(`locus demo: ${note}`);
     out("locus demo: hub ready");
-    out(`  map and API   ${hub.httpUrl}/   (API reference ${hub.httpUrl}/docs)`);
+    out(`  map           ${hub.loginLink()}   (opens the map logged in, once)`);
+    out(`  API           ${hub.httpUrl}/docs   (the API reference)`);
     out(`  MQTT          ${hub.mqttUrl}`);
     out(`  API token     ${hub.token}`);
     out(`  data          ${dataDir} (removed at exit)`);

@@ -52,6 +52,8 @@ export interface HubConfig {
   /** After a start, how long event publication waits for subscribers to reconnect, ms. */
   outboxGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** An operator's online MapLibre style for the live map instead of its offline basemap. */
+  mapStyleUrl: string | null;
   /** The live stream's limits (docs/stream.md). */
   stream: {
     /** Stream connections at most (LOCUS_STREAM_MAX_CLIENTS). */
@@ -63,8 +65,6 @@ export interface HubConfig {
     /** How long a client's socket may stay above that mark before it is disconnected, ms. */
     stallTimeoutMs: number;
   };
-  /** An operator's online MapLibre style for the live map instead of its offline basemap. */
-  mapStyleUrl: string | null;
 }
 
 /** A configuration problem, naming the setting, for one clear line at start-up. */
@@ -284,13 +284,13 @@ export function loadConfig(env: Env = process.env): HubConfig {
     groupCommitMaxFixes: number(env, "LOCUS_GROUP_COMMIT_MAX_FIXES", 5000, 1, 100_000),
     outboxGraceMs: number(env, "LOCUS_OUTBOX_GRACE_MS", 2000, 0, 600_000),
     logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
+    mapStyleUrl: url(env, "LOCUS_MAP_STYLE_URL", ["https:", "http:"]),
     stream: {
       maxClients: integer(env, "LOCUS_STREAM_MAX_CLIENTS", 1000, 0, 1_000_000),
       authTimeoutMs: integer(env, "LOCUS_STREAM_AUTH_TIMEOUT_MS", 10_000, 100, 600_000),
       highWaterBytes: integer(env, "LOCUS_STREAM_HIGH_WATER_BYTES", 1024 * 1024, 1024, 2 ** 30),
       stallTimeoutMs: integer(env, "LOCUS_STREAM_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
     },
-    mapStyleUrl: url(env, "LOCUS_MAP_STYLE_URL", ["https:", "http:"]),
   };
 }
 

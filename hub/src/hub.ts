@@ -20,6 +20,7 @@ import type { FenceIndex } from "./geofence/fence-index.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
 import { AccountService } from "./identity/accounts.ts";
+import { LoginLinks } from "./identity/login-links.ts";
 import type { MqttAuthenticator } from "./identity/principal.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 import { Receiver } from "./ingest/receiver.ts";
@@ -46,6 +47,8 @@ export interface Hub {
   /** Where the token came from: LOCUS_API_TOKEN, the data dir, or generated now. */
   tokenSource: "env" | "file" | "generated";
   tokenFile: string | null;
+  /** A one-time link into the map (`…/#login=CODE`) that needs no copying of the token. */
+  loginLink(): string;
   store: Store;
   logger: Logger;
   /** Stops accepting, commits and acknowledges what is in flight, publishes the outbox, closes. */
@@ -173,23 +176,25 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       checks.ingest = pipeline.failure === null ? "ok" : `commits failing: ${pipeline.failure}`;
       return { ok: Object.values(checks).every((c) => c === "ok"), checks };
     };
+    const loginLinks = new LoginLinks();
     const api: FastifyInstance = await buildApi(
       {
         store,
         fences: liveFences(engine, feed),
         token: token.token,
         accounts,
+        loginLinks,
         metrics: metrics.registry,
         health,
         bodyLimitBytes: config.http.bodyLimitBytes,
         maxVertices: MAX_VERTICES,
+        mapStyleUrl: config.mapStyleUrl,
         stream: {
           feed,
           limits: { ...config.stream, ...STREAM_QUEUE },
           authTimeoutMs: config.stream.authTimeoutMs,
           metrics: streamMetrics(metrics),
         },
-        mapStyleUrl: config.mapStyleUrl,
       },
       { logger: log, https: config.tls },
     );
@@ -220,13 +225,15 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       })();
       return closing;
     };
+    const httpUrl = httpUrlOf(config.tls ? "https" : "http", httpHost, boundHttpPort);
     return {
-      httpUrl: httpUrlOf(config.tls ? "https" : "http", httpHost, boundHttpPort),
+      httpUrl,
       mqttUrl: started.url,
       mqttTlsUrl: started instanceof EmbeddedBroker ? started.tlsUrl : null,
       token: token.token,
       tokenSource: token.source,
       tokenFile: token.file,
+      loginLink: () => `${httpUrl}/#login=${loginLinks.issue()}`,
       store,
       logger: log,
       close,

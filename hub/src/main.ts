@@ -65,6 +65,13 @@ async function main(): Promise<void> {
   process.stdout.write(
     `locus hub ready  http: ${hub.httpUrl}  mqtt: ${hub.mqttUrl}${hub.mqttTlsUrl ? `  mqtts: ${hub.mqttTlsUrl}` : ""}  api token: ${token}\n`,
   );
+  // A way into the map without copying the token, printed only where the token itself is: a hub
+  // whose token comes from LOCUS_API_TOKEN keeps both out of its logs.
+  if (hub.tokenSource !== "env") {
+    process.stdout.write(
+      `locus hub map: ${hub.loginLink()}  (a one-time login link, 15 minutes)\n`,
+    );
+  }
 }
 
 await main();

@@ -5,15 +5,13 @@ import { openDevice } from "./device.ts";
 import type { SourceFix, SourceOptions } from "./fix.ts";
 import { gpsdFixes, parseGpsdSpec } from "./gpsd.ts";
 import { parseJsonFix } from "./json-lines.ts";
-import { readLines } from "./lines.ts";
+import { readChunks, readLines } from "./lines.ts";
 import { NmeaDecoder } from "./nmea.ts";
 
 export type { SourceFix, SourceOptions } from "./fix.ts";
 
 /** Longest JSON line read from stdin. */
 const MAX_JSON_LINE = 65_536;
-/** Longest NMEA line read; sentences are at most 82 characters, some receivers exceed that. */
-const MAX_NMEA_LINE = 1024;
 
 const USAGE = "expected stdin, nmea:PATH or gpsd://HOST:PORT";
 
@@ -63,8 +61,11 @@ async function* nmeaFixes(
   const { signal, onInvalid } = options;
   const decoder = new NmeaDecoder({ onInvalid });
   try {
-    for await (const line of readLines(stream, { signal, maxLength: MAX_NMEA_LINE, onInvalid })) {
-      yield* decoder.push(line);
+    for await (const chunk of readChunks(stream, signal)) {
+      // latin1: one character per byte, so binary frames sharing the port (UBX and the like) can
+      // neither swallow nor alter the ASCII of a sentence next to them; sentences are found
+      // wherever they start, not only at line starts.
+      yield* decoder.write(typeof chunk === "string" ? chunk : chunk.toString("latin1"));
     }
     if (!signal.aborted) yield* decoder.end();
   } finally {

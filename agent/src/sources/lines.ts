@@ -1,5 +1,6 @@
 // Splits a byte stream into text lines with a bounded length, so a device or pipe that never sends
-// a newline cannot make the agent hold an unbounded string.
+// a newline cannot make the agent hold an unbounded string; and the raw chunks, for readers that
+// find their own boundaries (NMEA sentences).
 
 import { StringDecoder } from "node:string_decoder";
 
@@ -11,6 +12,27 @@ export interface LineOptions {
 }
 
 /**
+ * The chunks of `stream` as they arrive, until it ends or `signal` aborts. On abort the stream is
+ * destroyed and the iteration ends quietly; a read error is thrown.
+ */
+export async function* readChunks(
+  stream: NodeJS.ReadableStream,
+  signal: AbortSignal,
+): AsyncGenerator<Buffer | string> {
+  if (signal.aborted) return;
+  const destroy = () => (stream as { destroy?: () => void }).destroy?.();
+  signal.addEventListener("abort", destroy, { once: true });
+  try {
+    for await (const chunk of stream) yield chunk as Buffer | string;
+  } catch (err) {
+    if (signal.aborted) return;
+    throw err;
+  } finally {
+    signal.removeEventListener("abort", destroy);
+  }
+}
+
+/**
  * The lines of `stream` (without `\n` or a trailing `\r`), until it ends or `signal` aborts.
  * On abort the stream is destroyed and the iteration ends quietly; a read error is thrown.
  */
@@ -19,9 +41,6 @@ export async function* readLines(
   options: LineOptions,
 ): AsyncGenerator<string> {
   const { signal, maxLength, onInvalid } = options;
-  if (signal.aborted) return;
-  const destroy = () => (stream as { destroy?: () => void }).destroy?.();
-  signal.addEventListener("abort", destroy, { once: true });
   const decoder = new StringDecoder("utf8");
   let partial = "";
   // Inside an over-long line: its rest is discarded up to the next newline.
@@ -56,16 +75,10 @@ export async function* readLines(
     }
   }
 
-  try {
-    for await (const chunk of stream) {
-      yield* split(typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer));
-    }
-    const rest = decoder.end();
-    if (rest !== "" || partial !== "") yield* split(`${rest}\n`);
-  } catch (err) {
-    if (signal.aborted) return;
-    throw err;
-  } finally {
-    signal.removeEventListener("abort", destroy);
+  for await (const chunk of readChunks(stream, signal)) {
+    yield* split(typeof chunk === "string" ? chunk : decoder.write(chunk));
   }
+  if (signal.aborted) return;
+  const rest = decoder.end();
+  if (rest !== "" || partial !== "") yield* split(`${rest}\n`);
 }

@@ -280,15 +280,16 @@ describe("NmeaDecoder", () => {
     ]);
   });
 
-  it("dates GGA without any RMC by the clock, nearest to now around midnight", () => {
-    const at = (iso: string, lines: string[]) =>
-      decode(lines, Date.parse(iso)).fixes.map((f) => new Date(f.ts ?? 0).toISOString());
-    expect(at("2026-11-24T12:00:00Z", [gga("115959")])).toEqual(["2026-11-24T11:59:59.000Z"]);
-    expect(at("2026-11-25T00:00:05Z", [gga("235958"), gga("000003")])).toEqual([
-      "2026-11-24T23:59:58.000Z",
-      "2026-11-25T00:00:03.000Z",
+  it("never dates GGA by the agent's clock: without any RMC, no fix comes out", () => {
+    const { fixes, invalid } = decode(
+      [gga("115959"), gga("120000")],
+      Date.parse("2026-11-24T12:00:01Z"),
+    );
+    expect(fixes).toEqual([]);
+    expect(invalid).toEqual([
+      "GGA fix dropped: the input ended before the receiver sent its date (RMC)",
+      "GGA fix dropped: the input ended before the receiver sent its date (RMC)",
     ]);
-    expect(at("2026-11-24T23:59:59Z", [gga("000001")])).toEqual(["2026-11-25T00:00:01.000Z"]);
   });
 
   it("reads a leap second as the last millisecond before it", () => {

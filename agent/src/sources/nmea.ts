@@ -1,194 +1,42 @@
-// NMEA 0183 decoding for the `nmea:PATH` source: RMC and GGA sentences from any talker (GP, GN,
-// GL, GA, BD, ...), checksums verified, one fix per receiver epoch with RMC and GGA merged.
+// NMEA 0183 decoding for the `nmea:PATH` source: the RMC and GGA sentences found in the byte
+// stream (nmea-sentence.ts), one fix per receiver epoch with RMC and GGA merged, dated only by the
+// receiver.
 //
-// Choices where NMEA leaves room:
-// - A sentence must carry its `*hh` checksum; without one, line noise could pass as a position.
-// - accuracy = HDOP × 5 m (HDOP_METRES): HDOP is unitless, and ~5 m is a typical user range error
-//   of a consumer receiver, so this is a rough horizontal error estimate, not a guarantee.
-// - Two-digit RMC years are 1980..2079 (GPS started in 1980).
-// - A GGA-only epoch takes its date from the last RMC seen, moving one day forward when its time
-//   of day jumps back by more than 12 h (midnight UTC). With no RMC seen yet, the date is the UTC
-//   day that puts the fix nearest to the agent's clock (today, or yesterday/tomorrow around midnight).
+// Dating, where NMEA leaves room:
+// - Only an RMC with a fix carries the date; GGA carries only the time of day. An epoch without a
+//   valid RMC takes the date of the latest dated epoch, one day on (or back) when its time of day
+//   jumps back (or forward) by more than 12 h: midnight UTC passed between them.
+// - Before the receiver's first date, GGA-only epochs are held, never dated by the agent's clock:
+//   the clock may be wrong, and a replayed log is not from today. When the first RMC arrives, the
+//   held epochs take its date (the day that puts them nearest to it) and leave before it. At most
+//   HOLD_MS of receiver time and HOLD_EPOCHS epochs are held; older ones, and those still held
+//   when the input ends, are dropped and reported.
+// - GPS week rollover: a receiver whose firmware predates a 1024-week rollover reports dates
+//   exactly 1024 weeks (19.6 years) in the past. A date that lands within ROLLOVER_WINDOW_MS of the
+//   agent's clock once moved on by 1024 (or 2048) weeks is moved on. The clock only chooses between
+//   dates the receiver cannot tell apart; it never dates a fix. A replayed old log keeps its dates.
 
 import type { SourceFix } from "./fix.ts";
+import { type NmeaPosition, parseNmeaSentence, SentenceScanner } from "./nmea-sentence.ts";
 
-/** Horizontal accuracy in metres per unit of HDOP. */
-export const HDOP_METRES = 5;
+export {
+  HDOP_METRES,
+  type NmeaPosition,
+  type NmeaRejected,
+  parseNmeaSentence,
+} from "./nmea-sentence.ts";
 
-const KNOTS_TO_MS = 1852 / 3600;
 const DAY_MS = 86_400_000;
 const HALF_DAY_MS = DAY_MS / 2;
 
-/** The fields of one valid RMC or GGA sentence. */
-export interface NmeaPosition {
-  type: "RMC" | "GGA";
-  /** UTC time of day, ms since midnight. */
-  msOfDay: number;
-  latitude: number;
-  longitude: number;
-  /** RMC only: UTC date as days since 1970-01-01. */
-  day?: number;
-  speed?: number;
-  heading?: number;
-  altitude?: number;
-  accuracy?: number;
-}
-
-/** A sentence of a type this decoder reads that cannot give a fix, and why. */
-export interface NmeaRejected {
-  type: "RMC" | "GGA";
-  /** Its time of day when readable, so the epoch it belongs to is still known. */
-  msOfDay: number | null;
-  invalid: string;
-}
-
-/**
- * Reads one line. Null for a blank line or a sentence type other than RMC/GGA (ignored);
- * a string when the line is not an NMEA sentence at all. Never throws.
- */
-export function parseNmeaSentence(line: string): NmeaPosition | NmeaRejected | string | null {
-  const s = line.trim();
-  if (s === "") return null;
-  if (s.charCodeAt(0) !== 0x24 /* $ */) return "not an NMEA sentence";
-  const comma = s.indexOf(",");
-  const address = comma === -1 ? s.slice(1) : s.slice(1, comma);
-  // Standard sentences: a two-letter talker then the type. Proprietary ($P...) and others are ignored.
-  if (address.length !== 5 || address.charCodeAt(0) === 0x50 /* P */) return null;
-  const kind = address.slice(2);
-  if (kind !== "RMC" && kind !== "GGA") return null;
-  const type: "RMC" | "GGA" = kind;
-
-  const star = s.lastIndexOf("*");
-  if (star === -1) return { type, msOfDay: null, invalid: `${type} without checksum` };
-  const given = s.slice(star + 1);
-  if (!/^[0-9A-Fa-f]{2}$/.test(given)) {
-    return { type, msOfDay: null, invalid: `${type} malformed checksum` };
-  }
-  let sum = 0;
-  for (let i = 1; i < star; i++) sum ^= s.charCodeAt(i);
-  if ((sum & 0xff) !== Number.parseInt(given, 16) || sum > 0xff) {
-    return { type, msOfDay: null, invalid: `${type} bad checksum` };
-  }
-
-  const f = s.slice(1, star).split(",");
-  const msOfDay = parseTime(f[1] ?? "");
-  const reject = (why: string): NmeaRejected => ({ type, msOfDay, invalid: `${type} ${why}` });
-  if (msOfDay === null) return reject("bad time");
-  return type === "RMC" ? readRmc(f, msOfDay, reject) : readGga(f, msOfDay, reject);
-}
-
-// $--RMC,hhmmss.ss,A,llll.ll,a,yyyyy.yy,a,x.x,x.x,ddmmyy,x.x,a[,m[,s]]*hh
-function readRmc(
-  f: string[],
-  msOfDay: number,
-  reject: (why: string) => NmeaRejected,
-): NmeaPosition | NmeaRejected {
-  if (f.length < 10) return reject("too few fields");
-  const status = f[2];
-  if (status !== "A") return reject(`status ${status === "" ? "empty" : status} (no fix)`);
-  // NMEA 2.3 mode indicator: N means the data is not valid even with status A.
-  if (f[12] === "N") return reject("mode N (no fix)");
-  const latitude = parseLatitude(f[3] ?? "", f[4] ?? "");
-  const longitude = parseLongitude(f[5] ?? "", f[6] ?? "");
-  if (latitude === null || longitude === null) return reject("bad position");
-  const day = parseDate(f[9] ?? "");
-  if (day === null) return reject("bad date");
-  const out: NmeaPosition = { type: "RMC", msOfDay, latitude, longitude, day };
-  const knots = optionalNumber(f[7]);
-  if (knots === null || (knots !== undefined && knots < 0)) return reject("bad speed");
-  if (knots !== undefined) out.speed = knots * KNOTS_TO_MS;
-  const course = optionalNumber(f[8]);
-  if (course === null || (course !== undefined && (course < 0 || course > 360))) {
-    return reject("bad course");
-  }
-  if (course !== undefined) out.heading = course;
-  return out;
-}
-
-// $--GGA,hhmmss.ss,llll.ll,a,yyyyy.yy,a,q,nn,h.h,a.a,M,g.g,M,x.x,xxxx*hh
-function readGga(
-  f: string[],
-  msOfDay: number,
-  reject: (why: string) => NmeaRejected,
-): NmeaPosition | NmeaRejected {
-  if (f.length < 7) return reject("too few fields");
-  const quality = f[6] ?? "";
-  if (!/^\d$/.test(quality)) return reject("bad fix quality");
-  if (quality === "0") return reject("fix quality 0 (no fix)");
-  const latitude = parseLatitude(f[2] ?? "", f[3] ?? "");
-  const longitude = parseLongitude(f[4] ?? "", f[5] ?? "");
-  if (latitude === null || longitude === null) return reject("bad position");
-  const out: NmeaPosition = { type: "GGA", msOfDay, latitude, longitude };
-  const hdop = optionalNumber(f[8]);
-  if (hdop === null || (hdop !== undefined && hdop < 0)) return reject("bad HDOP");
-  if (hdop !== undefined) out.accuracy = hdop * HDOP_METRES;
-  const altitude = optionalNumber(f[9]);
-  if (altitude === null) return reject("bad altitude");
-  const unit = f[10] ?? "";
-  if (altitude !== undefined && unit !== "M" && unit !== "")
-    return reject("altitude not in metres");
-  if (altitude !== undefined) out.altitude = altitude;
-  return out;
-}
-
-const TIME = /^(\d{2})(\d{2})(\d{2})(?:\.(\d+))?$/;
-
-// hhmmss[.sss] as ms since midnight; a leap second (ss = 60) reads as :59.999, as protocol times do.
-function parseTime(field: string): number | null {
-  const m = TIME.exec(field);
-  if (!m) return null;
-  const hh = Number(m[1]);
-  const mm = Number(m[2]);
-  const ss = Number(m[3]);
-  if (hh > 23 || mm > 59 || ss > 60) return null;
-  if (ss === 60) return (hh * 3600 + mm * 60 + 59) * 1000 + 999;
-  const ms = m[4] === undefined ? 0 : Number(m[4].slice(0, 3).padEnd(3, "0"));
-  return (hh * 3600 + mm * 60 + ss) * 1000 + ms;
-}
-
-// ddmmyy as days since 1970-01-01.
-function parseDate(field: string): number | null {
-  const m = /^(\d{2})(\d{2})(\d{2})$/.exec(field);
-  if (!m) return null;
-  const d = Number(m[1]);
-  const mo = Number(m[2]);
-  const yy = Number(m[3]);
-  const year = yy < 80 ? 2000 + yy : 1900 + yy;
-  if (mo < 1 || mo > 12 || d < 1) return null;
-  const ms = Date.UTC(year, mo - 1, d);
-  if (new Date(ms).getUTCDate() !== d) return null; // 31 April and the like
-  return ms / DAY_MS;
-}
-
-// (d)ddmm.mmmm: degrees, then two digits of whole minutes and their fraction.
-const ANGLE = /^(\d{1,3})(\d{2}(?:\.\d+)?)$/;
-
-function parseAngle(field: string, hemisphere: string, max: number, pos: string, neg: string) {
-  const m = ANGLE.exec(field);
-  if (!m || (hemisphere !== pos && hemisphere !== neg)) return null;
-  const minutes = Number(m[2]);
-  if (minutes >= 60) return null;
-  const degrees = Number(m[1]) + minutes / 60;
-  if (degrees > max) return null;
-  // Rounded to 1e-9 degrees (~0.1 mm): enough for any receiver, without 0.1 + 0.2 artefacts.
-  const value = Math.round(degrees * 1e9) / 1e9;
-  return hemisphere === neg ? -value : value;
-}
-
-function parseLatitude(field: string, hemisphere: string): number | null {
-  return parseAngle(field, hemisphere, 90, "N", "S");
-}
-
-function parseLongitude(field: string, hemisphere: string): number | null {
-  return parseAngle(field, hemisphere, 180, "E", "W");
-}
-
-// An empty field is undefined (absent); a malformed one is null.
-function optionalNumber(field: string | undefined): number | undefined | null {
-  if (field === undefined || field === "") return undefined;
-  if (!/^[+-]?(?:\d+\.?\d*|\.\d+)$/.test(field)) return null;
-  return Number(field);
-}
+/** Longest span of receiver time held while waiting for the receiver's first date. */
+export const HOLD_MS = 10_000;
+/** Most epochs held while waiting for the receiver's first date (HOLD_MS at 10 Hz). */
+export const HOLD_EPOCHS = 100;
+/** 1024 GPS weeks, in days. */
+export const ROLLOVER_DAYS = 1024 * 7;
+/** How near the clock a date moved on by 1024 weeks must land to be taken as a rollover date. */
+export const ROLLOVER_WINDOW_MS = 2 * DAY_MS;
 
 interface Epoch {
   msOfDay: number;
@@ -200,14 +48,18 @@ interface Epoch {
 
 export interface NmeaDecoderOptions {
   onInvalid?: (reason: string) => void;
-  /** The agent's clock, epoch ms; dates GGA fixes before any RMC. Default Date.now. */
+  /**
+   * The agent's clock, epoch ms; default Date.now. Used only to recognise a date 1024 weeks behind
+   * (GPS week rollover), never to date a fix.
+   */
   now?: () => number;
 }
 
 /**
  * Turns NMEA lines into fixes, one per receiver epoch (a distinct UTC time of day). An epoch is
  * emitted as soon as every sentence type the receiver sends has arrived for it (learnt from the
- * first epoch), or else when the next epoch begins or the input ends.
+ * first epoch), or else when the next epoch begins or the input ends; epochs that wait for the
+ * receiver's first date come out with it (see the top of this file).
  */
 export class NmeaDecoder {
   readonly #onInvalid: ((reason: string) => void) | undefined;
@@ -220,30 +72,68 @@ export class NmeaDecoder {
   /** Date (days since 1970) and time of day of the latest dated fix. */
   #lastDay: number | undefined;
   #lastMsOfDay = 0;
+  /** Epochs with a position but no date yet, oldest first (only before the first date). */
+  readonly #held: Epoch[] = [];
+  readonly #scanner = new SentenceScanner();
 
   constructor(options: NmeaDecoderOptions = {}) {
     this.#onInvalid = options.onInvalid;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Feeds one line; returns the fixes it completes (usually none or one). */
+  /** Feeds one line (its end ends any sentence in it); returns the fixes it completes. */
   push(line: string): SourceFix[] {
-    const parsed = parseNmeaSentence(line);
-    if (parsed === null) return [];
+    return this.write(`${line}\n`);
+  }
+
+  /**
+   * Feeds text as it arrives from the receiver, one character per byte (latin1); returns the
+   * fixes it completes (usually none or one).
+   */
+  write(text: string): SourceFix[] {
+    const out: SourceFix[] = [];
+    for (const sentence of this.#scanner.write(text)) this.#sentence(sentence, out);
+    return out;
+  }
+
+  /** The input ended: returns the last epochs' fixes, if any. */
+  end(): SourceFix[] {
+    const out: SourceFix[] = [];
+    for (const sentence of this.#scanner.end()) this.#sentence(sentence, out);
+    this.#flush(out);
+    for (const _ of this.#held.splice(0)) {
+      this.#onInvalid?.("GGA fix dropped: the input ended before the receiver sent its date (RMC)");
+    }
+    return out;
+  }
+
+  #sentence(sentence: string, out: SourceFix[]): void {
+    const parsed = parseNmeaSentence(sentence);
+    if (parsed === null) return;
     if (typeof parsed === "string") {
       this.#onInvalid?.(parsed);
-      return [];
+      return;
     }
     if ("invalid" in parsed) this.#onInvalid?.(parsed.invalid);
-    if (parsed.msOfDay === null) return [];
+    if (parsed.msOfDay === null) return;
 
-    const out: SourceFix[] = [];
     if (this.#pending && this.#pending.msOfDay !== parsed.msOfDay) {
       this.#typesKnown = true;
       this.#flush(out);
     }
-    // A sentence for the epoch just emitted came after it was judged complete: nothing to add.
-    if (!this.#pending && parsed.msOfDay === this.#lastEmitted) return out;
+    if (!this.#pending && parsed.msOfDay === this.#lastEmitted) {
+      // A sentence for the epoch just judged complete. A repeat of a known type adds nothing. A
+      // type not seen before (the capture began mid-epoch, or the first epoch's RMC was lost)
+      // joins the set, so later epochs wait for it; the epoch itself, if still held for a date,
+      // is reopened, since this may be the RMC that dates it.
+      const held = this.#held.at(-1);
+      if (this.#types.has(parsed.type) || held?.msOfDay !== parsed.msOfDay) {
+        this.#types.add(parsed.type);
+        return;
+      }
+      this.#held.pop();
+      this.#pending = held;
+    }
     this.#types.add(parsed.type);
     const epoch = this.#pending ?? { msOfDay: parsed.msOfDay, present: new Set<string>() };
     this.#pending = epoch;
@@ -253,14 +143,6 @@ export class NmeaDecoder {
       else epoch.gga = parsed;
     }
     if (this.#typesKnown && [...this.#types].every((t) => epoch.present.has(t))) this.#flush(out);
-    return out;
-  }
-
-  /** The input ended: returns the last epoch's fix, if any. */
-  end(): SourceFix[] {
-    const out: SourceFix[] = [];
-    this.#flush(out);
-    return out;
   }
 
   #flush(out: SourceFix[]): void {
@@ -268,10 +150,25 @@ export class NmeaDecoder {
     this.#pending = undefined;
     if (!epoch) return;
     this.#lastEmitted = epoch.msOfDay;
+    if (!epoch.rmc && !epoch.gga) return;
+    const rmcDay = epoch.rmc?.day;
+    if (rmcDay !== undefined) {
+      const day = this.#afterRollover(rmcDay, epoch.msOfDay);
+      for (const held of this.#held.splice(0)) {
+        this.#emit(held, dayNear(held.msOfDay, day, epoch.msOfDay), out);
+      }
+      this.#emit(epoch, day, out);
+    } else if (this.#lastDay !== undefined) {
+      this.#emit(epoch, dayNear(epoch.msOfDay, this.#lastDay, this.#lastMsOfDay), out);
+    } else {
+      this.#hold(epoch);
+    }
+  }
+
+  #emit(epoch: Epoch, day: number, out: SourceFix[]): void {
     const { rmc, gga } = epoch;
     const position = rmc ?? gga;
     if (!position) return;
-    const day = rmc?.day ?? this.#inferDay(epoch.msOfDay);
     this.#lastDay = day;
     this.#lastMsOfDay = epoch.msOfDay;
     const fix: SourceFix = {
@@ -286,14 +183,38 @@ export class NmeaDecoder {
     out.push(fix);
   }
 
-  #inferDay(msOfDay: number): number {
-    if (this.#lastDay !== undefined) {
-      const jump = msOfDay - this.#lastMsOfDay;
-      if (jump < -HALF_DAY_MS) return this.#lastDay + 1;
-      if (jump > HALF_DAY_MS) return this.#lastDay - 1;
-      return this.#lastDay;
+  /** Holds an undated epoch, dropping (and reporting) what falls beyond the bounds. */
+  #hold(epoch: Epoch): void {
+    this.#held.push(epoch);
+    for (;;) {
+      const oldest = this.#held[0];
+      if (!oldest || oldest === epoch) break;
+      // Receiver time from the oldest held epoch to this one, across midnight.
+      const span = (((epoch.msOfDay - oldest.msOfDay) % DAY_MS) + DAY_MS) % DAY_MS;
+      if (this.#held.length <= HOLD_EPOCHS && span <= HOLD_MS) break;
+      this.#held.shift();
+      this.#onInvalid?.(
+        `GGA fix dropped: no date from the receiver (RMC) within ${HOLD_MS / 1000} s; ` +
+          "make sure it sends RMC",
+      );
     }
-    const now = this.#now();
-    return Math.round((now - msOfDay) / DAY_MS);
   }
+
+  /** The receiver's date, moved on by 1024 or 2048 weeks when that lands on the agent's clock. */
+  #afterRollover(day: number, msOfDay: number): number {
+    const now = this.#now();
+    for (let k = 1; k <= 2; k++) {
+      const moved = day + k * ROLLOVER_DAYS;
+      if (Math.abs(moved * DAY_MS + msOfDay - now) <= ROLLOVER_WINDOW_MS) return moved;
+    }
+    return day;
+  }
+}
+
+/** The day for `msOfDay` that puts it nearest to (refDay, refMsOfDay): midnight may lie between. */
+function dayNear(msOfDay: number, refDay: number, refMsOfDay: number): number {
+  const jump = msOfDay - refMsOfDay;
+  if (jump < -HALF_DAY_MS) return refDay + 1;
+  if (jump > HALF_DAY_MS) return refDay - 1;
+  return refDay;
 }

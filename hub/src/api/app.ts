@@ -12,6 +12,7 @@ import { eventRoutes } from "./events.ts";
 import { geofenceRoutes } from "./geofences.ts";
 import { healthRoutes } from "./health.ts";
 import { installJsonBodies } from "./json-body.ts";
+import { loginRoutes } from "./login.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { rootPage } from "./root.ts";
 import { streamRoutes } from "./stream.ts";
@@ -62,6 +63,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await registerDocs(app);
   await app.register(rootPage, { styleUrl: deps.mapStyleUrl ?? null });
   await app.register(healthRoutes, { prefix: API_PREFIX, deps });
+  await app.register(loginRoutes, { prefix: API_PREFIX, deps });
   // The stream authenticates with its first message, not a header (tokens never go in URLs).
   await app.register(streamRoutes, { prefix: API_PREFIX, deps });
 

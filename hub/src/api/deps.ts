@@ -2,6 +2,7 @@
 
 import type { Registry } from "prom-client";
 import type { AccountService } from "../identity/accounts.ts";
+import type { LoginLinks } from "../identity/login-links.ts";
 import type { StreamLimits, StreamMetrics } from "../live/clients.ts";
 import type { LiveFeed } from "../live/feed.ts";
 import type { GeofenceRecord, Store } from "../store/store.ts";
@@ -14,6 +15,8 @@ export interface FenceRegistry {
   remove(id: string): void | Promise<void>;
   /** Whether the engine knows this geofence (memberships of deleted ones are not shown). */
   has(id: string): boolean;
+  /** The vehicles inside a geofence now, by id in order. */
+  vehiclesInside(id: string): string[];
 }
 
 export interface HealthReport {
@@ -41,14 +44,16 @@ export interface ApiDeps {
   token: string;
   /** MQTT accounts and issued REST tokens (CONTRACT §3, §5). */
   accounts: AccountService;
+  /** One-time codes of the map's login links, exchanged for the token at POST /api/v1/login. */
+  loginLinks: LoginLinks;
   metrics: Registry;
   health(): Promise<HealthReport>;
   /** Request bodies over this many bytes get 413. */
   bodyLimitBytes: number;
   /** Vertex cap per geofence (CONTRACT §5: 100,000). */
   maxVertices: number;
-  /** Absent: GET /api/v1/stream answers 426 and takes no connections. */
-  stream?: StreamDeps;
   /** The live map's online style (LOCUS_MAP_STYLE_URL); absent or null: its offline basemap. */
   mapStyleUrl?: string | null;
+  /** Absent: GET /api/v1/stream answers 426 and takes no connections. */
+  stream?: StreamDeps;
 }

@@ -232,6 +232,31 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     },
   );
 
+  app.get(
+    "/geofences/:id/vehicles",
+    {
+      schema: {
+        tags: TAGS,
+        summary: "Who is inside a geofence",
+        description:
+          "The ids of the vehicles inside the geofence now (as the engine judged their latest fixes, hysteresis and dwell included), in order.",
+        params: GeofenceIdParamsSchema,
+        response: {
+          200: Type.Object({ vehicles: Type.Array(Type.String()) }),
+          ...AUTHENTICATED_ERRORS,
+          404: ErrorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!deps.fences.has(id) && (await deps.store.getGeofence(id)) === null) {
+        throw noGeofence(id);
+      }
+      return { vehicles: deps.fences.vehiclesInside(id) };
+    },
+  );
+
   app.put(
     "/geofences/:id",
     {

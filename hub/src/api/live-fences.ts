@@ -17,5 +17,6 @@ export function liveFences(fences: FenceRegistry, feed: LiveFeed): FenceRegistry
       feed.publishGeofenceDeleted(id);
     },
     has: (id) => fences.has(id),
+    vehiclesInside: (id) => fences.vehiclesInside(id),
   };
 }

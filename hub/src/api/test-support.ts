@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { Registry } from "prom-client";
 import { AccountService, type AccountServiceOptions } from "../identity/accounts.ts";
+import { LoginLinks } from "../identity/login-links.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { GeofenceRecord } from "../store/store.ts";
 import { buildApi } from "./app.ts";
@@ -25,6 +26,11 @@ export class MapFenceRegistry implements FenceRegistry {
   }
   has(id: string): boolean {
     return this.fences.has(id);
+  }
+  /** Who is inside each fence, as a test sets it (the engine works it out from fixes). */
+  readonly inside = new Map<string, string[]>();
+  vehiclesInside(id: string): string[] {
+    return this.inside.get(id) ?? [];
   }
 }
 
@@ -57,6 +63,7 @@ export async function startApi(
     token: TOKEN,
     // scrypt at its lowest sensible cost: the tests issue many passwords, none of them secret.
     accounts: new AccountService({ store, cost: { N: 2 ** 10, r: 8, p: 1 }, ...accounts }),
+    loginLinks: new LoginLinks(),
     metrics,
     health: async () => state.health,
     bodyLimitBytes: 8 * 1024 * 1024,

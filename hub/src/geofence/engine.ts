@@ -30,6 +30,8 @@ export function fenceFromRecord(record: GeofenceRecord): Fence {
 export class GeofenceEngine {
   readonly #fences = new Map<string, Fence>();
   readonly #states = new Map<string, VehicleState>();
+  /** Who is inside each fence: the states' memberships turned around, kept in step by #setState. */
+  readonly #insideOf = new Map<string, Set<string>>();
   readonly #index: FenceIndex;
   readonly #options: JudgeOptions;
 
@@ -45,7 +47,7 @@ export class GeofenceEngine {
   ): Promise<void> {
     const fences = records.map(fenceFromRecord);
     for (const fence of fences) this.#fences.set(fence.id, fence);
-    for (const [id, state] of states) this.#states.set(id, state);
+    for (const [id, state] of states) this.#setState(id, state);
     await this.#index.load(fences);
   }
 
@@ -64,6 +66,12 @@ export class GeofenceEngine {
 
   has(id: string): boolean {
     return this.#fences.has(id);
+  }
+
+  /** The vehicles inside a live fence now, by id in order; empty for a fence it does not know. */
+  vehiclesInside(id: string): string[] {
+    if (!this.#fences.has(id)) return [];
+    return [...(this.#insideOf.get(id) ?? [])].sort();
   }
 
   get fenceCount(): number {
@@ -112,6 +120,29 @@ export class GeofenceEngine {
 
   /** Makes a committed decision's states the ones the next fixes are judged from. */
   apply(decision: Decision): void {
-    for (const v of decision.vehicles) this.#states.set(v.vehicle_id, v.state);
+    for (const v of decision.vehicles) this.#setState(v.vehicle_id, v.state);
+  }
+
+  #setState(vehicleId: string, state: VehicleState): void {
+    const before = this.#states.get(vehicleId)?.inside;
+    this.#states.set(vehicleId, state);
+    if (before === state.inside) return;
+    if (before !== undefined) {
+      for (const id of before.keys()) {
+        if (state.inside.has(id)) continue;
+        const set = this.#insideOf.get(id);
+        set?.delete(vehicleId);
+        if (set?.size === 0) this.#insideOf.delete(id);
+      }
+    }
+    for (const id of state.inside.keys()) {
+      if (before?.has(id)) continue;
+      let set = this.#insideOf.get(id);
+      if (set === undefined) {
+        set = new Set();
+        this.#insideOf.set(id, set);
+      }
+      set.add(vehicleId);
+    }
   }
 }

@@ -14,6 +14,7 @@ import { MapFenceRegistry, polygonFeature, square, TOKEN } from "../api/test-sup
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
 import { validateGeometry } from "../geofence/validate.ts";
 import { AccountService } from "../identity/accounts.ts";
+import { LoginLinks } from "../identity/login-links.ts";
 import { ingest } from "../ingest/test-support.ts";
 import { openPostgresStore, type PostgresStore } from "./postgres.ts";
 import { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from "./postgres-schema.ts";
@@ -276,6 +277,7 @@ if (server === null) {
           fences: new MapFenceRegistry(),
           token: TOKEN,
           accounts: new AccountService({ store }),
+          loginLinks: new LoginLinks(),
           metrics: new Registry(),
           health: async () => ({ ok: true, checks: {} }),
           bodyLimitBytes: 8 * 1024 * 1024,

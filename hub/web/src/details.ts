@@ -2,6 +2,7 @@
 // the period chosen in #track-period) or the selected geofence (who is inside, and for an admin
 // the rename, edit and delete buttons).
 
+import type { Position } from "geojson";
 import type { Api } from "./api.ts";
 import { ago, byId, clock, el } from "./dom.ts";
 import type { Fleet } from "./fleet.ts";
@@ -10,6 +11,7 @@ import type { Fix, ShownStatus, Vehicle } from "./types.ts";
 
 const PERIODS: Record<string, number> = { "1h": 3_600_000, "6h": 21_600_000, "24h": 86_400_000 };
 const TRACK_LIMIT = 10_000;
+const MAX_TRACK_PAGES = 10;
 
 export type Selection = { kind: "vehicle"; id: string } | { kind: "geofence"; id: string } | null;
 
@@ -195,28 +197,41 @@ export class DetailsPanel {
     }
   }
 
+  /**
+   * Loads the track page by page (the API answers at most 10,000 fixes, oldest first), up to
+   * MAX_TRACK_PAGES pages: a day at one fix a second fits.
+   */
   private async loadTrack(id: string): Promise<void> {
     const request = ++this.trackRequest;
     const span = PERIODS[this.period.value] ?? (PERIODS["1h"] as number);
-    const to = new Date();
-    const from = new Date(to.getTime() - span);
-    const query = new URLSearchParams({
-      from: from.toISOString(),
-      to: to.toISOString(),
-      limit: String(TRACK_LIMIT),
-    });
+    const to = new Date().toISOString();
+    let from = new Date(Date.now() - span).toISOString();
+    const positions: Position[] = [];
+    let lastTs: string | null = null;
+    let full = false;
     this.trackNote.textContent = "Loading track…";
     try {
-      const answer = await this.api.get<{ locations: Fix[] }>(
-        `/api/v1/vehicles/${encodeURIComponent(id)}/locations?${query}`,
-      );
-      if (request !== this.trackRequest) return;
-      this.track.set(answer.locations.map((f) => [f.longitude, f.latitude]));
-      const n = answer.locations.length;
+      for (let page = 0; page < MAX_TRACK_PAGES; page++) {
+        const query = new URLSearchParams({ from, to, limit: String(TRACK_LIMIT) });
+        const answer = await this.api.get<{ locations: Fix[] }>(
+          `/api/v1/vehicles/${encodeURIComponent(id)}/locations?${query}`,
+        );
+        if (request !== this.trackRequest) return;
+        for (const f of answer.locations) {
+          // A page starts at the previous page's last time again: that fix is drawn once.
+          if (page > 0 && f.ts === lastTs) continue;
+          positions.push([f.longitude, f.latitude]);
+        }
+        const last = answer.locations[answer.locations.length - 1];
+        full = answer.locations.length >= TRACK_LIMIT;
+        if (!full || !last || last.ts === lastTs) break;
+        lastTs = last.ts;
+        from = last.ts;
+      }
+      this.track.set(positions);
+      const n = positions.length;
       this.trackNote.textContent =
-        n === 0
-          ? "No fixes in this period."
-          : `${n} fixes${n >= TRACK_LIMIT ? ` (the first ${TRACK_LIMIT})` : ""}`;
+        n === 0 ? "No fixes in this period." : `${n} fixes${full ? " (the earliest of more)" : ""}`;
     } catch (error) {
       if (request === this.trackRequest) {
         this.trackNote.textContent = `Track not loaded: ${(error as Error).message}`;

@@ -188,6 +188,8 @@ async function start(): Promise<void> {
       performance.now(),
     );
     feed.clear();
+    byId("connection").dataset.state = "idle";
+    byId("connection").textContent = "Not connected";
     byId("editor").hidden = true;
     void connect();
   });
