@@ -56,6 +56,8 @@ describe.runIf(hasChromium)("the live map in Chromium", { timeout: 120_000 }, ()
   let browser: Browser;
   let depotId: string;
   const pages: WatchedPage[] = [];
+  /** Failed loads a test provokes on purpose (the browser logs them as console errors). */
+  let provoked: RegExp[] = [];
 
   /** A fresh browser session (own sessionStorage), watched for outside requests and errors. */
   async function newPage(): Promise<WatchedPage> {
@@ -91,8 +93,9 @@ describe.runIf(hasChromium)("the live map in Chromium", { timeout: 120_000 }, ()
       // may not serve yet (the page then keeps the stream's view); the browser logs its 404.
       const notFound = watched.errors.filter((e) => e.startsWith("http 404"));
       expect(notFound.filter((e) => !INSIDE_ROUTE.test(e))).toEqual([]);
-      expect(watched.unexpectedErrors([INSIDE_ROUTE, /status of 404/])).toEqual([]);
+      expect(watched.unexpectedErrors([INSIDE_ROUTE, /status of 404/, ...provoked])).toEqual([]);
     }
+    provoked = [];
   });
 
   afterAll(async () => {
@@ -282,6 +285,31 @@ describe.runIf(hasChromium)("the live map in Chromium", { timeout: 120_000 }, ()
     const refused = await live.api("DELETE", `/api/v1/geofences/${depotId}`, undefined, token);
     expect(refused.status).toBe(403);
     await screenshot("read-only");
+  });
+
+  it("logs in once through a one-time login link, which leaves the address clean", async () => {
+    const link = live.hub.loginLink();
+    const first = await newPage();
+    await first.page.goto(link);
+    await waitMapReady(first.page);
+    expect(await first.page.locator("body").getAttribute("data-access")).toBe("admin");
+    expect(first.page.url()).not.toContain("#login");
+    const kept = await first.page.evaluate(() =>
+      (globalThis as unknown as MapWindow).sessionStorage.getItem("locus.token"),
+    );
+    expect(kept).toBe(live.token);
+    await first.page.locator('#vehicles [data-vehicle-id="truck-a"]').waitFor();
+
+    // The same link again, in another browser session: refused, and the form says so.
+    provoked = [/^http 401: POST \S+\/api\/v1\/login$/, /status of 401/];
+    const second = await newPage();
+    await second.page.goto(link);
+    const error = second.page.locator("#login [data-error]");
+    await error.waitFor({ state: "visible" });
+    expect(await error.textContent()).toMatch(/link/i);
+    expect(await second.page.locator("body").getAttribute("data-access")).toBeNull();
+    expect(second.page.url()).not.toContain("#login");
+    await second.screenshot("login-link-used");
   });
 
   it("logs out: the token is forgotten and the form is back", async () => {
