@@ -151,7 +151,7 @@ async function measureUpdates(browser: Browser) {
     );
     const heapAfter = await heapMiB(page);
     const view = await rendered(page);
-    await watched.screenshot("bench-10k");
+    await watched.screenshot(`bench-${VEHICLES}-updates`);
     const sorted = [...durations].sort((a, b) => a - b);
     // With several messages a second, a second's update is the sum of its messages.
     const perSecond: number[] = [];
@@ -203,7 +203,7 @@ async function measureFirstRender(browser: Browser, size: number) {
       () => (globalThis as unknown as BenchWindow).locus?.stats ?? null,
     );
     const heap = await heapMiB(page);
-    await watched.screenshot(`bench-${size / 1000}k-first-render`);
+    await watched.screenshot(`bench-${size}-first-render`);
     return {
       vehicles: size,
       snapshotSentToReadyMs: readyAt - sentAt,
