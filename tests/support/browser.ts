@@ -107,6 +107,14 @@ export async function openWatchedPage(
     blocked.push(url);
     return route.abort("blockedbyclient");
   });
+  // WebSockets have their own routing: one for another host is closed unopened, and counted.
+  await context.routeWebSocket(
+    (url) => !isLoopbackUrl(url.href),
+    (socket) => {
+      blocked.push(socket.url());
+      void socket.close({ code: 1008, reason: "blocked: only loopback in tests" });
+    },
+  );
   const page = await context.newPage();
   page.on("console", (message) => {
     if (message.type() === "error") errors.push(`console: ${message.text()}`);
@@ -117,10 +125,6 @@ export async function openWatchedPage(
     if (response.status() >= 400) {
       errors.push(`http ${response.status()}: ${response.request().method()} ${response.url()}`);
     }
-  });
-  // Routing does not see WebSockets; a socket to another host is counted when it opens.
-  page.on("websocket", (socket) => {
-    if (!isLoopbackUrl(socket.url())) blocked.push(socket.url());
   });
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
   return {
