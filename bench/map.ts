@@ -72,6 +72,8 @@ async function openMap(page: Page, url: string, token: string, timeoutMs: number
 
 async function heapMiB(page: Page): Promise<{ used: number; total: number }> {
   const cdp = await page.context().newCDPSession(page);
+  // After a full collection, so the figure is what the page keeps, not garbage not yet swept.
+  await cdp.send("HeapProfiler.collectGarbage");
   await cdp.send("Performance.enable");
   const { metrics } = await cdp.send("Performance.getMetrics");
   await cdp.detach();
