@@ -84,6 +84,30 @@ describe("the map's files", () => {
   });
 });
 
+describe("with an online style", () => {
+  it("writes the style's address into the page, escaped", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "locus-web-style-"));
+    fs.mkdirSync(path.join(dir, "map"));
+    fs.writeFileSync(
+      path.join(dir, "index.html"),
+      '<head><meta name="locus-map-style" content=""></head>',
+    );
+    const styled = Fastify();
+    try {
+      const url = 'https://tiles.example/style.json?key=a&b="c"';
+      await styled.register(rootPage, { styleUrl: url, webDir: dir, build: false });
+      const page = await styled.inject({ url: "/" });
+      expect(page.body).toContain(
+        '<meta name="locus-map-style" content="https://tiles.example/style.json?key=a&#38;b=&#34;c&#34;">',
+      );
+      expect((await styled.inject({ url: "/map/config.json" })).json()).toEqual({ style_url: url });
+    } finally {
+      await styled.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("without a build", () => {
   it("serves a page that says how to build the map", async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), "locus-web-empty-"));

@@ -7,7 +7,13 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import Type from "typebox";
-import { buildWebIfMissing, defaultWebDir, gzipped, readWebAssets } from "./web-assets.ts";
+import {
+  buildWebIfMissing,
+  defaultWebDir,
+  gzipped,
+  readWebAssets,
+  withBody,
+} from "./web-assets.ts";
 
 export interface RootPageOptions {
   /** LOCUS_MAP_STYLE_URL: an online style instead of the offline basemap. */
@@ -18,8 +24,12 @@ export interface RootPageOptions {
   build?: boolean;
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function missingPage(why: string): string {
-  const escaped = why.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const escaped = escapeHtml(why);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Locus</title></head>
@@ -62,6 +72,17 @@ export const rootPage: FastifyPluginAsyncTypebox<RootPageOptions> = async (app, 
   const dir = options.webDir ?? defaultWebDir();
   const notBuilt = options.build === false ? null : await buildWebIfMissing(dir);
   const assets = readWebAssets(dir);
+  const index = assets.get("/");
+  if (index && options.styleUrl) {
+    // The page reads the configured style from its meta element, before any request.
+    const html = index.body
+      .toString("utf8")
+      .replace(
+        '<meta name="locus-map-style" content="">',
+        `<meta name="locus-map-style" content="${escapeHtml(options.styleUrl)}">`,
+      );
+    assets.set("/", withBody(index, Buffer.from(html)));
+  }
   const missing = missingPage(notBuilt ?? "its files are not in place");
   const config = JSON.stringify({ style_url: options.styleUrl });
 

@@ -43,6 +43,15 @@ export function defaultWebDir(): string {
     : path.resolve(path.dirname(here), "web");
 }
 
+function etagOf(body: Buffer): string {
+  return `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
+}
+
+/** The same asset with another body (the page with the configured style written in). */
+export function withBody(asset: WebAsset, body: Buffer): WebAsset {
+  return { body, type: asset.type, immutable: asset.immutable, etag: etagOf(body) };
+}
+
 /** Reads the build: `/` is index.html, `/map/<file>` the files of dist/map. Empty when missing. */
 export function readWebAssets(dir: string): Map<string, WebAsset> {
   const assets = new Map<string, WebAsset>();
@@ -50,8 +59,7 @@ export function readWebAssets(dir: string): Map<string, WebAsset> {
     const type = TYPES[path.extname(file)];
     if (!type) return;
     const body = fs.readFileSync(file);
-    const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
-    assets.set(urlPath, { body, type, immutable, etag });
+    assets.set(urlPath, { body, type, immutable, etag: etagOf(body) });
   };
   const index = path.join(dir, "index.html");
   if (!fs.existsSync(index)) return assets;

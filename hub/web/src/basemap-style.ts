@@ -1,5 +1,5 @@
 // The map's style: the offline basemap the hub serves (Natural Earth land and borders, no text,
-// so no glyphs are needed), or an operator's online style named in /map/config.json.
+// so no glyphs are needed), or an operator's online style the hub names in the page.
 
 import type { StyleSpecification } from "maplibre-gl";
 
@@ -8,17 +8,13 @@ export interface MapConfig {
   style_url: string | null;
 }
 
-export async function loadMapConfig(): Promise<MapConfig> {
-  try {
-    const response = await fetch("/map/config.json", { cache: "no-store" });
-    if (response.ok) {
-      const config = (await response.json()) as Partial<MapConfig>;
-      return { style_url: typeof config.style_url === "string" ? config.style_url : null };
-    }
-  } catch {
-    // The offline basemap below needs nothing more from the hub than its files.
-  }
-  return { style_url: null };
+/**
+ * The hub writes LOCUS_MAP_STYLE_URL into the page's `locus-map-style` meta element (it serves
+ * the same as /map/config.json): read at once, so the map exists as soon as the script runs.
+ */
+export function readMapConfig(doc: Document = document): MapConfig {
+  const content = doc.querySelector<HTMLMetaElement>('meta[name="locus-map-style"]')?.content;
+  return { style_url: content ? content : null };
 }
 
 /** 1:110m up to this zoom, 1:50m from it. */

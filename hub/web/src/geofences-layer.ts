@@ -12,7 +12,7 @@ import maplibregl from "maplibre-gl";
 import type { GeofenceFeature } from "./types.ts";
 
 const SOURCE = "geofences";
-const FLASH_MS = 1600;
+const FLASH_MS = 900;
 /** Labels are DOM elements: past this many geofences only the first ones are named. */
 const MAX_LABELS = 500;
 
@@ -69,7 +69,7 @@ export class GeofencesLayer {
       source: SOURCE,
       paint: {
         "fill-color": ["case", state("flash"), "#f59e0b", "#4f46e5"],
-        "fill-opacity": ["case", state("flash"), 0.45, state("selected"), 0.24, 0.12],
+        "fill-opacity": ["case", state("flash"), 0.32, state("selected"), 0.24, 0.12],
       },
     });
     map.addLayer({

@@ -3,7 +3,7 @@
 
 import maplibregl from "maplibre-gl";
 import { Api } from "./api.ts";
-import { loadMapConfig, offlineStyle } from "./basemap-style.ts";
+import { offlineStyle, readMapConfig } from "./basemap-style.ts";
 import { DetailsPanel } from "./details.ts";
 import { byId } from "./dom.ts";
 import { Editor } from "./editor.ts";
@@ -38,7 +38,7 @@ async function start(): Promise<void> {
   // The form is live before anything loads: a token typed at once is taken, never submitted.
   const login = new LoginForm();
   let firstToken: Promise<string> | null = login.ask();
-  const config = await loadMapConfig();
+  const config = readMapConfig();
   const map = new maplibregl.Map({
     container: "map",
     style: config.style_url ?? offlineStyle(),
@@ -158,7 +158,7 @@ async function start(): Promise<void> {
         if (message.type === "snapshot" && first) {
           first = false;
           void loadRecentEvents(api, feed);
-          map.once("idle", () => drawn());
+          whenDrawn(map, drawn);
         }
       },
       refused: (why) => {
@@ -203,6 +203,22 @@ async function start(): Promise<void> {
     if (location.hash.startsWith("#login=")) location.reload();
   });
   await connect();
+}
+
+/**
+ * Calls `done` once the vehicles' source holds the snapshot and a frame was drawn with it. Not
+ * the map's "idle" event: with a busy fleet (updates every second, geofences flashing) the map
+ * may not rest for a long time.
+ */
+function whenDrawn(map: maplibregl.Map, done: () => void): void {
+  const check = () => {
+    if (!map.isSourceLoaded("vehicles") || !map.isSourceLoaded("geofences")) return;
+    map.off("render", check);
+    done();
+  };
+  map.on("render", check);
+  map.once("idle", check);
+  map.triggerRepaint();
 }
 
 /** For a hub whose snapshot does not say the role: only an admin token may list tokens. */

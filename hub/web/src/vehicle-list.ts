@@ -11,7 +11,14 @@ export class VehicleList {
   private readonly list = byId<HTMLUListElement>("vehicles");
   private readonly search = byId<HTMLInputElement>("vehicle-search");
   private readonly summary = byId<HTMLElement>("vehicle-summary");
-  private readonly items = new Map<string, HTMLButtonElement>();
+  private items = new Map<string, HTMLButtonElement>();
+  private drawnIds: string[] = [];
+  private note: string | null = null;
+  private readonly counts = {
+    online: el("span", { class: "count online" }),
+    stale: el("span", { class: "count stale" }),
+    offline: el("span", { class: "count offline" }),
+  };
   private selected: string | null = null;
   /**
    * Every vehicle id in list order, kept between redraws: sorting 100,000 ids each time the
@@ -26,6 +33,7 @@ export class VehicleList {
     private readonly statusOf: (vehicle: Vehicle) => ShownStatus,
     private readonly select: (vehicleId: string) => void,
   ) {
+    this.summary.append(this.counts.online, this.counts.stale, this.counts.offline);
     this.search.addEventListener("input", () => this.render());
     this.list.addEventListener("click", (e) => {
       const item = (e.target as HTMLElement).closest<HTMLElement>("[data-vehicle-id]");
@@ -54,31 +62,38 @@ export class VehicleList {
       }
     }
     const drawn = matching.slice(0, MAX_ITEMS);
-    this.items.clear();
-    const nodes: HTMLElement[] = [];
-    for (const v of drawn) {
-      const item = this.item(v, now);
-      this.items.set(v.id, item);
-      nodes.push(el("li", {}, item));
+    const more = matching.length - drawn.length;
+    const note =
+      more > 0
+        ? `${more} more: type in the search box to find them`
+        : matching.length === 0
+          ? total
+            ? "No vehicle matches."
+            : "No vehicles yet."
+          : "";
+    const ids = drawn.map((v) => v.id);
+    if (note === this.note && sameIds(ids, this.drawnIds)) {
+      // The same items in the same order: changed in place, so a click in progress still lands.
+      for (const v of drawn) this.fill(this.items.get(v.id) as HTMLButtonElement, v, now);
+    } else {
+      const items = new Map<string, HTMLButtonElement>();
+      const nodes: HTMLElement[] = [];
+      for (const v of drawn) {
+        const item = this.items.get(v.id) ?? this.item(v, now);
+        this.fill(item, v, now);
+        items.set(v.id, item);
+        nodes.push(el("li", {}, item));
+      }
+      if (note) nodes.push(el("li", { class: more > 0 ? "more" : "empty" }, note));
+      replaceItems(this.list, nodes, "vehicle-id");
+      this.items = items;
+      this.drawnIds = ids;
+      this.note = note;
     }
-    if (matching.length > drawn.length) {
-      nodes.push(
-        el(
-          "li",
-          { class: "more" },
-          `${matching.length - drawn.length} more: type in the search box to find them`,
-        ),
-      );
-    } else if (matching.length === 0) {
-      nodes.push(el("li", { class: "empty" }, total ? "No vehicle matches." : "No vehicles yet."));
-    }
-    replaceItems(this.list, nodes, "vehicle-id");
     this.drawnCount = drawn.length;
-    this.summary.replaceChildren(
-      el("span", { class: "count online" }, `${counts.online} online`),
-      el("span", { class: "count stale" }, `${counts.stale} stale`),
-      el("span", { class: "count offline" }, `${counts.offline} offline`),
-    );
+    this.counts.online.textContent = `${counts.online} online`;
+    this.counts.stale.textContent = `${counts.stale} stale`;
+    this.counts.offline.textContent = `${counts.offline} offline`;
   }
 
   /**
@@ -145,4 +160,8 @@ export class VehicleList {
     const text = `${status} · ${when}`;
     if (meta.textContent !== text) meta.textContent = text;
   }
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }
