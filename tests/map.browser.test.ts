@@ -10,6 +10,7 @@ import {
   openWatchedPage,
   requireChromium,
   type WatchedPage,
+  type WatchOptions,
 } from "./support/browser.ts";
 import { type LiveHub, startLiveHub } from "./support/live-hub.ts";
 import {
@@ -60,8 +61,8 @@ describe.runIf(hasChromium)("the live map in Chromium", { timeout: 120_000 }, ()
   let provoked: RegExp[] = [];
 
   /** A fresh browser session (own sessionStorage), watched for outside requests and errors. */
-  async function newPage(): Promise<WatchedPage> {
-    const watched = await openWatchedPage(browser);
+  async function newPage(options: WatchOptions = {}): Promise<WatchedPage> {
+    const watched = await openWatchedPage(browser, options);
     pages.push(watched);
     return watched;
   }
@@ -310,6 +311,21 @@ describe.runIf(hasChromium)("the live map in Chromium", { timeout: 120_000 }, ()
     expect(await second.page.locator("body").getAttribute("data-access")).toBeNull();
     expect(second.page.url()).not.toContain("#login");
     await second.screenshot("login-link-used");
+  });
+
+  it("on a phone-sized screen: the lists open from the menu, a vehicle is chosen by keyboard", async () => {
+    const { page, screenshot } = await newPage({ viewport: { width: 390, height: 844 } });
+    await loginWithToken(page, live.httpUrl, live.token);
+    await waitMapReady(page);
+    const item = page.locator('#vehicles [data-vehicle-id="van-c"]');
+    await page.locator("#menu").click();
+    await item.waitFor({ state: "visible" });
+    await screenshot("phone-menu");
+    await item.focus();
+    await page.keyboard.press("Enter");
+    await page.locator('#details[data-vehicle-id="van-c"]').waitFor({ state: "visible" });
+    expect(await page.locator("#menu").getAttribute("aria-expanded")).toBe("false");
+    await screenshot("phone-details");
   });
 
   it("logs out: the token is forgotten and the form is back", async () => {
