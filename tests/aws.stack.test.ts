@@ -283,6 +283,25 @@ describe("the settings", () => {
     });
   });
 
+  it("takes the checkout's origin only where the instance could clone it", () => {
+    const from = (remote: string) => readSettings(() => undefined, { remote, head: "abc" });
+    expect(from("https://git.example.com/locus.git").repository).toBe(
+      "https://git.example.com/locus.git",
+    );
+    expect(from("git@example.com:team/locus.git").repository).toBe(
+      "https://example.com/team/locus.git",
+    );
+    // A clone of a local checkout (as CI makes): no repository yet, and synthesis goes on.
+    expect(from("/work/locus").repository).toBeNull();
+    expect(from("file:///work/locus").repository).toBeNull();
+    expect(() =>
+      readSettings((k) => (k === "repository" ? "/work/locus" : undefined), {
+        remote: null,
+        head: "abc",
+      }),
+    ).toThrow(/repository/);
+  });
+
   it("names the setting that is wrong", () => {
     expect(() => read({ allowedCidrs: "10.0.0.0/33" })).toThrow(SettingError);
     expect(() => read({ allowedCidrs: "10.0.0.0/33" })).toThrow(/allowedCidrs/);

@@ -72,11 +72,16 @@ export function readCheckout(dir: string): Checkout {
   return { remote: git("remote", "get-url", "origin"), head: git("rev-parse", "HEAD") };
 }
 
-/** A git@host:owner/repo SSH remote as its https URL, which the instance can clone anonymously. */
+/**
+ * The checkout's origin as an https URL the instance can clone anonymously (a git@host:owner/repo
+ * SSH remote becomes one), or null for an origin the instance could not reach (a local path, a
+ * clone of a clone): then the repository must be given, and synthesis still works meanwhile.
+ */
 function httpsRemote(remote: string | null): string | null {
   if (remote === null) return null;
   const ssh = /^git@([^:]+):(.+)$/.exec(remote);
-  return ssh ? `https://${ssh[1]}/${ssh[2]}` : remote;
+  const url = ssh ? `https://${ssh[1]}/${ssh[2]}` : remote;
+  return url.startsWith("https://") ? url : null;
 }
 
 export function readSettings(source: SettingSource, checkout: Checkout): DeploySettings {
