@@ -142,7 +142,7 @@ export function makeRoot(tarball: string, binds: Record<string, string>): Debian
         ],
         {
           stdio: ["ignore", out, out],
-          env: {},
+          env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
         },
       );
       fs.closeSync(out);

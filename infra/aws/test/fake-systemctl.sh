@@ -107,6 +107,8 @@ case $command in
       for u in "${units[@]}"; do act "$([ "$command" = enable ] && echo start || echo stop)" "$u"; done
     fi
     ;;
+  # Nothing to reload: the units are read afresh at every start above.
+  daemon-reload) say "daemon-reload: no systemd running; units are read at each start" ;;
   is-active) for u in "${units[@]}"; do running "${u%.service}.service" || exit 3; done ;;
   *) exec $real "$@" ;;
 esac

@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["infra/aws/test/**/*.test.ts"],
-    testTimeout: 14 * 60_000,
+    testTimeout: 21 * 60_000,
     hookTimeout: 2 * 60_000,
     maxWorkers: 1,
   },
