@@ -37,6 +37,7 @@ const REPO = path.resolve(import.meta.dirname, "../../..");
 const RELEASE = "trixie";
 const BOOTSTRAP_TIMEOUT_MS = 17 * 60_000;
 const unavailable = cannotBuildRoot();
+if (unavailable !== null) log(`skipped: ${unavailable}`);
 
 const NOT_RUN = [
   "systemd as PID 1: this machine's PID 1 is not systemd and systemd-nspawn is not installed, so the root is entered with chroot and fake-systemctl.sh stands in (enable/mask/is-enabled by the root's real systemctl; start/stop from the units' ExecStart, Environment, EnvironmentFile, User, Group, WorkingDirectory, StandardOutput; no sandboxing, Restart= or timers)",
