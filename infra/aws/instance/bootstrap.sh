@@ -160,7 +160,7 @@ if [ "$https_port" != 443 ] || [ "$mqtt_port" != 1883 ] || [ -n "$listen" ]; the
   install -d -m 755 "$dropin"
   printf '[Service]\nEnvironment=LOCUS_HTTP_PORT=%s\nEnvironment=LOCUS_MQTT_URL=mqtt://127.0.0.1:%s\n' \
     "$https_port" "$mqtt_port" >"$dropin/ports.conf"
-  [ -n "$listen" ] && echo "Environment=LOCUS_HTTP_HOST=$listen" >>"$dropin/ports.conf"
+  if [ -n "$listen" ]; then echo "Environment=LOCUS_HTTP_HOST=$listen" >>"$dropin/ports.conf"; fi
 fi
 install -m 644 "$here/logrotate.conf" /etc/logrotate.d/locus
 if [ "$aws_agents" = yes ]; then
