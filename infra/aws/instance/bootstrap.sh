@@ -17,6 +17,11 @@ export DEBIAN_FRONTEND=noninteractive AWS_DEFAULT_REGION=$LOCUS_REGION
 export HOME=${HOME:-/root} npm_config_cache=/var/cache/locus-npm
 log() { echo "locus-bootstrap: $*"; }
 tls=/etc/locus/tls
+# Ports and listen address: the deployed defaults unless deploy.env says otherwise (the stack never
+# does; a test root sharing a machine's network with other services does).
+https_port=${LOCUS_HTTPS_PORT:-443} mqtts_port=${LOCUS_MQTTS_PORT:-8883}
+mqtt_port=${LOCUS_MQTT_PORT:-1883} db_port=${LOCUS_DB_PORT:-5432}
+listen=${LOCUS_LISTEN_ADDRESS:-}
 
 # --- Memory: npm ci and the hub on a 1 GiB instance need swap --------------------------------
 mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
@@ -50,6 +55,9 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
   { log "Node $(node --version) is older than the hub needs (20.10)"; exit 1; }
 
 # --- AWS agents: Session Manager and CloudWatch, from AWS's regional buckets ------------------
+# LOCUS_WITHOUT_AWS_AGENTS=1 (environment, never deploy.env) leaves them out where AWS's buckets
+# cannot be reached: a test root off AWS.
+aws_agents=$([ "${LOCUS_WITHOUT_AWS_AGENTS:-}" = 1 ] && echo no || echo yes)
 deb_arch=$(dpkg --print-architecture)
 install_deb() { # NAME URL
   dpkg -s "$1" >/dev/null 2>&1 && return
@@ -57,11 +65,15 @@ install_deb() { # NAME URL
   apt-get install -y -q "/tmp/$1.deb"
   rm -f "/tmp/$1.deb"
 }
-install_deb amazon-ssm-agent \
-  "https://s3.$LOCUS_REGION.amazonaws.com/amazon-ssm-$LOCUS_REGION/latest/debian_$deb_arch/amazon-ssm-agent.deb"
-install_deb amazon-cloudwatch-agent \
-  "https://amazoncloudwatch-agent-$LOCUS_REGION.s3.$LOCUS_REGION.amazonaws.com/debian/$deb_arch/latest/amazon-cloudwatch-agent.deb"
-systemctl enable --now amazon-ssm-agent
+if [ "$aws_agents" = yes ]; then
+  install_deb amazon-ssm-agent \
+    "https://s3.$LOCUS_REGION.amazonaws.com/amazon-ssm-$LOCUS_REGION/latest/debian_$deb_arch/amazon-ssm-agent.deb"
+  install_deb amazon-cloudwatch-agent \
+    "https://amazoncloudwatch-agent-$LOCUS_REGION.s3.$LOCUS_REGION.amazonaws.com/debian/$deb_arch/latest/amazon-cloudwatch-agent.deb"
+  systemctl enable --now amazon-ssm-agent
+else
+  log "LOCUS_WITHOUT_AWS_AGENTS=1: no Session Manager or CloudWatch agent"
+fi
 
 # --- Users and directories ---------------------------------------------------------------------
 getent group locus-tls >/dev/null || groupadd --system locus-tls
@@ -79,7 +91,7 @@ api_token=$(secret "$LOCUS_API_TOKEN_SECRET_ARN")
 mqtt_password=$(secret "$LOCUS_MQTT_SECRET_ARN")
 if [ "$LOCUS_DATABASE" = local ]; then
   db_password=$(secret "$LOCUS_DB_SECRET_ARN")
-  db_url="postgres://locus:$db_password@127.0.0.1:5432/locus"
+  db_url="postgres://locus:$db_password@127.0.0.1:$db_port/locus"
 else
   db=$(secret "$LOCUS_DB_SECRET_ARN")
   # RDS forces TLS; the hub verifies the server against Amazon RDS's published CA bundle.
@@ -95,8 +107,10 @@ chgrp locus /etc/locus/hub.env && chmod 640 /etc/locus/hub.env
 
 # --- PostgreSQL with PostGIS on the instance ---------------------------------------------------
 if [ "$LOCUS_DATABASE" = local ]; then
+  # The distribution made the cluster on 5432 when it installed PostgreSQL, before it started.
+  pg_conftool -s "$pg" main get port | grep -qx "$db_port" || pg_conftool "$pg" main set port "$db_port"
   systemctl enable --now postgresql
-  as_postgres() { runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qAt "$@"; }
+  as_postgres() { runuser -u postgres -- psql -p "$db_port" -v ON_ERROR_STOP=1 -qAt "$@"; }
   # The password goes through stdin, never a command line another user could read in ps.
   if [ "$(as_postgres -c "SELECT 1 FROM pg_roles WHERE rolname = 'locus'")" != 1 ]; then
     as_postgres -c "CREATE ROLE locus LOGIN"
@@ -131,17 +145,30 @@ npm ci --omit=dev --workspace=hub --no-audit --no-fund --loglevel=error
 plugin=$(dpkg -L mosquitto | grep '/mosquitto_dynamic_security\.so$' | head -n 1)
 "$here/mosquitto-conf.sh" "$src/infra/mosquitto/mosquitto.conf" /etc/locus/mosquitto/mosquitto.conf \
   "$plugin" /etc/locus/mosquitto /var/lib/locus/mosquitto "$tls"
+sed -i -e "s/^listener 1883 127\.0\.0\.1\$/listener $mqtt_port 127.0.0.1/" \
+  -e "s/^listener 8883\$/listener $mqtts_port${listen:+ $listen}/" /etc/locus/mosquitto/mosquitto.conf
 # The distribution's own broker would take 1883 with its default config.
 systemctl disable --now mosquitto 2>/dev/null || true
 systemctl mask mosquitto
 
 # --- systemd, logs, metrics ----------------------------------------------------------------------
 install -m 644 "$here"/locus-*.service "$here"/locus-*.timer /etc/systemd/system/
+# Ports or address other than the unit's own go in a drop-in; with the defaults there is none.
+dropin=/etc/systemd/system/locus-hub.service.d
+rm -f "$dropin/ports.conf"
+if [ "$https_port" != 443 ] || [ "$mqtt_port" != 1883 ] || [ -n "$listen" ]; then
+  install -d -m 755 "$dropin"
+  printf '[Service]\nEnvironment=LOCUS_HTTP_PORT=%s\nEnvironment=LOCUS_MQTT_URL=mqtt://127.0.0.1:%s\n' \
+    "$https_port" "$mqtt_port" >"$dropin/ports.conf"
+  if [ -n "$listen" ]; then echo "Environment=LOCUS_HTTP_HOST=$listen" >>"$dropin/ports.conf"; fi
+fi
 install -m 644 "$here/logrotate.conf" /etc/logrotate.d/locus
-sed -e "s|@LOG_GROUP_PREFIX@|$LOCUS_LOG_GROUP_PREFIX|g" "$here/cloudwatch-agent.json" \
-  >/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
-/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
-  -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
+if [ "$aws_agents" = yes ]; then
+  sed -e "s|@LOG_GROUP_PREFIX@|$LOCUS_LOG_GROUP_PREFIX|g" "$here/cloudwatch-agent.json" \
+    >/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
+  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+    -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
+fi
 systemctl daemon-reload
 systemctl enable locus-mosquitto.service locus-hub.service locus-tls-renew.timer
 systemctl restart locus-mosquitto.service
@@ -149,10 +176,10 @@ systemctl restart locus-hub.service
 systemctl start locus-tls-renew.timer
 
 for _ in $(seq 1 60); do
-  if curl -fsS --cacert "$tls/fullchain.pem" --resolve "$host:443:127.0.0.1" "https://$host/api/v1/health" 2>/dev/null ||
-    curl -fsSk https://127.0.0.1/api/v1/health 2>/dev/null; then
+  if curl -fsS --cacert "$tls/fullchain.pem" --resolve "$host:$https_port:127.0.0.1" "https://$host:$https_port/api/v1/health" 2>/dev/null ||
+    curl -fsSk "https://127.0.0.1:$https_port/api/v1/health" 2>/dev/null; then
     echo
-    log "Locus is up: https://$host and mqtts://$host:8883"
+    log "Locus is up: https://$host:$https_port and mqtts://$host:$mqtts_port"
     exit 0
   fi
   sleep 5
