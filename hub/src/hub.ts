@@ -250,9 +250,11 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         await publisher.stop();
         await externalAccounts?.close();
         await started.close();
-        await pipeline.flush();
+        // HTTP devices and imports submit fixes too: their answers wait for the commit, so the
+        // HTTP side closes (finishing what it took) before the last flush.
         await osmand?.close();
         await api.close();
+        await pipeline.flush();
         await store.close();
       })();
       return closing;
