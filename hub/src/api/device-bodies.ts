@@ -4,6 +4,7 @@
 
 import type { Fix, Reject } from "@locus/protocol";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import secureJson from "secure-json-parse";
 import type { ApiDeps } from "./deps.ts";
 import { ApiError, badRequest, errorBody } from "./errors.ts";
 
@@ -39,6 +40,21 @@ export function installTextBodies(app: FastifyInstance, limit: number, what: str
 /** The body as text: "" when there was none. */
 export function bodyText(request: FastifyRequest): string {
   return typeof request.body === "string" ? request.body : "";
+}
+
+/**
+ * A device's JSON body, with `__proto__` and `constructor.prototype` keys removed (apps never send
+ * them; a body that does is still read); invalid JSON answers 400 with `hint` after the reason.
+ */
+export function parseDeviceJson(text: string, hint = ""): unknown {
+  try {
+    return secureJson.parse(text, undefined, {
+      protoAction: "remove",
+      constructorAction: "remove",
+    });
+  } catch (err) {
+    throw badRequest(`the body is not valid JSON (${(err as Error).message})${hint}`);
+  }
 }
 
 /** Whether the request says its body is JSON (application/json, …+json). */

@@ -6,12 +6,12 @@
 
 import { decodeOsmAndJson, decodeOsmAndParams, type OsmAndMessage } from "@locus/protocol";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import secureJson from "secure-json-parse";
 import type { ApiDeps } from "./deps.ts";
 import { identifyDevice, sendRefusal } from "./device-auth.ts";
 import {
   bodyText,
   installTextBodies,
+  parseDeviceJson,
   refusedLocations,
   saysJson,
   storeDeviceFixes,
@@ -20,8 +20,6 @@ import { badRequest } from "./errors.ts";
 
 /** A position is well under 1 KiB; a JSON batch of 1000 fits in this. */
 export const OSMAND_BODY_LIMIT = 1024 * 1024;
-
-const SAFE_JSON = { protoAction: "remove", constructorAction: "remove" } as const;
 
 const DEVICE_PROBLEMS = {
   missing_device_id:
@@ -73,12 +71,7 @@ export const osmAndRoutes: FastifyPluginAsync<OsmAndRouteOptions> = async (app, 
       const times = devices.times();
       let message: OsmAndMessage;
       if (json) {
-        let value: unknown;
-        try {
-          value = secureJson.parse(text, undefined, SAFE_JSON);
-        } catch (err) {
-          throw badRequest(`the body is not valid JSON (${(err as Error).message})`);
-        }
+        const value = parseDeviceJson(text);
         message = decodeOsmAndJson(value, times, param("id") ?? param("deviceid"));
       } else {
         message = decodeOsmAndParams(param, times);

@@ -10,12 +10,12 @@ import {
   type Reject,
 } from "@locus/protocol";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import secureJson from "secure-json-parse";
 import type { ApiDeps } from "./deps.ts";
 import { identifyDevice, sendRefusal } from "./device-auth.ts";
 import {
   bodyText,
   installTextBodies,
+  parseDeviceJson,
   refusedLocations,
   storeDeviceFixes,
 } from "./device-bodies.ts";
@@ -23,8 +23,6 @@ import { badRequest } from "./errors.ts";
 
 /** One OwnTracks message is a few hundred bytes; this leaves room for a queue sent at once. */
 export const OWNTRACKS_BODY_LIMIT = 256 * 1024;
-
-const SAFE_JSON = { protoAction: "remove", constructorAction: "remove" } as const;
 
 function header(request: FastifyRequest, name: string): string | null {
   const value = request.headers[name];
@@ -78,14 +76,7 @@ export const ownTracksRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
       const text = bodyText(request);
       let messages: unknown[] = [];
       if (text.trim() !== "") {
-        let value: unknown;
-        try {
-          value = secureJson.parse(text, undefined, SAFE_JSON);
-        } catch (err) {
-          throw badRequest(
-            `the body is not valid JSON (${(err as Error).message}): send the OwnTracks message as the app writes it`,
-          );
-        }
+        const value = parseDeviceJson(text, ": send the OwnTracks message as the app writes it");
         messages = Array.isArray(value) ? value : [value];
         if (messages.length > MAX_BATCH) {
           throw badRequest(`${messages.length} messages in one request: send at most ${MAX_BATCH}`);
