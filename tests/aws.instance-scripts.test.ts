@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildApp } from "../infra/aws/app.ts";
 import { INSTANCE_DIR, renderUserData } from "../infra/aws/user-data.ts";
-import { hasBinary } from "./support/binaries.ts";
+import { requireBinary } from "./support/binaries.ts";
 import { tempDir } from "./support/hub-process.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -31,7 +31,7 @@ function run(file: string, args: string[]): { code: number | null; out: string; 
 
 const openssl = (args: string[]) => execFileSync("openssl", args, { encoding: "utf8" });
 
-describe.skipIf(!hasBinary("openssl"))("locus-tls.sh self-signed", () => {
+describe.skipIf(!requireBinary("openssl", "openssl"))("locus-tls.sh self-signed", () => {
   it("makes a CA and a server certificate for the address that verify, and keeps them", () => {
     const dir = fresh();
     expect(run(script("locus-tls.sh"), ["self-signed", dir, "203.0.113.7"]).out).toBe("changed");
@@ -141,7 +141,7 @@ describe("mosquitto-conf.sh", () => {
   });
 });
 
-describe.skipIf(!hasBinary("systemd-analyze"))("the systemd units", () => {
+describe.skipIf(!requireBinary("systemd-analyze", "systemd"))("the systemd units", () => {
   it("pass systemd-analyze verify with the checkout where the instance has it", () => {
     // The units name /opt/locus/src, where the instance checks out the repository: here, this
     // checkout, so that every ExecStart must exist and be executable.

@@ -16,7 +16,7 @@ import path from "node:path";
 import mqtt, { type IClientOptions } from "mqtt";
 import { afterAll, describe, expect, it } from "vitest";
 import { INSTANCE_DIR } from "../infra/aws/user-data.ts";
-import { hasBinary } from "./support/binaries.ts";
+import { requireBinary } from "./support/binaries.ts";
 import { hasProductionMosquitto } from "./support/broker.ts";
 import {
   freePort,
@@ -29,7 +29,7 @@ import { startPostgres, type TestPostgres } from "./support/postgres.ts";
 import { YARD, yardFix } from "./support/yard.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const ready = hasBinary("openssl") && hasProductionMosquitto();
+const ready = requireBinary("openssl", "openssl") && hasProductionMosquitto();
 const DYNSEC = [
   "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
   "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",

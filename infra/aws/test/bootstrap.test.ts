@@ -37,7 +37,11 @@ const REPO = path.resolve(import.meta.dirname, "../../..");
 const RELEASE = "trixie";
 const BOOTSTRAP_TIMEOUT_MS = 17 * 60_000;
 const unavailable = cannotBuildRoot();
-if (unavailable !== null) log(`skipped: ${unavailable}`);
+if (unavailable !== null) {
+  // .ci/run installs debootstrap and runs as root: there, a missing piece fails the run.
+  if (process.env.CI === "true") throw new Error(`the first-boot test cannot run: ${unavailable}`);
+  log(`skipped: ${unavailable}`);
+}
 
 const NOT_RUN = [
   "systemd as PID 1: this machine's PID 1 is not systemd and systemd-nspawn is not installed, so the root is entered with chroot and fake-systemctl.sh stands in (enable/mask/is-enabled by the root's real systemctl; start/stop from the units' ExecStart, Environment, EnvironmentFile, User, Group, WorkingDirectory, StandardOutput; no sandboxing, Restart= or timers)",
