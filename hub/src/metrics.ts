@@ -22,6 +22,10 @@ export interface HubMetrics {
   ingestLatency: Histogram;
   groupCommitSize: Histogram;
   groupCommitsFailed: Counter;
+  /** Group commits judged again because another hub had written a vehicle's state (PostgreSQL). */
+  stateConflicts: Counter;
+  /** Geofence changes announced by the database and applied here, by op (PostgreSQL). */
+  geofenceNotifications: Counter<"op">;
   retentionDeleted: Counter;
   connectedDevices: Gauge;
   /** Logins, publishes and subscriptions the MQTT broker refused, by reason (CONTRACT §3). */
@@ -116,6 +120,17 @@ export function createMetrics(sample: {
     groupCommitsFailed: new Counter({
       name: "locus_group_commits_failed_total",
       help: "Group commits the store refused (a full disk, say): their messages were not acknowledged",
+      registers: [registry],
+    }),
+    stateConflicts: new Counter({
+      name: "locus_state_conflicts_total",
+      help: "Group commits judged again because another hub had written a vehicle's state since it was read",
+      registers: [registry],
+    }),
+    geofenceNotifications: new Counter({
+      name: "locus_geofence_notifications_total",
+      help: "Geofence changes announced by the database (made here or by another hub) and applied to this hub's engine, by op (upsert, delete, resync)",
+      labelNames: ["op"],
       registers: [registry],
     }),
     retentionDeleted: new Counter({

@@ -1,9 +1,10 @@
 // The geofence engine: the live fences (by id and in the spatial index) and every vehicle's
-// judged state, behind one seam. It judges a group commit's fresh fixes with the pure `judgeFix`
-// and changes its vehicle states only when told that the decision was committed.
+// judged state with its version, behind one seam. It judges a group commit's fresh fixes with the
+// pure `judgeFix` and changes its vehicle states only when told that the decision was committed,
+// or, when another hub wrote them, when given the stored ones again.
 
 import { buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
-import type { GeofenceRecord, VehicleUpdate } from "../store/store.ts";
+import type { GeofenceRecord, VehicleUpdate, VersionedState } from "../store/store.ts";
 import type { Fence } from "./fence.ts";
 import type { FenceIndex, LonLat } from "./fence-index.ts";
 import {
@@ -30,6 +31,8 @@ export function fenceFromRecord(record: GeofenceRecord): Fence {
 export class GeofenceEngine {
   readonly #fences = new Map<string, Fence>();
   readonly #states = new Map<string, VehicleState>();
+  /** The stored version each state was read or written as (absent: 0, none stored). */
+  readonly #versions = new Map<string, number>();
   /** Who is inside each fence: the states' memberships turned around, kept in step by #setState. */
   readonly #insideOf = new Map<string, Set<string>>();
   readonly #index: FenceIndex;
@@ -40,15 +43,37 @@ export class GeofenceEngine {
     this.#options = options;
   }
 
-  /** Takes the stored geofences and vehicle states at start. */
+  /**
+   * Takes the stored geofences and vehicle states at start: plain states from a store that keeps
+   * no versions, versioned ones from a store that checks them at commit.
+   */
   async load(
     records: readonly GeofenceRecord[],
-    states: ReadonlyMap<string, VehicleState>,
+    states: ReadonlyMap<string, VehicleState | VersionedState>,
   ): Promise<void> {
     const fences = records.map(fenceFromRecord);
     for (const fence of fences) this.#fences.set(fence.id, fence);
-    for (const [id, state] of states) this.#setState(id, state);
+    for (const [id, stored] of states) {
+      if ("version" in stored) {
+        this.#setState(id, stored.state);
+        this.#versions.set(id, stored.version);
+      } else {
+        this.#setState(id, stored);
+      }
+    }
     await this.#index.load(fences);
+  }
+
+  /**
+   * Takes the stored states of `ids` again, after a commit found that another hub had written
+   * them: a vehicle absent from `stored` has none (version 0).
+   */
+  reload(ids: Iterable<string>, stored: ReadonlyMap<string, VersionedState>): void {
+    for (const id of ids) {
+      const found = stored.get(id);
+      this.#setState(id, found?.state ?? EMPTY_VEHICLE_STATE);
+      this.#versions.set(id, found?.version ?? 0);
+    }
   }
 
   /** After a geofence was stored (created or replaced). */
@@ -109,6 +134,7 @@ export class GeofenceEngine {
         vehicle_id: fix.vehicle_id,
         state: result.state,
         last_fix: fix,
+        base_version: this.#versions.get(fix.vehicle_id) ?? 0,
       });
       for (const t of result.transitions) {
         const name = this.#fences.get(t.fence_id)?.name ?? "";
@@ -120,7 +146,10 @@ export class GeofenceEngine {
 
   /** Makes a committed decision's states the ones the next fixes are judged from. */
   apply(decision: Decision): void {
-    for (const v of decision.vehicles) this.#setState(v.vehicle_id, v.state);
+    for (const v of decision.vehicles) {
+      this.#setState(v.vehicle_id, v.state);
+      this.#versions.set(v.vehicle_id, (v.base_version ?? 0) + 1);
+    }
   }
 
   #setState(vehicleId: string, state: VehicleState): void {

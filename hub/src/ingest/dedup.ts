@@ -74,6 +74,11 @@ export class Deduplicator {
     return fixes.filter((_, i) => keep[i]);
   }
 
+  /** Drops what is known of these vehicles' stored fixes: another hub has stored some since. */
+  forget(vehicleIds: Iterable<string>): void {
+    for (const id of vehicleIds) this.#newest.delete(id);
+  }
+
   /** Records fixes as stored: later copies of them are duplicates. */
   committed(fixes: readonly Fix[]): void {
     for (const fix of fixes) {

@@ -6,14 +6,21 @@
 // the event loop), the next is already written, so a message that arrives meanwhile waits for
 // one flush, not for the rest of the current one and then its own. Acknowledgements and events
 // still follow commit order: a store's flush covers every commit made before it.
+// On a store several hubs share, a commit whose vehicle states another hub has written since they
+// were read is refused whole; the group commit is then deduplicated and judged again from the
+// stored states, a bounded number of times, and otherwise fails (nothing acknowledged, so the
+// devices or the broker send it again).
 
 import type { Fix } from "@locus/protocol";
-import type { GeofenceEngine } from "../geofence/engine.ts";
+import type { Decision, GeofenceEngine } from "../geofence/engine.ts";
 import type { FixSource, HubMetrics } from "../metrics.ts";
-import type { OutboxEvent, Store } from "../store/store.ts";
+import { type Committed, type OutboxEvent, StateConflict, type Store } from "../store/store.ts";
 import { Deduplicator } from "./dedup.ts";
 
 const noop = () => {};
+
+/** Judgements of one group commit at most: the first, and re-judgements after state conflicts. */
+const JUDGE_ATTEMPTS = 5;
 
 interface Pending {
   fixes: readonly Fix[];
@@ -150,6 +157,18 @@ export class IngestPipeline {
     return batch;
   }
 
+  /**
+   * After a state conflict: the stored states of the vehicles judged, and their newest stored
+   * fixes (another hub may have stored some of this commit's), are read again.
+   */
+  async #reread(decision: Decision): Promise<void> {
+    const { store, engine } = this.#o;
+    if (store.versionedStates === undefined) throw new Error("state conflict without versions");
+    const ids = decision.vehicles.map((v) => v.vehicle_id);
+    engine.reload(ids, await store.versionedStates(ids));
+    this.#dedup.forget(ids);
+  }
+
   /** Writes one group commit, then acknowledges it once durable and `previous` has settled. */
   async #commit(batch: Pending[], onWritten: () => void, previous: Promise<void>): Promise<void> {
     const { store, engine, metrics } = this.#o;
@@ -158,9 +177,20 @@ export class IngestPipeline {
     let events: OutboxEvent[];
     let fresh: Fix[];
     try {
-      fresh = await this.#dedup.fresh(fixes);
-      const decision = await engine.judge(fresh, Date.now());
-      const committed = await store.commit({ fixes: fresh, ...decision });
+      let committed: Committed;
+      let decision: Decision;
+      for (let attempt = 1; ; attempt++) {
+        fresh = await this.#dedup.fresh(fixes);
+        decision = await engine.judge(fresh, Date.now());
+        try {
+          committed = await store.commit({ fixes: fresh, ...decision });
+          break;
+        } catch (err) {
+          if (!(err instanceof StateConflict) || attempt >= JUDGE_ATTEMPTS) throw err;
+          metrics.stateConflicts.inc();
+          await this.#reread(decision);
+        }
+      }
       // Committed: the next group commit deduplicates and judges from here on. Should the flush
       // fail, the store refuses every later write (see sqlite-sync.ts), so nothing is judged from
       // a state that is not on disk.

@@ -6,7 +6,10 @@ import type { Fix, GeofenceEvent } from "@locus/protocol";
 import type pg from "pg";
 import { encodeFix, encodeState } from "./codec.ts";
 import { LOCK_OUTBOX, SCHEMA_KEY } from "./postgres-schema.ts";
-import type { GroupCommit, OutboxEvent, VehicleUpdate } from "./store.ts";
+import { type GroupCommit, type OutboxEvent, StateConflict, type VehicleUpdate } from "./store.ts";
+
+/** SQLSTATE of the vehicles trigger that refuses a state judged from an older version. */
+const STATE_CONFLICT_CODE = "LC409";
 
 /** Attempts of one group commit that hit a deadlock or serialisation failure (another hub). */
 const INGEST_ATTEMPTS = 3;
@@ -42,11 +45,22 @@ const COMMIT_GROUP = `
     ON CONFLICT DO NOTHING
   ),
   vh AS (
-    INSERT INTO vehicles (id, last_fix, state)
-    SELECT u.id, u.last_fix, u.state
-    FROM json_to_recordset($3::json) AS u(id text, last_fix jsonb, state jsonb)
+    INSERT INTO vehicles (id, last_fix, state, version)
+    SELECT u.id, u.last_fix, u.state, u.base + 1
+    FROM json_to_recordset($3::json) AS u(id text, last_fix jsonb, state jsonb, base bigint)
+    WHERE u.base IS NOT NULL
     ORDER BY u.id COLLATE "C"
-    ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state
+    ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state,
+      version = excluded.version
+  ),
+  vu AS (
+    INSERT INTO vehicles (id, last_fix, state, version)
+    SELECT u.id, u.last_fix, u.state, 1
+    FROM json_to_recordset($3::json) AS u(id text, last_fix jsonb, state jsonb, base bigint)
+    WHERE u.base IS NULL
+    ORDER BY u.id COLLATE "C"
+    ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state,
+      version = vehicles.version + 1
   ),
   lk AS (SELECT pg_advisory_xact_lock($13, ${SCHEMA_KEY}))
   INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude,
@@ -63,7 +77,9 @@ const COMMIT_GROUP = `
 
 /**
  * Store.commit on PostgreSQL: one statement (see COMMIT_GROUP), whatever the number of fixes,
- * vehicles and events. Retried whole after a deadlock or serialisation failure.
+ * vehicles and events. Retried whole after a deadlock or serialisation failure. Throws
+ * StateConflict, with nothing written, when a vehicle's stored state version is not the one its
+ * update was judged from (another hub wrote it since).
  */
 export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<OutboxEvent[]> {
   // Each event id once (the first), in decided order.
@@ -90,6 +106,9 @@ export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<Ou
       }
       return out.sort((a, b) => a.seqno - b.seqno);
     } catch (err) {
+      if ((err as { code?: string }).code === STATE_CONFLICT_CODE) {
+        throw new StateConflict((err as { detail?: string }).detail ?? "", { cause: err });
+      }
       if (attempt >= INGEST_ATTEMPTS || !isRetryable(err)) throw err;
     }
   }
@@ -120,8 +139,9 @@ function vehiclesJson(vehicles: readonly VehicleUpdate[]): string {
   const rows: string[] = [];
   for (const v of last.values()) {
     // encodeFix and encodeState give JSON already: spliced in, not encoded twice.
+    const base = v.base_version === undefined ? "null" : String(v.base_version);
     rows.push(
-      `{"id":${JSON.stringify(v.vehicle_id)},"last_fix":${encodeFix(v.last_fix)},"state":${encodeState(v.state)}}`,
+      `{"id":${JSON.stringify(v.vehicle_id)},"last_fix":${encodeFix(v.last_fix)},"state":${encodeState(v.state)},"base":${base}}`,
     );
   }
   return `[${rows.join(",")}]`;

@@ -17,6 +17,7 @@ export interface GeofenceRow {
   dwell_s: number | null;
   created_at: string;
   updated_at: string;
+  version: string;
 }
 
 export interface FixRow extends FixReadingColumns {
@@ -40,7 +41,7 @@ export interface EventRow {
 }
 
 export const GEOFENCE_COLUMNS = `id, name, geometry_type, ST_AsBinary(geom) AS wkb, properties,
-  hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at`;
+  hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at, version`;
 export const FIX_COLUMNS = `vehicle_id, ts, seq_key, nonce, ST_Y(geom) AS latitude, ST_X(geom) AS longitude,
   speed, heading, accuracy, altitude`;
 export const EVENT_COLUMNS = `seqno, id, type, vehicle_id, geofence_id, geofence_name, ts, latitude,
@@ -59,6 +60,7 @@ export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
     dwell_s: row.dwell_s,
     created_at: Number(row.created_at),
     updated_at: Number(row.updated_at),
+    version: Number(row.version),
   };
 }
 

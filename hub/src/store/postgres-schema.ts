@@ -136,7 +136,57 @@ export const MIGRATIONS: readonly Migration[] = [
     );
     `,
   },
+  {
+    version: 3,
+    description: "vehicle state versions, geofence versions and change notifications",
+    sql: `
+    -- A vehicle's state version counts the writes of its judged state. A group commit names the
+    -- version it judged from and writes that plus one; the trigger refuses any other, so a state
+    -- judged from a copy that another writer has moved on from is never written (the commit
+    -- fails whole with SQLSTATE LC409 and the writer re-reads and judges again).
+    ALTER TABLE vehicles ADD COLUMN version bigint NOT NULL DEFAULT 0;
+    CREATE FUNCTION vehicle_state_conflict() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'the state of vehicle % changed since it was read (version % found, % written)',
+          OLD.id, OLD.version, NEW.version
+          USING ERRCODE = 'LC409', DETAIL = OLD.id;
+      END $$;
+    CREATE TRIGGER vehicles_state_version BEFORE UPDATE OF version ON vehicles
+      FOR EACH ROW WHEN (NEW.version IS DISTINCT FROM OLD.version + 1)
+      EXECUTE FUNCTION vehicle_state_conflict();
+
+    -- A geofence's version rises with every change of its row, whoever makes it; each change is
+    -- announced on a channel of this schema, in the same transaction (so at its commit), for
+    -- every hub to apply to its engine. A deletion carries the version after the last.
+    ALTER TABLE geofences ADD COLUMN version bigint NOT NULL DEFAULT 1;
+    CREATE FUNCTION geofence_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        NEW.version := OLD.version + 1;
+        RETURN NEW;
+      END $$;
+    CREATE TRIGGER geofences_version BEFORE UPDATE ON geofences
+      FOR EACH ROW EXECUTE FUNCTION geofence_version_bump();
+    CREATE FUNCTION geofence_notify() RETURNS trigger LANGUAGE plpgsql
+      SET search_path FROM CURRENT AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' THEN
+          PERFORM pg_notify('locus_geofences_' || to_hex(hashtext(current_schema())),
+            json_build_object('id', OLD.id, 'op', 'delete', 'version', OLD.version + 1)::text);
+        ELSE
+          PERFORM pg_notify('locus_geofences_' || to_hex(hashtext(current_schema())),
+            json_build_object('id', NEW.id, 'op', 'upsert', 'version', NEW.version)::text);
+        END IF;
+        RETURN NULL;
+      END $$;
+    CREATE TRIGGER geofences_notify AFTER INSERT OR UPDATE OR DELETE ON geofences
+      FOR EACH ROW EXECUTE FUNCTION geofence_notify();
+    `,
+  },
 ];
+
+/** The channel a schema's geofence changes are announced on (see migration 3). */
+export const GEOFENCE_CHANNEL_SQL =
+  "SELECT 'locus_geofences_' || to_hex(hashtext(current_schema())) AS channel";
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

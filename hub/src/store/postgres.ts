@@ -1,6 +1,7 @@
-// The production store: PostgreSQL with PostGIS, shared by any number of hubs. Fix positions and
-// geofence shapes are PostGIS geometries (SRID 4326), so the geofences table can serve as the
-// spatial index itself (PostgisFenceIndex).
+// The production store: PostgreSQL with PostGIS. Fix positions and geofence shapes are PostGIS
+// geometries (SRID 4326), so the geofences table can serve as the spatial index itself
+// (PostgisFenceIndex). Vehicle states carry versions that commit checks, and geofence changes are
+// announced (NOTIFY) for other hubs on the same database.
 
 import pg from "pg";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
@@ -34,6 +35,7 @@ import type {
   Page,
   Store,
   TimeRange,
+  VersionedState,
 } from "./store.ts";
 
 export interface PostgresStoreOptions {
@@ -126,6 +128,7 @@ export class PostgresStore implements Store {
       id: this.#newId(now),
       created_at: now,
       updated_at: now,
+      version: 1,
     };
     await this.pool.query(
       `INSERT INTO geofences (id, name, geometry_type, geom, properties, hysteresis_m,
@@ -147,11 +150,11 @@ export class PostgresStore implements Store {
   }
 
   async replaceGeofence(id: string, input: GeofenceInput, now: number) {
-    const result = await this.pool.query<{ created_at: string }>(
+    const result = await this.pool.query<{ created_at: string; version: string }>(
       `UPDATE geofences SET name = $2, geometry_type = $3, geom = ST_SetSRID(ST_GeomFromWKB($4), 4326),
          properties = $5::jsonb, hysteresis_m = $6, max_accuracy_m = $7, dwell_s = $8, updated_at = $9
        WHERE id = $1
-       RETURNING created_at`,
+       RETURNING created_at, version`,
       [
         id,
         input.name,
@@ -167,7 +170,13 @@ export class PostgresStore implements Store {
     const row = result.rows[0];
     if (row === undefined) return null;
     const { polygons_json: _json, ...fields } = input;
-    return { ...fields, id, created_at: Number(row.created_at), updated_at: now };
+    return {
+      ...fields,
+      id,
+      created_at: Number(row.created_at),
+      updated_at: now,
+      version: Number(row.version),
+    };
   }
 
   async deleteGeofence(id: string) {
@@ -239,6 +248,25 @@ export class PostgresStore implements Store {
     );
     const states = new Map<string, VehicleState>();
     for (const row of result.rows) states.set(row.id, decodeState(row.state));
+    return states;
+  }
+
+  async versionedStates(ids?: readonly string[]) {
+    const result =
+      ids === undefined
+        ? await this.pool.query<{ id: string; state: string; version: string }>(
+            "SELECT id, state::text AS state, version FROM vehicles",
+          )
+        : await this.pool.query<{ id: string; state: string; version: string }>({
+            name: "locus_versioned_states",
+            text: `SELECT id, state::text AS state, version FROM vehicles
+                   WHERE id = ANY($1::text[])`,
+            values: [ids],
+          });
+    const states = new Map<string, VersionedState>();
+    for (const row of result.rows) {
+      states.set(row.id, { state: decodeState(row.state), version: Number(row.version) });
+    }
     return states;
   }
 

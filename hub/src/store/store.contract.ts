@@ -135,7 +135,15 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           dwell_s: 60,
         });
         const created = await store.createGeofence(input, T0);
-        expect(created).toEqual({ ...input, id: created.id, created_at: T0, updated_at: T0 });
+        // A store that versions geofences (to announce changes to other hubs) starts at 1.
+        const version = created.version === undefined ? {} : { version: 1 };
+        expect(created).toEqual({
+          ...input,
+          id: created.id,
+          created_at: T0,
+          updated_at: T0,
+          ...version,
+        });
         expect(created.id).toEqual(expect.any(String));
         expect(await store.getGeofence(created.id)).toEqual(created);
       });
@@ -154,7 +162,14 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           dwell_s: 120,
         });
         const replaced = await store.replaceGeofence(created.id, input, T0 + 5000);
-        const expected = { ...input, id: created.id, created_at: T0, updated_at: T0 + 5000 };
+        const version = created.version === undefined ? {} : { version: created.version + 1 };
+        const expected = {
+          ...input,
+          id: created.id,
+          created_at: T0,
+          updated_at: T0 + 5000,
+          ...version,
+        };
         expect(replaced).toEqual(expected);
         expect(await store.getGeofence(created.id)).toEqual(expected);
         expect(await store.allGeofences()).toHaveLength(1);

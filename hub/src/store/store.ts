@@ -10,6 +10,11 @@ import type { ClientRole, TokenRole } from "../identity/principal.ts";
 export interface GeofenceRecord {
   id: string;
   name: string;
+  /**
+   * Rises by one with each change of the stored row, in a store that announces changes to other
+   * hubs (PostgreSQL; starts at 1); absent elsewhere.
+   */
+  version?: number;
   /** The geometry type the client sent; a Polygon is stored as a MultiPolygon of one. */
   geometry_type: "Polygon" | "MultiPolygon";
   polygons: MultiPolygonCoords;
@@ -22,7 +27,7 @@ export interface GeofenceRecord {
   updated_at: number;
 }
 
-export type GeofenceInput = Omit<GeofenceRecord, "id" | "created_at" | "updated_at"> & {
+export type GeofenceInput = Omit<GeofenceRecord, "id" | "created_at" | "updated_at" | "version"> & {
   /**
    * `polygons` as JSON text when it was produced already (a big geometry is stringified on the
    * geometry worker): a store that keeps JSON text takes it as is. Not part of the record.
@@ -35,6 +40,37 @@ export interface VehicleUpdate {
   vehicle_id: string;
   state: VehicleState;
   last_fix: Fix;
+  /**
+   * The version of the stored state this update was judged from (0: none stored). A store that
+   * several hubs share writes `base_version + 1` and refuses the whole group commit with
+   * StateConflict when the stored version differs. Absent: written whatever is stored (tools,
+   * tests); the hub's engine always sets it.
+   */
+  base_version?: number;
+}
+
+/** A vehicle's stored state and its version: how many times the state was written. */
+export interface VersionedState {
+  state: VehicleState;
+  version: number;
+}
+
+/**
+ * A group commit refused, with nothing of it written, because a vehicle's stored state is newer
+ * than the one it was judged from: another hub wrote it. The caller re-reads and judges again.
+ */
+export class StateConflict extends Error {
+  constructor(
+    /** The vehicle found changed (one of them, when several were). */
+    readonly vehicleId: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `the state of vehicle ${vehicleId} was changed by another hub since it was read`,
+      options,
+    );
+    this.name = "StateConflict";
+  }
 }
 
 /** A fix's identity when it carried its own ts: fixes without one are never duplicates. */
@@ -182,6 +218,11 @@ export interface Store {
   commit(batch: GroupCommit): Promise<Committed>;
   /** Every vehicle's judged state, to warm the engine at start. */
   vehicleStates(): Promise<Map<string, VehicleState>>;
+  /**
+   * Only in a store several hubs may share (PostgreSQL), whose commit checks `base_version`: the
+   * states with their versions, of the vehicles named (those stored; all when `ids` is absent).
+   */
+  versionedStates?(ids?: readonly string[]): Promise<Map<string, VersionedState>>;
   setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number): Promise<void>;
 
   listVehicles(page: Page): Promise<VehicleRecord[]>;
