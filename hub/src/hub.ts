@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
 import type { HealthReport } from "./api/deps.ts";
-import { liveFences } from "./api/live-fences.ts";
+import { LiveFences } from "./api/live-fences.ts";
 import { buildOsmAndServer } from "./api/osmand-server.ts";
 import type { Broker } from "./broker/broker.ts";
 import { type OpenedBrokerAccounts, openBrokerAccounts } from "./broker/broker-accounts-factory.ts";
@@ -18,6 +18,7 @@ import { ConfigError, type HubConfig } from "./config.ts";
 import { ensureDataDir, resolveApiToken } from "./data-dir.ts";
 import { GeofenceEngine } from "./geofence/engine.ts";
 import type { FenceIndex } from "./geofence/fence-index.ts";
+import { FenceSync } from "./geofence/fence-sync.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
 import { PostgisFenceIndex } from "./geofence/postgis-index.ts";
 import { AccountService } from "./identity/accounts.ts";
@@ -30,6 +31,7 @@ import { LiveFeed } from "./live/feed.ts";
 import { createMetrics, type HubMetrics, streamMetrics } from "./metrics.ts";
 import { OutboxPublisher } from "./outbox/publisher.ts";
 import { openPostgresStore, type PostgresStore } from "./store/postgres.ts";
+import { GeofenceChangeListener } from "./store/postgres-geofence-changes.ts";
 import { RetentionScheduler } from "./store/retention.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
@@ -96,13 +98,34 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const engine = new GeofenceEngine(fenceIndex(config, pool), {
       defaultMaxAccuracyM: config.maxAccuracyM,
     });
-    await engine.load(await store.allGeofences(), await store.vehicleStates());
-
     let broker: Broker | null = null;
     const metrics = createMetrics({
       outboxDepth: () => store.outboxDepth(),
       connectedDevices: () => broker?.connectedClients ?? 0,
     });
+    // The live stream (GET /api/v1/stream) is told of every committed fix, event, geofence
+    // change and status; it never holds up what tells it.
+    const feed = new LiveFeed({ onCoalesced: (n) => metrics.streamFixesCoalesced.inc(n) });
+    // Geofence changes reach the engine and the stream one way, whether made through this hub's
+    // API or announced by PostgreSQL after another hub made them. The listener starts before the
+    // catalogue is read, so nothing written meanwhile is missed.
+    const fences = new LiveFences(engine, feed);
+    const sync = new FenceSync({
+      store,
+      fences,
+      onApplied: (op) => metrics.geofenceNotifications.inc({ op }),
+      onError: (err) => log.warn({ err: err.message }, "applying a geofence change failed"),
+    });
+    const changes = await listenForGeofenceChanges(config, sync, log);
+    cleanups.push(() => changes?.close());
+    const records = await store.allGeofences();
+    await engine.load(
+      records,
+      store.versionedStates ? await store.versionedStates() : await store.vehicleStates(),
+    );
+    fences.loaded(records);
+    sync.start();
+
     const publisher = new OutboxPublisher({
       store,
       publish: (topic, payload) => {
@@ -113,9 +136,6 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       },
       onError: (err) => log.warn({ err: err.message }, "event publication failed; will retry"),
     });
-    // The live stream (GET /api/v1/stream) is told of every committed fix, event, geofence
-    // change and status; it never holds up what tells it.
-    const feed = new LiveFeed({ onCoalesced: (n) => metrics.streamFixesCoalesced.inc(n) });
     const pipeline = new IngestPipeline({
       store,
       engine,
@@ -197,7 +217,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const api: FastifyInstance = await buildApi(
       {
         store,
-        fences: liveFences(engine, feed),
+        fences,
         token: token.token,
         accounts,
         loginLinks,
@@ -254,6 +274,8 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         // HTTP side closes (finishing what it took) before the last flush.
         await osmand?.close();
         await api.close();
+        await changes?.close();
+        await sync.idle();
         await pipeline.flush();
         await store.close();
       })();
@@ -304,13 +326,39 @@ async function openStore(
   }
 }
 
+/** With PostgreSQL, the connection that hears geofence changes (this hub's and other hubs'). */
+async function listenForGeofenceChanges(
+  config: HubConfig,
+  sync: FenceSync,
+  log: Logger,
+): Promise<GeofenceChangeListener | null> {
+  if (config.databaseUrl === null) return null;
+  try {
+    return await GeofenceChangeListener.start(config.databaseUrl, {
+      change: (change) => sync.change(change),
+      reconnected: () => sync.resync(),
+      lost: (err) =>
+        log.warn(
+          { err: err.message },
+          "geofence change listener lost its connection; reconnecting",
+        ),
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(
+      "LOCUS_DATABASE_URL",
+      `cannot listen for geofence changes at ${redactUrl(config.databaseUrl)}: ${message}`,
+    );
+  }
+}
+
 /** LOCUS_GEOFENCE_EVAL: PostGIS queries on the store's pool, or the in-memory index. */
 function fenceIndex(config: HubConfig, pool: PostgresStore["pool"] | null): FenceIndex {
   if (config.geofenceEval === "postgis") {
     if (pool === null) {
       throw new ConfigError("LOCUS_GEOFENCE_EVAL", "postgis needs PostgreSQL (LOCUS_DATABASE_URL)");
     }
-    return new PostgisFenceIndex(pool);
+    return new PostgisFenceIndex(pool, { storeWrites: true });
   }
   return new MemoryFenceIndex();
 }

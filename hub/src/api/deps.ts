@@ -10,10 +10,10 @@ import type { GeofenceRecord, Store } from "../store/store.ts";
 
 /** Keeps the live geofence engine in step with the stored geofences. */
 export interface FenceRegistry {
-  /** Called after a geofence was stored (created or replaced). */
-  upsert(record: GeofenceRecord): void | Promise<void>;
-  /** Called after a geofence was deleted. */
-  remove(id: string): void | Promise<void>;
+  /** Called after a geofence was stored (created or replaced); a promise it returns is awaited. */
+  upsert(record: GeofenceRecord): unknown;
+  /** Called after a geofence was deleted; a promise it returns is awaited. */
+  remove(id: string): unknown;
   /** Whether the engine knows this geofence (memberships of deleted ones are not shown). */
   has(id: string): boolean;
   /** The vehicles inside a geofence now, by id in order. */

@@ -2,9 +2,11 @@
 // index. Each covering() is one set-based query for the whole batch of points; nothing is held in
 // the hub's memory, and every hub sharing the database sees the same fences at once.
 //
-// upsert/remove write the same table the store writes. In the hub the store has already written
-// the row, so upsert finds the same geometry there and changes nothing; used on its own (the
-// FenceIndex contract suite), it inserts a row with the fence's name and settings.
+// upsert/remove write the same table the store writes, when used on their own (the FenceIndex
+// contract suite): upsert inserts a row with the fence's name and settings. In the hub the store
+// owns the table (`storeWrites`): they only read the fence count, so a change applied late (one
+// another hub made, or a local one overtaken by a later change) never writes an older geometry
+// over a newer one.
 
 import type pg from "pg";
 import { multiPolygonToWkb } from "../store/postgres-wkb.ts";
@@ -42,13 +44,23 @@ const REMOVE = `
   WITH gone AS (DELETE FROM geofences WHERE id = $1 RETURNING 1)
   SELECT n - (SELECT count(*) FROM gone) AS n FROM geofence_count`;
 
+export interface PostgisFenceIndexOptions {
+  /**
+   * The store writes the geofences table (the hub): upsert and remove only refresh the count.
+   * Default false: they write the table themselves.
+   */
+  storeWrites?: boolean;
+}
+
 /** FenceIndex over the PostgreSQL store's geofences table; shares the store's pool. */
 export class PostgisFenceIndex implements FenceIndex {
   readonly #pool: pg.Pool;
+  readonly #storeWrites: boolean;
   #size = 0;
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, options: PostgisFenceIndexOptions = {}) {
     this.#pool = pool;
+    this.#storeWrites = options.storeWrites === true;
   }
 
   /**
@@ -72,6 +84,10 @@ export class PostgisFenceIndex implements FenceIndex {
   }
 
   async upsert(fence: Fence): Promise<void> {
+    if (this.#storeWrites) {
+      await this.refresh();
+      return;
+    }
     const now = Date.now();
     const result = await this.#pool.query<{ n: string }>({
       name: "locus_fence_upsert",
@@ -90,6 +106,10 @@ export class PostgisFenceIndex implements FenceIndex {
   }
 
   async remove(id: string): Promise<void> {
+    if (this.#storeWrites) {
+      await this.refresh();
+      return;
+    }
     const result = await this.#pool.query<{ n: string }>({
       name: "locus_fence_remove",
       text: REMOVE,
