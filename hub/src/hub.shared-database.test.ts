@@ -31,6 +31,10 @@ const APPLY_TIMEOUT_MS = 5_000;
 const DEPOT: [number, number] = [-118.24, 34.05];
 const YARD: [number, number] = [-118.1, 34.2];
 
+function depot() {
+  return polygonFeature("depot", square(...DEPOT));
+}
+
 interface Fixed {
   type: string;
   geofence_name: string;
@@ -175,5 +179,95 @@ if (server === null) {
         expect(countsB.get('locus_geofence_notifications_total{op="delete"}')).toBe(1);
       });
     }
+
+    /** A path in and out of the depot, in both directions several times, with repeats. */
+    const PATH: [number, number][] = [
+      YARD,
+      DEPOT,
+      DEPOT,
+      YARD,
+      DEPOT,
+      YARD,
+      YARD,
+      DEPOT,
+      YARD,
+      DEPOT,
+      DEPOT,
+      YARD,
+    ];
+
+    it("judges a vehicle whose fixes alternate between two hubs as one hub does", async () => {
+      // One hub alone, on a schema of its own: the events to expect.
+      const alone = await pgServer.freshSchema();
+      try {
+        const single = await hubOn(alone.url, "memory");
+        expect((await rest(single.hub, "POST", "/api/v1/geofences", depot())).status).toBe(201);
+        const viaSingle = await device(single, "van-1");
+        for (let s = 0; s < PATH.length; s++)
+          await send(viaSingle, "van-1", s, PATH[s] as [number, number]);
+        const expected = await eventsOf(single, "van-1");
+        expect(expected.map((e) => e.type)).toEqual([
+          "enter",
+          "exit",
+          "enter",
+          "exit",
+          "enter",
+          "exit",
+          "enter",
+          "exit",
+        ]);
+
+        const [a, b] = [await hubOn(schema.url, "memory"), await hubOn(schema.url, "memory")];
+        expect((await rest(a.hub, "POST", "/api/v1/geofences", depot())).status).toBe(201);
+        await counterReaches(b, 'locus_geofence_notifications_total{op="upsert"}', 1);
+        const via = [await device(a, "van-1"), await device(b, "van-1")];
+        // Like a vehicle whose connection moves: each fix after the previous one's PUBACK.
+        for (let s = 0; s < PATH.length; s++) {
+          await send(via[s % 2] as mqtt.MqttClient, "van-1", s, PATH[s] as [number, number]);
+        }
+        expect(await eventsOf(a, "van-1")).toEqual(expected);
+        expect(await a.hub.store.locations("van-1", { limit: 100 })).toHaveLength(PATH.length);
+        // Each hub found the other's writes at every fix but its first: it judged again.
+        const conflicts = async (h: TestHub) =>
+          (await metrics(h.hub)).get("locus_state_conflicts_total") ?? 0;
+        expect((await conflicts(a)) + (await conflicts(b))).toBeGreaterThanOrEqual(PATH.length - 2);
+        // The API of either hub shows the state the vehicle is in.
+        const vehicle = await rest(b.hub, "GET", "/api/v1/vehicles/van-1");
+        expect(vehicle.body.last_fix.ts).toBe(
+          new Date(T0 + (PATH.length - 1) * 1000).toISOString(),
+        );
+      } finally {
+        await alone.drop();
+      }
+    });
+
+    it("re-reads the catalogue after its listening connection was lost", async () => {
+      const [a, b] = [await hubOn(schema.url, "memory"), await hubOn(schema.url, "memory")];
+      const streamB = await stream(b);
+      // Every listening connection of this database is cut; both hubs reconnect and re-read.
+      const admin = new (await import("pg")).default.Client({ connectionString: schema.url });
+      await admin.connect();
+      try {
+        await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE application_name = 'locus-hub-listen' AND datname = current_database()`,
+        );
+      } finally {
+        await admin.end();
+      }
+      // A fence made while hub B may be reconnecting: announced, or found by the re-read.
+      const created = await rest(a.hub, "POST", "/api/v1/geofences", depot());
+      expect(created.status).toBe(201);
+      await counterReaches(b, 'locus_geofence_notifications_total{op="resync"}', 1);
+      await streamB.next(
+        (m) => m.type === "geofence" && m.geofence?.id === created.body.id,
+        APPLY_TIMEOUT_MS,
+      );
+      const truck = await device(b, "truck-2");
+      await send(truck, "truck-2", 1, DEPOT);
+      expect(await eventsOf(b, "truck-2")).toMatchObject([
+        { type: "enter", geofence_name: "depot" },
+      ]);
+    });
   });
 }

@@ -68,3 +68,31 @@ describe("GeofenceEngine.vehiclesInside", () => {
     expect(restarted.vehiclesInside("nope")).toEqual([]);
   });
 });
+
+describe("GeofenceEngine state versions", () => {
+  it("judges from the version it holds, counts its own writes, and takes stored states again", async () => {
+    const engine = new GeofenceEngine(new MemoryFenceIndex(), DEFAULT_JUDGE_OPTIONS);
+    await engine.load(
+      [square("a", 0)],
+      new Map([["v1", { state: { last_ts: null, inside: new Map() }, version: 4 }]]),
+    );
+    const first = await engine.judge([fix("v1", 1, 0.5), fix("v1", 2, 0.5), fix("v2", 1, 5)], T0);
+    expect(first.vehicles.map((v) => [v.vehicle_id, v.base_version])).toEqual([
+      ["v1", 4],
+      ["v2", 0],
+    ]);
+    engine.apply(first);
+    const second = await engine.judge([fix("v1", 3, 5)], T0);
+    expect(second.vehicles[0]?.base_version).toBe(5);
+    expect(second.events.map((e) => e.type)).toEqual(["exit"]);
+
+    // Another hub moved v1 out and on (version 9); v2 has no stored state.
+    const elsewhere = { last_ts: T0 + 9000, inside: new Map() };
+    engine.reload(["v1", "v2"], new Map([["v1", { state: elsewhere, version: 9 }]]));
+    expect(engine.vehiclesInside("a")).toEqual([]);
+    const again = await engine.judge([fix("v1", 3, 5), fix("v2", 2, 0.5)], T0);
+    // v1's fix is older than its stored state now: history only.
+    expect(again.vehicles.map((v) => [v.vehicle_id, v.base_version])).toEqual([["v2", 0]]);
+    expect(again.events.map((e) => [e.vehicle_id, e.type])).toEqual([["v2", "enter"]]);
+  });
+});

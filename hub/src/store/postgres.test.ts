@@ -1,6 +1,8 @@
 // PostgresStore: the shared Store contract on a fresh schema per test, plus what only PostgreSQL
-// has: versioned migrations under an advisory lock, several hubs on one database, PostGIS's
-// verdict on geometry (and the API answering 400 with it).
+// has: versioned migrations under an advisory lock, overlapping commits from several connections,
+// vehicle state versions checked at commit, geofence change notifications, PostGIS's verdict on
+// geometry (and the API answering 400 with it). Two whole hubs on one database:
+// hub.shared-database.test.ts.
 
 import type { Fix } from "@locus/protocol";
 import { buildEvent } from "@locus/protocol";
@@ -12,13 +14,20 @@ import { startPostgres, type TestSchema } from "../../../tests/support/postgres.
 import { buildApi } from "../api/app.ts";
 import { MapFenceRegistry, polygonFeature, square, TOKEN } from "../api/test-support.ts";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
+import type { VehicleState } from "../geofence/membership.ts";
 import { validateGeometry } from "../geofence/validate.ts";
 import { AccountService } from "../identity/accounts.ts";
 import { LoginLinks } from "../identity/login-links.ts";
 import { ingest } from "../ingest/test-support.ts";
 import { openPostgresStore, type PostgresStore } from "./postgres.ts";
+import {
+  type GeofenceChange,
+  GeofenceChangeListener,
+  parseGeofenceChange,
+} from "./postgres-geofence-changes.ts";
 import { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { storeContract } from "./store.contract.ts";
+import { StateConflict } from "./store.ts";
 
 const server = await startPostgres();
 afterAll(async () => {
@@ -210,7 +219,9 @@ if (server === null) {
       ).rejects.not.toThrow(/secret/);
     });
 
-    describe("several hubs on one database", () => {
+    describe("several connections writing at once", () => {
+      // Only the outbox and the fixes: these commits carry no vehicle states. Whether states
+      // written through two stores stay right is the next test's, and hub.shared-database's.
       it("store each fix and event once, numbering events in commit order, when commits overlap", async () => {
         const [a, b] = [await open(), await open()];
         const fixes = Array.from({ length: 200 }, (_, i) => fixAt(`v${i % 7}`, i, { seq: i }));
@@ -232,6 +243,118 @@ if (server === null) {
         expect(outbox).toHaveLength(200);
         const seqnos = outbox.map((e) => e.seqno);
         expect([...seqnos].sort((x, y) => x - y)).toEqual(seqnos);
+      });
+    });
+
+    describe("vehicle state versions", () => {
+      const inside = (s: number): VehicleState => ({
+        last_ts: T0 + s * 1000,
+        inside: new Map([["g", { entered_at: T0 + s * 1000, dwell_emitted: false }]]),
+      });
+      const update = (s: number, base: number) => ({
+        fixes: [fixAt("v1", s, { seq: s })],
+        vehicles: [
+          { vehicle_id: "v1", state: inside(s), last_fix: fixAt("v1", s), base_version: base },
+        ],
+        events: [buildEvent({ type: "enter", geofence_id: "g" }, fixAt("v1", s), "g", T0)],
+      });
+
+      it("writes base_version + 1, and refuses a state judged from an older version, writing nothing", async () => {
+        const [a, b] = [await open(), await open()];
+        await (await a.commit(update(1, 0))).durable;
+        expect((await b.versionedStates(["v1", "nobody"])).get("v1")).toEqual({
+          state: inside(1),
+          version: 1,
+        });
+        await b.commit(update(2, 1));
+        // Hub a still holds version 1: its commit is refused whole.
+        const refused = a.commit(update(3, 1));
+        await expect(refused).rejects.toBeInstanceOf(StateConflict);
+        await expect(refused).rejects.toMatchObject({ vehicleId: "v1" });
+        expect((await a.locations("v1", { limit: 10 })).map((f) => f.seq)).toEqual([1, 2]);
+        expect(await a.undelivered(0, 10)).toHaveLength(2);
+        expect((await a.versionedStates()).get("v1")?.version).toBe(2);
+        // Judged again from version 2, it is written.
+        await a.commit(update(3, 2));
+        expect((await a.versionedStates()).get("v1")?.version).toBe(3);
+      });
+
+      it("refuses a first state when another writer created the vehicle's state meanwhile", async () => {
+        const [a, b] = [await open(), await open()];
+        await a.commit(update(1, 0));
+        await expect(b.commit(update(2, 0))).rejects.toBeInstanceOf(StateConflict);
+        // A status or a registration is not a state: it leaves the version alone.
+        await b.setVehicleStatus("v1", "online", T0);
+        await b.commit(update(2, 1));
+        expect((await b.versionedStates(["v1"])).get("v1")?.version).toBe(2);
+      });
+    });
+
+    describe("geofence change notifications", () => {
+      it("announces each create, replace and delete at its commit, with the version after it", async () => {
+        const store = await open();
+        const changes: GeofenceChange[] = [];
+        const listener = await GeofenceChangeListener.start(schema.url, {
+          change: (c) => changes.push(c),
+          reconnected: () => {},
+          lost: () => {},
+        });
+        opened.push({ end: () => listener.close() });
+        const input = {
+          name: "shared",
+          geometry_type: "Polygon" as const,
+          polygons: SQUARE,
+          properties: { name: "shared" },
+          hysteresis_m: null,
+          max_accuracy_m: null,
+          dwell_s: null,
+        };
+        const fence = await store.createGeofence(input, T0);
+        const replaced = await store.replaceGeofence(
+          fence.id,
+          { ...input, name: "renamed" },
+          T0 + 1,
+        );
+        expect(replaced?.version).toBe(2);
+        expect(await store.deleteGeofence(fence.id)).toBe(true);
+        await vi.waitFor(() => expect(changes).toHaveLength(3), { timeout: 5000 });
+        expect(changes).toEqual([
+          { id: fence.id, op: "upsert", version: 1 },
+          { id: fence.id, op: "upsert", version: 2 },
+          { id: fence.id, op: "delete", version: 3 },
+        ]);
+        // Another schema's changes are not heard here.
+        const other = await pgServer.freshSchema();
+        try {
+          const elsewhere = await openPostgresStore(other.url);
+          await elsewhere.createGeofence(input, T0);
+          await elsewhere.close();
+          await store.createGeofence(input, T0);
+          await vi.waitFor(() => expect(changes).toHaveLength(4), { timeout: 5000 });
+          expect(changes[3]?.version).toBe(1);
+          expect(changes.filter((c) => c.id === changes[3]?.id)).toHaveLength(1);
+        } finally {
+          await other.drop();
+        }
+      });
+
+      it("ignores payloads that are not a change", () => {
+        expect(parseGeofenceChange('{"id":"a","op":"upsert","version":2}')).toEqual({
+          id: "a",
+          op: "upsert",
+          version: 2,
+        });
+        for (const bad of [
+          undefined,
+          "",
+          "x",
+          "null",
+          '{"id":1,"op":"upsert","version":1}',
+          '{"id":"a","op":"drop","version":1}',
+          '{"id":"a","op":"delete","version":"1"}',
+        ]) {
+          expect(parseGeofenceChange(bad)).toBeNull();
+        }
       });
     });
 
