@@ -70,15 +70,23 @@ async function timeLookups(
 /** Group commits of `batch` fixes from `vehicles` vehicles, each with a vehicle update and, every 20th fix, an event. */
 async function timeIngest(store: Store, options: Options, vehicles: number) {
   const t0 = Date.parse("2026-11-24T20:00:00.000Z");
+  // Each update names the state version it was judged from, as the hub's engine does (PostgreSQL
+  // checks it at commit; SQLite ignores it).
+  const versions = new Map<string, number>();
   const decide: Decide = (fresh) => {
     const last = new Map<string, Fix>();
     for (const f of fresh) last.set(f.vehicle_id, f);
     return {
-      vehicles: [...last.values()].map((f) => ({
-        vehicle_id: f.vehicle_id,
-        state: { last_ts: f.ts, inside: new Map() },
-        last_fix: f,
-      })),
+      vehicles: [...last.values()].map((f) => {
+        const base = versions.get(f.vehicle_id) ?? 0;
+        versions.set(f.vehicle_id, base + 1);
+        return {
+          vehicle_id: f.vehicle_id,
+          state: { last_ts: f.ts, inside: new Map() },
+          last_fix: f,
+          base_version: base,
+        };
+      }),
       events: fresh
         .filter((f) => (f.seq ?? 0) % 20 === 0)
         .map((f) => buildEvent({ type: "enter", geofence_id: "g" }, f, "g", f.ts + 3)),
