@@ -100,8 +100,41 @@ if (server === null) {
         expect(index.size).toBe(1);
         expect(await store.getGeofence(created.id)).toEqual(created);
         await index.upsert({ id: created.id, name: "depot", polygons: square(5, 5) });
-        expect(await store.getGeofence(created.id)).toEqual({ ...created, polygons: square(5, 5) });
+        // A change of the row, like any other: its version rises (and it is announced).
+        expect(await store.getGeofence(created.id)).toEqual({
+          ...created,
+          polygons: square(5, 5),
+          version: 2,
+        });
         expect(index.size).toBe(1);
+      } finally {
+        await opened.get(index)?.();
+      }
+    });
+
+    it("in the hub (storeWrites), never writes the table: a late upsert leaves a newer row alone", async () => {
+      const { store, index } = await openIndex();
+      try {
+        const hubIndex = new PostgisFenceIndex(store.pool, { storeWrites: true });
+        const created = await store.createGeofence(
+          {
+            name: "depot",
+            geometry_type: "Polygon",
+            polygons: square(0, 0),
+            properties: { name: "depot" },
+            hysteresis_m: null,
+            max_accuracy_m: null,
+            dwell_s: null,
+          },
+          1,
+        );
+        await hubIndex.upsert({ id: created.id, name: "depot", polygons: square(5, 5) });
+        expect(await store.getGeofence(created.id)).toEqual(created);
+        expect(hubIndex.size).toBe(1);
+        await store.deleteGeofence(created.id);
+        await hubIndex.remove("someone-else");
+        expect(hubIndex.size).toBe(0);
+        expect(await hubIndex.covering([[0.5, 0.5]])).toEqual([[]]);
       } finally {
         await opened.get(index)?.();
       }
