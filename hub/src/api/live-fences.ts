@@ -32,6 +32,11 @@ export class LiveFences implements FenceRegistry {
     for (const r of records) if (r.version !== undefined) this.#versions.set(r.id, r.version);
   }
 
+  /** Whether this version of the fence, or a later one, or its deletion, is applied already. */
+  hasApplied(id: string, version: number): boolean {
+    return this.#deleted.has(id) || (this.#versions.get(id) ?? 0) >= version;
+  }
+
   /** The ids of the live versioned fences (those a re-read of the catalogue can compare). */
   versionedIds(): string[] {
     return [...this.#versions.keys()];

@@ -1,6 +1,7 @@
 // Brings the geofence changes the database announces (made through this hub or another one) to
-// this hub's live fences, one at a time in the order announced. An upsert is applied as the row
-// reads now (a version at least as new as announced); a deletion as such. After the announcing
+// this hub's live fences, one at a time in the order announced. A change applied already (this
+// hub's own) costs nothing; an upsert is applied as the row reads now (a version at least as new
+// as announced); a deletion as such. After the announcing
 // connection was lost, the whole catalogue is read again and compared, since changes may have
 // been missed meanwhile.
 
@@ -10,6 +11,8 @@ import type { GeofenceRecord, Store } from "../store/store.ts";
 export interface SyncedFences {
   upsert(record: GeofenceRecord): Promise<boolean>;
   remove(id: string): Promise<boolean>;
+  /** Whether this version of the fence, or a later one, or its deletion, is applied already. */
+  hasApplied(id: string, version: number): boolean;
   /** Ids of the live fences that a re-read can compare. */
   versionedIds(): string[];
 }
@@ -44,10 +47,15 @@ export class FenceSync {
   }
 
   /** An announced change. */
-  change(change: { id: string; op: "upsert" | "delete" }): void {
+  change(change: { id: string; op: "upsert" | "delete"; version: number }): void {
     this.#then(async () => {
       if (this.#stale) {
         await this.#resync();
+        return;
+      }
+      // This hub's own changes are applied already: nothing to read.
+      if (this.#o.fences.hasApplied(change.id, change.version)) {
+        this.#o.onApplied?.(change.op);
         return;
       }
       if (change.op === "delete") {

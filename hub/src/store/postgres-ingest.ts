@@ -32,6 +32,10 @@ function isRetryable(err: unknown): boolean {
 // array serialisation was a tenth of the hub's CPU per fix). Numbers survive exactly: JSON
 // carries the shortest decimal that reads back as the same double. Fixes are inserted in key
 // order, sorted by the server, so two transactions storing overlapping batches lock alike.
+// Each vehicle row is written as version base + 1, base being the version of the state it was
+// judged from; the vehicles trigger (migration 3) refuses it when the stored version is another,
+// and the whole statement fails with SQLSTATE LC409. Rows without a base (tools, tests) are
+// written whatever is stored. The vehicles' JSON is read once (uv) for both.
 const COMMIT_GROUP = `
   WITH
   fx AS (
@@ -44,10 +48,13 @@ const COMMIT_GROUP = `
     ORDER BY u.v COLLATE "C", u.t, u.s, u.n
     ON CONFLICT DO NOTHING
   ),
+  uv AS MATERIALIZED (
+    SELECT * FROM json_to_recordset($3::json)
+      AS u(id text, last_fix jsonb, state jsonb, base bigint)
+  ),
   vh AS (
     INSERT INTO vehicles (id, last_fix, state, version)
-    SELECT u.id, u.last_fix, u.state, u.base + 1
-    FROM json_to_recordset($3::json) AS u(id text, last_fix jsonb, state jsonb, base bigint)
+    SELECT u.id, u.last_fix, u.state, u.base + 1 FROM uv AS u
     WHERE u.base IS NOT NULL
     ORDER BY u.id COLLATE "C"
     ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state,
@@ -55,8 +62,7 @@ const COMMIT_GROUP = `
   ),
   vu AS (
     INSERT INTO vehicles (id, last_fix, state, version)
-    SELECT u.id, u.last_fix, u.state, 1
-    FROM json_to_recordset($3::json) AS u(id text, last_fix jsonb, state jsonb, base bigint)
+    SELECT u.id, u.last_fix, u.state, 1 FROM uv AS u
     WHERE u.base IS NULL
     ORDER BY u.id COLLATE "C"
     ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state,
