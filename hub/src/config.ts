@@ -318,7 +318,8 @@ function webhookSettings(env: Env): WebhookSettings {
     timeoutMs: integer(env, "LOCUS_WEBHOOK_TIMEOUT_MS", d.timeoutMs, 1, 10_000),
     firstRetryMs,
     maxRetryMs,
-    retryForMs: 1000 * integer(env, "LOCUS_WEBHOOK_RETRY_FOR_S", d.retryForMs / 1000, 0, 31_536_000),
+    retryForMs:
+      1000 * integer(env, "LOCUS_WEBHOOK_RETRY_FOR_S", d.retryForMs / 1000, 0, 31_536_000),
     deliveriesKept: integer(env, "LOCUS_WEBHOOK_DELIVERIES_KEPT", d.deliveriesKept, 1, 100_000),
     maxWebhooks: integer(env, "LOCUS_WEBHOOK_MAX", d.maxWebhooks, 0, 1000),
     pageSize: d.pageSize,

@@ -172,7 +172,11 @@ describe.each(backends)("webhook delivery on %s", (_name, open) => {
       connectedDevices: () => 0,
       webhooks: () => d.lag(),
     });
-    const d: WebhookDispatcher = new WebhookDispatcher({ store, settings: { ...SETTINGS, ...settings }, metrics });
+    const d: WebhookDispatcher = new WebhookDispatcher({
+      store,
+      settings: { ...SETTINGS, ...settings },
+      metrics,
+    });
     dispatchers.push(d);
     await d.start();
     return { d, metrics };
