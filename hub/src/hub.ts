@@ -110,6 +110,8 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const dispatcher = new WebhookDispatcher({
       store,
       settings: config.webhooks,
+      // Hubs sharing PostgreSQL take turns per webhook under their own MQTT client ids.
+      owner: config.mqtt.clientId,
       metrics,
       logger: log,
     });

@@ -150,7 +150,10 @@ export const MIGRATIONS: readonly Migration[] = [
       geofence_ids jsonb,
       created_at bigint NOT NULL,
       updated_at bigint NOT NULL,
-      cursor bigint NOT NULL
+      cursor bigint NOT NULL,
+      -- Which hub delivers this webhook's events, until when (epoch ms, the database's clock).
+      lease_owner text,
+      lease_until bigint
     );
     CREATE TABLE webhook_deliveries (
       n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

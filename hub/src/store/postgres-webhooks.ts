@@ -139,6 +139,30 @@ export class PostgresWebhooks implements WebhookStore {
     return result.rows.map((row) => ({ seqno: Number(row.seqno), event: eventFromRow(row) }));
   }
 
+  async claim(id: string, owner: string, ttlMs: number) {
+    const result = await this.#pool.query<{ cursor: string | null; taken: boolean }>(
+      `WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms),
+       taken AS (
+         UPDATE webhooks SET lease_owner = $2, lease_until = (SELECT ms FROM now) + $3
+         WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < (SELECT ms FROM now))
+         RETURNING cursor)
+       SELECT (SELECT cursor FROM taken) AS cursor,
+              EXISTS (SELECT 1 FROM taken) AS taken,
+              EXISTS (SELECT 1 FROM webhooks WHERE id = $1) AS present`,
+      [id, owner, ttlMs],
+    );
+    const row = result.rows[0] as { cursor: string | null; taken: boolean; present: boolean };
+    if (row.taken) return { cursor: Number(row.cursor) };
+    return row.present ? "held" : "gone";
+  }
+
+  async release(id: string, owner: string): Promise<void> {
+    await this.#pool.query(
+      "UPDATE webhooks SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+      [id, owner],
+    );
+  }
+
   async advance(id: string, cursor: number): Promise<void> {
     await this.#pool.query("UPDATE webhooks SET cursor = $2 WHERE id = $1 AND cursor < $2", [
       id,

@@ -144,7 +144,9 @@ const MIGRATIONS: readonly string[] = [
     geofence_ids TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    cursor INTEGER NOT NULL
+    cursor INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER
   ) WITHOUT ROWID;
   CREATE TABLE webhook_deliveries (
     n INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -16,6 +16,8 @@ import type {
 
 interface WebhookRow {
   id: string;
+  lease_owner?: string | null;
+  lease_until?: number | null;
   url: string;
   secret: string | null;
   types: string | null;
@@ -25,7 +27,7 @@ interface WebhookRow {
   cursor: number;
 }
 
-function fromRow(row: WebhookRow): WebhookRecord {
+function fromRow({ lease_owner: _o, lease_until: _u, ...row }: WebhookRow): WebhookRecord {
   return {
     ...row,
     types: row.types === null ? null : (JSON.parse(row.types) as string[]),
@@ -78,6 +80,15 @@ export class SqliteWebhooks implements WebhookStore {
       get: db.prepare("SELECT * FROM webhooks WHERE id = ?"),
       list: db.prepare("SELECT * FROM webhooks WHERE id > ? ORDER BY id LIMIT ?"),
       eventsAfter: db.prepare("SELECT * FROM events WHERE seqno > ? ORDER BY seqno LIMIT ?"),
+      claim: db.prepare(
+        `UPDATE webhooks SET lease_owner = @owner, lease_until = @now + @ttl
+         WHERE id = @id AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until < @now)
+         RETURNING cursor`,
+      ),
+      exists: db.prepare("SELECT 1 FROM webhooks WHERE id = ?").pluck(),
+      release: db.prepare(
+        "UPDATE webhooks SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+      ),
       advance: db.prepare("UPDATE webhooks SET cursor = ? WHERE id = ? AND cursor < ?"),
       log: db.prepare(
         `INSERT INTO webhook_deliveries (webhook_id, event_id, attempt, status, error, outcome, at)
@@ -145,6 +156,19 @@ export class SqliteWebhooks implements WebhookStore {
     // As for MQTT: never send an event before the fixes that caused it are on disk.
     await this.#hooks.durable();
     return rows.map((row) => ({ seqno: row.seqno, event: eventFromColumns(row) }));
+  }
+
+  async claim(id: string, owner: string, ttlMs: number) {
+    this.#hooks.writable();
+    const row = this.#stmt.claim.get({ id, owner, now: Date.now(), ttl: ttlMs }) as
+      | { cursor: number }
+      | undefined;
+    if (row !== undefined) return { cursor: row.cursor };
+    return this.#stmt.exists.get(id) === undefined ? "gone" : "held";
+  }
+
+  async release(id: string, owner: string): Promise<void> {
+    this.#stmt.release.run(id, owner);
   }
 
   async advance(id: string, cursor: number): Promise<void> {

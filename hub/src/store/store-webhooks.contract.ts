@@ -130,6 +130,37 @@ export function webhooksContract(current: () => Store, reopen: () => Promise<Sto
       expect((await store.webhooks.get(id))?.cursor).toBe(5);
     });
 
+    it("lets one owner at a time claim a webhook, until it releases it or the claim lapses", async () => {
+      const store = current();
+      const id = (await store.webhooks.create(INPUT, T0, 10))?.id as string;
+      await store.webhooks.advance(id, 4);
+      expect(await store.webhooks.claim(id, "hub-a", 60_000)).toEqual({ cursor: 4 });
+      expect(await store.webhooks.claim(id, "hub-b", 60_000)).toBe("held");
+      // Renewed by its owner.
+      expect(await store.webhooks.claim(id, "hub-a", 60_000)).toEqual({ cursor: 4 });
+      await store.webhooks.release(id, "hub-b");
+      expect(await store.webhooks.claim(id, "hub-b", 60_000)).toBe("held");
+      await store.webhooks.release(id, "hub-a");
+      expect(await store.webhooks.claim(id, "hub-b", 1)).toEqual({ cursor: 4 });
+      // hub-b's claim of 1 ms lapses (the store's clock moves on between calls).
+      let claim = await store.webhooks.claim(id, "hub-a", 60_000);
+      for (let i = 0; claim === "held" && i < 100; i++) {
+        claim = await store.webhooks.claim(id, "hub-a", 60_000);
+      }
+      expect(claim).toEqual({ cursor: 4 });
+      expect(
+        await store.webhooks.claim("01900000-0000-7000-8000-000000000000", "hub-a", 1000),
+      ).toBe("gone");
+      // A claim is not part of the webhook as answered.
+      expect(await store.webhooks.get(id)).toEqual({
+        ...INPUT,
+        id,
+        created_at: T0,
+        updated_at: T0,
+        cursor: 4,
+      });
+    });
+
     it("keeps the newest entries of each deliveries log, newest first", async () => {
       const store = current();
       const a = (await store.webhooks.create(INPUT, T0, 10))?.id as string;

@@ -209,6 +209,15 @@ export interface WebhookStore {
    * only events whose commit is durable.
    */
   eventsAfter(after: number, limit: number): Promise<OutboxEvent[]>;
+  /**
+   * Takes or renews, for `owner` (one hub), the right to deliver a webhook's events for the next
+   * `ttlMs` (by the store's clock), so that hubs sharing a database do not deliver one webhook
+   * at once: `{cursor}` (the stored cursor) when `owner` holds it now, "held" while another owner
+   * does, "gone" when there is no such webhook.
+   */
+  claim(id: string, owner: string, ttlMs: number): Promise<{ cursor: number } | "held" | "gone">;
+  /** Gives up `owner`'s claim (a clean stop), so another hub need not wait for it to lapse. */
+  release(id: string, owner: string): Promise<void>;
   /** Moves a webhook's cursor forward to `cursor` (never back). */
   advance(id: string, cursor: number): Promise<void>;
   /** Appends an attempt to a webhook's deliveries log, keeping only its newest `keep` entries. */

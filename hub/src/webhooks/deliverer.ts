@@ -51,8 +51,16 @@ export function wants(
   );
 }
 
+/**
+ * How long a claim on a webhook lasts (renewed at half of it): longer than an attempt may take,
+ * so a claim taken before an attempt still holds when the attempt ends.
+ */
+export const LEASE_MS = 60_000;
+
 export interface DelivererOptions {
   store: WebhookStore;
+  /** This hub, among hubs sharing a database: one of them at a time delivers a webhook's events. */
+  owner: string;
   settings: DeliverySettings;
   observer: DeliveryObserver;
   now?: () => number;
@@ -88,6 +96,8 @@ export class Deliverer {
   /** Set by notify while a page is being read: read again before going idle. */
   #notified = false;
   #running: Promise<void> | null = null;
+  /** Until when (this process's clock) the claim on the webhook needs no renewing; 0: not held. */
+  #leaseFresh = 0;
 
   constructor(hook: WebhookRecord, options: DelivererOptions) {
     this.#hook = hook;
@@ -157,6 +167,9 @@ export class Deliverer {
     while (!this.#signal.aborted) {
       let page: OutboxEvent[];
       this.#notified = false;
+      const lease = await this.#claim(storeBackoff);
+      if (lease === "gone") break;
+      if (lease === "held") continue;
       try {
         page = await this.#o.store.eventsAfter(this.#cursor, this.#o.settings.pageSize);
         storeBackoff.reset();
@@ -180,7 +193,12 @@ export class Deliverer {
         this.#current = entry;
         const finished = await this.#deliver(entry);
         this.#current = null;
-        if (!finished) return;
+        if (finished === "stopped") break;
+        // Another hub holds the webhook now: start again from the stored cursor once it is back.
+        if (finished === "lost") {
+          skipped = false;
+          break;
+        }
         this.#cursor = entry.seqno;
         skipped = false;
         await this.#save();
@@ -188,6 +206,34 @@ export class Deliverer {
       // Events the filters skipped need no flush of their own: they would be skipped again.
       if (skipped) await this.#save();
     }
+    if (this.#leaseFresh > 0) await this.#o.store.release(this.id, this.#o.owner).catch(() => {});
+  }
+
+  /**
+   * Makes sure this hub holds the webhook (store.claim), renewing the claim once half of it has
+   * passed. While another hub holds it, waits a while and answers "held"; on taking it, carries
+   * on from the stored cursor, which that hub may have moved.
+   */
+  async #claim(storeBackoff: Backoff): Promise<"ok" | "held" | "gone"> {
+    if (this.#o.now() < this.#leaseFresh) return "ok";
+    let claim: Awaited<ReturnType<WebhookStore["claim"]>>;
+    try {
+      claim = await this.#o.store.claim(this.id, this.#o.owner, LEASE_MS);
+    } catch (err) {
+      this.#leaseFresh = 0;
+      this.#o.observer.storeFailed(this.id, asError(err));
+      await pause(storeBackoff.next(), this.#signal);
+      return "held";
+    }
+    if (claim === "gone") return "gone";
+    if (claim === "held") {
+      this.#leaseFresh = 0;
+      await pause(Math.min(LEASE_MS / 4, Math.max(this.#o.settings.pollMs, 1000)), this.#signal);
+      return "held";
+    }
+    this.#cursor = Math.max(this.#cursor, claim.cursor);
+    this.#leaseFresh = this.#o.now() + LEASE_MS / 2;
+    return "ok";
   }
 
   /** Waits for notify, stop, or the poll interval. */
@@ -206,10 +252,11 @@ export class Deliverer {
   }
 
   /**
-   * Attempts one event until it is delivered or given up (true), or the loop stops (false).
-   * The attempt count and the retry period start again after a restart.
+   * Attempts one event until it is delivered or given up ("done"), the loop stops ("stopped"), or
+   * another hub holds the webhook ("lost"). The attempt count and the retry period start again
+   * after a restart.
    */
-  async #deliver(entry: OutboxEvent): Promise<boolean> {
+  async #deliver(entry: OutboxEvent): Promise<"done" | "stopped" | "lost"> {
     const s = this.#o.settings;
     const body = encodeEvent(entry.event);
     const first = this.#o.now();
@@ -218,7 +265,12 @@ export class Deliverer {
       maxMs: Math.max(s.firstRetryMs, s.maxRetryMs),
       random: this.#o.random,
     });
+    const storeBackoff = this.#storeBackoff();
     for (let n = 1; ; n++) {
+      // Only the holder attempts: a claim taken now outlasts the attempt.
+      const lease = await this.#claim(storeBackoff);
+      if (this.#signal.aborted) return "stopped";
+      if (lease !== "ok") return "lost";
       const hook = this.#hook;
       const at = this.#o.now();
       const url = new URL(hook.url);
@@ -233,7 +285,7 @@ export class Deliverer {
       });
       const ok = result.error === null;
       // Cut short by stop: not an answer from the endpoint, so not logged.
-      if (!ok && this.#signal.aborted) return false;
+      if (!ok && this.#signal.aborted) return "stopped";
       const givingUp = !ok && this.#o.now() - first >= s.retryForMs;
       const entryLog: DeliveryRecord = {
         event_id: entry.event.id,
@@ -249,18 +301,18 @@ export class Deliverer {
       if (ok) {
         this.#retrying = false;
         this.#o.observer.delivered(this.id);
-        return true;
+        return "done";
       }
       if (givingUp) {
         this.#retrying = false;
         this.#o.observer.gaveUp(this.id, entry.event.id, entryLog.error ?? "");
-        return true;
+        return "done";
       }
       this.#retrying = true;
       const delay = backoff.next();
       this.#o.observer.attemptFailed(this.id, entry.event.id, result, delay);
       await pause(delay, this.#signal);
-      if (this.#signal.aborted) return false;
+      if (this.#signal.aborted) return "stopped";
     }
   }
 

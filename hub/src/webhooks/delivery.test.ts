@@ -166,7 +166,7 @@ describe.each(backends)("webhook delivery on %s", (_name, open) => {
   const receivers: Receiver[] = [];
   const dispatchers: WebhookDispatcher[] = [];
 
-  async function dispatcher(settings: Partial<WebhookSettings> = {}) {
+  async function dispatcher(settings: Partial<WebhookSettings> = {}, owner = "hub-a") {
     const metrics = createMetrics({
       outboxDepth: () => 0,
       connectedDevices: () => 0,
@@ -174,6 +174,7 @@ describe.each(backends)("webhook delivery on %s", (_name, open) => {
     });
     const d: WebhookDispatcher = new WebhookDispatcher({
       store,
+      owner,
       settings: { ...SETTINGS, ...settings },
       metrics,
     });
@@ -355,6 +356,30 @@ describe.each(backends)("webhook delivery on %s", (_name, open) => {
       const stored = await store.webhooks.get(hook?.id as string);
       const committed: OutboxEvent[] = await store.webhooks.eventsAfter(0, 100);
       expect(stored?.cursor).toBe(committed[committed.length - 1]?.seqno);
+    });
+  });
+
+  it("lets one of two hubs on one database deliver a webhook, and the other take over when it stops", async () => {
+    const a = await dispatcher({}, "hub-a");
+    const r = await receiver();
+    const hook = await a.d.create(hookInput(r.url));
+    // hub-b learns of the webhook at its start, as a second hub on the database does.
+    const b = await dispatcher({}, "hub-b");
+    const first = events(0, 10);
+    await commit(store, a.d, first);
+    b.d.notify(await store.webhooks.eventsAfter(0, 100));
+    await r.until((got) => got.length >= 10);
+    await a.d.stop();
+    const second = events(10, 10);
+    await commit(store, b.d, second);
+    await r.until((got) => firstCopies({ received: got } as Receiver).length >= 20, 15_000);
+    // In order, and never both hubs at once: at most the event in flight when hub-a stopped is
+    // sent again by hub-b.
+    expect(firstCopies(r)).toEqual([...first, ...second].map((e) => e.id));
+    expect(r.received.length).toBeLessThanOrEqual(21);
+    await vi.waitFor(async () => {
+      const log = await store.webhooks.deliveries(hook?.id as string, 100);
+      expect(log.filter((e) => e.outcome === "delivered").length).toBeGreaterThanOrEqual(20);
     });
   });
 

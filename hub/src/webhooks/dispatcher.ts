@@ -29,6 +29,11 @@ export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
 
 export interface WebhookDispatcherOptions {
   store: Store;
+  /**
+   * This hub's name among hubs sharing a database (the hub passes LOCUS_MQTT_CLIENT_ID, which
+   * such hubs must set apart anyway): one hub at a time delivers a webhook. Default "locus-hub".
+   */
+  owner?: string;
   settings: WebhookSettings;
   metrics?: Pick<HubMetrics, "webhookDelivered" | "webhookFailed" | "webhookAttemptsFailed">;
   logger?: Logger;
@@ -133,6 +138,7 @@ export class WebhookDispatcher implements WebhookRegistry {
     if (!this.#started || this.#stopped || this.#loops.has(hook.id)) return;
     const loop = new Deliverer(hook, {
       store: this.#o.store.webhooks,
+      owner: this.#o.owner ?? "locus-hub",
       settings: this.settings,
       observer: this.#observer,
       ...(this.#o.now ? { now: this.#o.now } : {}),
