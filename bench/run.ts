@@ -29,6 +29,7 @@ import { identity } from "./scenarios/identity.ts";
 import { latency } from "./scenarios/latency.ts";
 import { production } from "./scenarios/production.ts";
 import { simulator } from "./scenarios/simulator.ts";
+import { webhooks } from "./scenarios/webhooks.ts";
 
 /** In report order; each needs the figures of the ones before it for its ratio. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -40,6 +41,7 @@ export const SCENARIOS: readonly Scenario[] = [
   backlog,
   simulator,
   engine,
+  webhooks,
 ];
 
 export interface BenchReport {
@@ -64,6 +66,7 @@ const FULL: Omit<BenchOptions, "quick" | "only"> = {
   simulatorVehicles: [1000, 10_000],
   simulatorSeconds: 10,
   engine: { fences: 10_000, points: 500_000, runs: 3 },
+  webhookEvents: 5000,
 };
 
 const QUICK: Omit<BenchOptions, "quick" | "only"> = {
@@ -79,6 +82,7 @@ const QUICK: Omit<BenchOptions, "quick" | "only"> = {
   simulatorVehicles: [100],
   simulatorSeconds: 1,
   engine: { fences: 200, points: 5000, runs: 1 },
+  webhookEvents: 500,
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--only NAME[,NAME…]] [--duration S] [--runs N]

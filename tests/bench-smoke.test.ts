@@ -22,6 +22,7 @@ const SCENARIOS = [
   "backlog",
   "simulator",
   "engine",
+  "webhooks",
 ];
 
 /** Scenarios that may be "not available" on a machine without their external programs. */
@@ -122,5 +123,7 @@ describe("npm run bench -- --quick", () => {
       expect(positive(size.cpuPercent) && positive(size.rssMiBMax)).toBe(true);
     }
     expect(positive(f("engine").lookupsPerSec)).toBe(true);
+    expect(positive(f("webhooks").one.deliveriesPerSecond)).toBe(true);
+    expect(positive(f("webhooks").four.deliveriesPerSecond)).toBe(true);
   }, 600_000);
 });

@@ -33,6 +33,8 @@ export interface BenchOptions {
   simulatorVehicles: number[];
   simulatorSeconds: number;
   engine: { fences: number; points: number; runs: number };
+  /** Events delivered in the webhook scenario (to one, then to four webhooks). */
+  webhookEvents: number;
   /** Where the hubs write CPU profiles (node --cpu-prof), if set. */
   profileDir?: string;
 }

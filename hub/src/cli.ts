@@ -44,6 +44,10 @@ settings are environment variables (default in brackets), not options:
   LOCUS_STREAM_AUTH_TIMEOUT_MS, LOCUS_STREAM_HIGH_WATER_BYTES, LOCUS_STREAM_STALL_TIMEOUT_MS
                                        its auth timeout and slow-client bounds (docs/stream.md)
                                        [10000, 1048576, 30000]
+  LOCUS_WEBHOOK_ALLOW_PRIVATE          webhook URLs may point at loopback, private addresses [false]
+  LOCUS_WEBHOOK_MAX, LOCUS_WEBHOOK_TIMEOUT_MS, LOCUS_WEBHOOK_RETRY_FOR_S, …
+                                       webhooks at most, attempt timeout, retry period (docs/webhooks.md)
+                                       [100, 10000, 86400]
   LOCUS_HTTP_BODY_LIMIT                largest REST request body [8388608]
   LOCUS_MAX_ACCURACY_M                 fixes less accurate change no membership [off]
   LOCUS_SQLITE_SYNCHRONOUS             full or normal [full]

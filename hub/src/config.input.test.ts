@@ -64,3 +64,51 @@ describe("LOCUS_STREAM_*", () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
   });
 });
+
+describe("LOCUS_WEBHOOK_*", () => {
+  it("defaults to the contract's timings, private addresses refused", () => {
+    expect(loadConfig({}).webhooks).toMatchObject({
+      allowPrivate: false,
+      timeoutMs: 10_000,
+      firstRetryMs: 5_000,
+      maxRetryMs: 600_000,
+      retryForMs: 86_400_000,
+      deliveriesKept: 1000,
+      maxWebhooks: 100,
+    });
+  });
+
+  it("takes lower timings (tests), and private addresses when allowed", () => {
+    const { webhooks } = loadConfig({
+      LOCUS_WEBHOOK_ALLOW_PRIVATE: "true",
+      LOCUS_WEBHOOK_TIMEOUT_MS: "200",
+      LOCUS_WEBHOOK_FIRST_RETRY_MS: "20",
+      LOCUS_WEBHOOK_MAX_RETRY_MS: "100",
+      LOCUS_WEBHOOK_RETRY_FOR_S: "60",
+      LOCUS_WEBHOOK_DELIVERIES_KEPT: "10",
+      LOCUS_WEBHOOK_MAX: "5",
+    });
+    expect(webhooks).toMatchObject({
+      allowPrivate: true,
+      timeoutMs: 200,
+      firstRetryMs: 20,
+      maxRetryMs: 100,
+      retryForMs: 60_000,
+      deliveriesKept: 10,
+      maxWebhooks: 5,
+    });
+  });
+
+  it.each([
+    ["LOCUS_WEBHOOK_ALLOW_PRIVATE", "yes"],
+    ["LOCUS_WEBHOOK_TIMEOUT_MS", "30000"],
+    ["LOCUS_WEBHOOK_FIRST_RETRY_MS", "6000"],
+    ["LOCUS_WEBHOOK_MAX_RETRY_MS", "700000"],
+    ["LOCUS_WEBHOOK_MAX_RETRY_MS", "10"],
+    ["LOCUS_WEBHOOK_RETRY_FOR_S", "-1"],
+    ["LOCUS_WEBHOOK_DELIVERIES_KEPT", "0"],
+    ["LOCUS_WEBHOOK_MAX", "5000"],
+  ])("refuses %s=%s naming the setting", (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
+  });
+});

@@ -3,6 +3,7 @@
 import path from "node:path";
 import { DEFAULT_MQTT_LIMITS, type MqttLimits } from "./broker/limits.ts";
 import { loadTlsCredentials, type TlsCredentials, TlsSettingError } from "./tls.ts";
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from "./webhooks/dispatcher.ts";
 
 export interface HubConfig {
   http: { host: string; port: number; bodyLimitBytes: number };
@@ -56,6 +57,8 @@ export interface HubConfig {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** An operator's online MapLibre style for the live map instead of its offline basemap. */
   mapStyleUrl: string | null;
+  /** Webhook delivery and limits (docs/webhooks.md). */
+  webhooks: WebhookSettings;
   /** The live stream's limits (docs/stream.md). */
   stream: {
     /** Stream connections at most (LOCUS_STREAM_MAX_CLIENTS). */
@@ -289,12 +292,38 @@ export function loadConfig(env: Env = process.env): HubConfig {
     outboxGraceMs: number(env, "LOCUS_OUTBOX_GRACE_MS", 2000, 0, 600_000),
     logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
     mapStyleUrl: url(env, "LOCUS_MAP_STYLE_URL", ["https:", "http:"]),
+    webhooks: webhookSettings(env),
     stream: {
       maxClients: integer(env, "LOCUS_STREAM_MAX_CLIENTS", 1000, 0, 1_000_000),
       authTimeoutMs: integer(env, "LOCUS_STREAM_AUTH_TIMEOUT_MS", 10_000, 100, 600_000),
       highWaterBytes: integer(env, "LOCUS_STREAM_HIGH_WATER_BYTES", 1024 * 1024, 1024, 2 ** 30),
       stallTimeoutMs: integer(env, "LOCUS_STREAM_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
     },
+  };
+}
+
+/** Webhooks (CONTRACT §2, §5; docs/webhooks.md). */
+function webhookSettings(env: Env): WebhookSettings {
+  const d = DEFAULT_WEBHOOK_SETTINGS;
+  const firstRetryMs = integer(env, "LOCUS_WEBHOOK_FIRST_RETRY_MS", d.firstRetryMs, 1, 5_000);
+  const maxRetryMs = integer(env, "LOCUS_WEBHOOK_MAX_RETRY_MS", d.maxRetryMs, 1, 600_000);
+  if (maxRetryMs < firstRetryMs) {
+    throw new ConfigError(
+      "LOCUS_WEBHOOK_MAX_RETRY_MS",
+      `${maxRetryMs} is below LOCUS_WEBHOOK_FIRST_RETRY_MS (${firstRetryMs})`,
+    );
+  }
+  return {
+    allowPrivate: boolean(env, "LOCUS_WEBHOOK_ALLOW_PRIVATE", d.allowPrivate),
+    timeoutMs: integer(env, "LOCUS_WEBHOOK_TIMEOUT_MS", d.timeoutMs, 1, 10_000),
+    firstRetryMs,
+    maxRetryMs,
+    retryForMs:
+      1000 * integer(env, "LOCUS_WEBHOOK_RETRY_FOR_S", d.retryForMs / 1000, 0, 31_536_000),
+    deliveriesKept: integer(env, "LOCUS_WEBHOOK_DELIVERIES_KEPT", d.deliveriesKept, 1, 100_000),
+    maxWebhooks: integer(env, "LOCUS_WEBHOOK_MAX", d.maxWebhooks, 0, 1000),
+    pageSize: d.pageSize,
+    pollMs: integer(env, "LOCUS_WEBHOOK_POLL_MS", d.pollMs, 10, 60_000),
   };
 }
 

@@ -35,6 +35,7 @@ import { GeofenceChangeListener } from "./store/postgres-geofence-changes.ts";
 import { RetentionScheduler } from "./store/retention.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
+import { WebhookDispatcher } from "./webhooks/dispatcher.ts";
 
 /** The vertex cap of CONTRACT §5. */
 export const MAX_VERTICES = 100_000;
@@ -102,6 +103,17 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const metrics = createMetrics({
       outboxDepth: () => store.outboxDepth(),
       connectedDevices: () => broker?.connectedClients ?? 0,
+      // Read at scrapes only, once the dispatcher below exists.
+      webhooks: () => dispatcher.lag(),
+    });
+    // Webhooks read the outbox by their own cursors: a slow endpoint holds up only its own.
+    const dispatcher = new WebhookDispatcher({
+      store,
+      settings: config.webhooks,
+      // Hubs sharing PostgreSQL take turns per webhook under their own MQTT client ids.
+      owner: config.mqtt.clientId,
+      metrics,
+      logger: log,
     });
     // The live stream (GET /api/v1/stream) is told of every committed fix, event, geofence
     // change and status; it never holds up what tells it.
@@ -142,6 +154,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       metrics,
       onEvents: (events) => {
         publisher.enqueue(events);
+        dispatcher.notify(events);
         feed.publishEvents(events.map((e) => e.event));
       },
       onFixes: (fixes) => feed.publishFixes(fixes),
@@ -181,6 +194,8 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     }
     publisher.start(config.outboxGraceMs);
     cleanups.push(() => publisher.stop());
+    await dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
     const retention =
       config.retentionMs === null
         ? null
@@ -233,6 +248,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
           metrics: streamMetrics(metrics),
         },
         devices,
+        webhooks: dispatcher,
       },
       { logger: log, https: config.tls },
     );
@@ -268,6 +284,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         await pipeline.flush();
         await publisher.drain();
         await publisher.stop();
+        // Attempts under way are cut short; each webhook's cursor stays after its last delivered
+        // event, so nothing is lost, and the rest goes out after the next start.
+        await dispatcher.stop();
         await externalAccounts?.close();
         await started.close();
         // HTTP devices and imports submit fixes too: their answers wait for the commit, so the

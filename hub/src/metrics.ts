@@ -38,12 +38,32 @@ export interface HubMetrics {
   streamSlowDisconnects: Counter;
   streamFixesCoalesced: Counter;
   streamHeldBytes: Gauge;
+  /** Webhooks (docs/webhooks.md), labelled by webhook id; the number of webhooks is bounded. */
+  webhookDelivered: Counter<"webhook">;
+  webhookFailed: Counter<"webhook">;
+  webhookAttemptsFailed: Counter<"webhook">;
+  webhookRetrying: Gauge<"webhook">;
+  webhookLagEvents: Gauge<"webhook">;
+  webhookLagSeconds: Gauge<"webhook">;
+}
+
+/** One webhook's state for the metrics, read at each scrape. */
+export interface WebhookLag {
+  id: string;
+  /** Whether its current event has failed and waits for another attempt. */
+  retrying: boolean;
+  /** Outbox positions between its cursor and the newest event. */
+  events: number;
+  /** Age of the event it is delivering, s (0 when it has none). */
+  seconds: number;
 }
 
 /** Creates the metrics; `sample` functions are read at each scrape. */
 export function createMetrics(sample: {
   outboxDepth: () => number | Promise<number>;
   connectedDevices: () => number;
+  /** Every webhook's state; absent: none. */
+  webhooks?: () => readonly WebhookLag[];
 }): HubMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "locus_" });
@@ -82,6 +102,20 @@ export function createMetrics(sample: {
     registers: [registry],
   });
   for (const source of FIX_SOURCES) fixesBySource.inc({ source }, 0);
+  const webhookStates = () => sample.webhooks?.() ?? [];
+  /** A per-webhook gauge set from the webhooks' state at each scrape. */
+  const webhookGauge = (name: string, help: string, value: (w: WebhookLag) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["webhook"] as const,
+      registers: [registry],
+      collect() {
+        // Deleted webhooks drop out.
+        this.reset();
+        for (const w of webhookStates()) this.set({ webhook: w.id }, value(w));
+      },
+    });
   return {
     registry,
     fixesAccepted: new Counter({
@@ -173,6 +207,39 @@ export function createMetrics(sample: {
       help: "Bytes held for live stream clients: queued messages and unsent socket buffers",
       registers: [registry],
     }),
+    webhookDelivered: new Counter({
+      name: "locus_webhook_delivered_total",
+      help: "Events delivered to a webhook (answered 2xx), by webhook id",
+      labelNames: ["webhook"] as const,
+      registers: [registry],
+    }),
+    webhookFailed: new Counter({
+      name: "locus_webhook_failed_total",
+      help: "Events given up for a webhook after retrying for the whole retry period, by webhook id",
+      labelNames: ["webhook"] as const,
+      registers: [registry],
+    }),
+    webhookAttemptsFailed: new Counter({
+      name: "locus_webhook_attempts_failed_total",
+      help: "Delivery attempts that got no 2xx answer (each is retried or given up), by webhook id",
+      labelNames: ["webhook"] as const,
+      registers: [registry],
+    }),
+    webhookRetrying: webhookGauge(
+      "locus_webhook_retrying",
+      "1 while a webhook's current event has failed and waits for its next attempt, by webhook id",
+      (w) => (w.retrying ? 1 : 0),
+    ),
+    webhookLagEvents: webhookGauge(
+      "locus_webhook_lag_events",
+      "Outbox positions between a webhook's cursor and the newest event (events it has still to send or skip), by webhook id",
+      (w) => w.events,
+    ),
+    webhookLagSeconds: webhookGauge(
+      "locus_webhook_lag_seconds",
+      "Age of the event a webhook is delivering now (0 when it is caught up), by webhook id",
+      (w) => w.seconds,
+    ),
   };
 }
 

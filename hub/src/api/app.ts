@@ -22,6 +22,7 @@ import { streamRoutes } from "./stream.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { validatorCompiler } from "./validation.ts";
 import { vehicleRoutes } from "./vehicles.ts";
+import { webhookRoutes } from "./webhooks.ts";
 
 export interface ApiOptions {
   /** false (default): silent; true or pino options: a new logger; a logger instance: used as is. */
@@ -82,6 +83,9 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
     await data.register(eventRoutes, { prefix: API_PREFIX, deps });
     await data.register(clientRoutes, { prefix: API_PREFIX, deps });
     await data.register(tokenRoutes, { prefix: API_PREFIX, deps });
+    if (deps.webhooks !== undefined) {
+      await data.register(webhookRoutes, { prefix: API_PREFIX, deps, webhooks: deps.webhooks });
+    }
     await data.register(metricsRoutes, { deps });
   });
 

@@ -7,6 +7,7 @@ import type { DeviceFixes } from "../ingest/device-fixes.ts";
 import type { StreamLimits, StreamMetrics } from "../live/clients.ts";
 import type { LiveFeed } from "../live/feed.ts";
 import type { GeofenceRecord, Store } from "../store/store.ts";
+import type { WebhookRegistry } from "../webhooks/dispatcher.ts";
 
 /** Keeps the live geofence engine in step with the stored geofences. */
 export interface FenceRegistry {
@@ -59,4 +60,6 @@ export interface ApiDeps {
   stream?: StreamDeps;
   /** Fixes from phones, trackers and imports (CONTRACT §5, §9); absent: those routes are not served. */
   devices?: DeviceFixes;
+  /** Webhooks (CONTRACT §5): creates, replaces and deletes them with their delivery loops; absent: the webhook routes are not served. */
+  webhooks?: WebhookRegistry;
 }

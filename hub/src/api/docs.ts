@@ -32,6 +32,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: "events", description: "Geofence events" },
         { name: "clients", description: "MQTT accounts of event consumers and observers" },
         { name: "tokens", description: "REST tokens and their roles" },
+        { name: "webhooks", description: "Events POSTed to HTTP endpoints (docs/webhooks.md)" },
         { name: "stream", description: "Live updates over WebSocket (docs/stream.md)" },
         { name: "health", description: "Hub health" },
         { name: "metrics", description: "Prometheus metrics" },

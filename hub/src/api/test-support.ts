@@ -10,6 +10,11 @@ import { AccountService, type AccountServiceOptions } from "../identity/accounts
 import { LoginLinks } from "../identity/login-links.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { GeofenceRecord } from "../store/store.ts";
+import {
+  DEFAULT_WEBHOOK_SETTINGS,
+  WebhookDispatcher,
+  type WebhookSettings,
+} from "../webhooks/dispatcher.ts";
 import { buildApi } from "./app.ts";
 import type { ApiDeps, FenceRegistry, HealthReport } from "./deps.ts";
 
@@ -41,6 +46,8 @@ export interface TestApi {
   fences: MapFenceRegistry;
   /** What deps.health() answers; tests may change it. */
   health: HealthReport;
+  /** With `webhooks` settings given to startApi: the dispatcher behind the webhook routes. */
+  webhooks: WebhookDispatcher | null;
   close(): Promise<void>;
 }
 
@@ -48,9 +55,19 @@ export interface TestApi {
 export async function startApi(
   overrides: Partial<ApiDeps> = {},
   accounts: Partial<AccountServiceOptions> = {},
+  /** Settings of a webhook dispatcher on the app's store (webhook routes are served then). */
+  webhookSettings?: Partial<WebhookSettings>,
 ): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), "locus-api-"));
   const store = new SqliteStore(join(dir, "locus.db"), { synchronous: "normal" });
+  const webhooks =
+    webhookSettings === undefined
+      ? null
+      : new WebhookDispatcher({
+          store,
+          settings: { ...DEFAULT_WEBHOOK_SETTINGS, ...webhookSettings },
+        });
+  await webhooks?.start();
   const fences = new MapFenceRegistry();
   const metrics = new Registry();
   metrics.setDefaultLabels({ app: "locus-test" });
@@ -68,6 +85,7 @@ export async function startApi(
     health: async () => state.health,
     bodyLimitBytes: 8 * 1024 * 1024,
     maxVertices: 100_000,
+    ...(webhooks === null ? {} : { webhooks }),
     ...overrides,
   };
   const app = await buildApi(deps);
@@ -77,6 +95,7 @@ export async function startApi(
     deps,
     store,
     fences,
+    webhooks,
     get health() {
       return state.health;
     },
@@ -85,6 +104,7 @@ export async function startApi(
     },
     async close() {
       await app.close();
+      await webhooks?.stop();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -19,10 +19,13 @@ export class PostgresRetention {
   async deleteOlderThan(before: number, limit: number): Promise<number> {
     let deleted = await this.#deleteFixes(before, limit);
     if (deleted < limit) {
-      // Undelivered events are the outbox: they go out first, however old.
+      // Undelivered events are the outbox: they go out first, however old. So are events after
+      // a webhook's cursor: that webhook has not delivered (or given up on) them yet.
       const result = await this.#pool.query(
         `DELETE FROM events WHERE seqno = ANY(ARRAY(
-           SELECT seqno FROM events WHERE ts < $1 AND delivered ORDER BY ts, seqno LIMIT $2))`,
+           SELECT seqno FROM events WHERE ts < $1 AND delivered
+             AND seqno <= (SELECT coalesce(min(cursor), 9223372036854775807) FROM webhooks)
+           ORDER BY ts, seqno LIMIT $2))`,
         [before, limit - deleted],
       );
       deleted += result.rowCount ?? 0;

@@ -182,6 +182,38 @@ export const MIGRATIONS: readonly Migration[] = [
       FOR EACH ROW EXECUTE FUNCTION geofence_notify();
     `,
   },
+  {
+    version: 4,
+    description: "webhooks, their cursors into the outbox and their deliveries logs",
+    sql: `
+    -- The secret is kept as given: the hub signs with it (docs/webhooks.md). cursor is the
+    -- outbox position (events.seqno) of the newest event the webhook is done with.
+    CREATE TABLE webhooks (
+      id text COLLATE "C" PRIMARY KEY,
+      url text NOT NULL,
+      secret text,
+      types jsonb,
+      geofence_ids jsonb,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL,
+      cursor bigint NOT NULL,
+      -- Which hub delivers this webhook's events, until when (epoch ms, the database's clock).
+      lease_owner text,
+      lease_until bigint
+    );
+    CREATE TABLE webhook_deliveries (
+      n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      webhook_id text COLLATE "C" NOT NULL,
+      event_id text NOT NULL,
+      attempt integer NOT NULL,
+      status integer,
+      error text,
+      outcome text NOT NULL CHECK (outcome IN ('delivered', 'retrying', 'failed')),
+      at bigint NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, n);
+    `,
+  },
 ];
 
 /** The channel a schema's geofence changes are announced on (see migration 3). */

@@ -24,6 +24,7 @@ import {
   VEHICLE_COLUMNS,
 } from "./postgres-rows.ts";
 import { migrate } from "./postgres-schema.ts";
+import { PostgresWebhooks } from "./postgres-webhooks.ts";
 import { multiPolygonToWkb } from "./postgres-wkb.ts";
 import type {
   Committed,
@@ -111,6 +112,8 @@ export class PostgresStore implements Store {
   readonly #newId: (now: number) => string;
   /** MQTT accounts and REST tokens (postgres-accounts.ts). */
   readonly accounts: PostgresAccounts;
+  /** Webhooks, their cursors and deliveries logs (postgres-webhooks.ts). */
+  readonly webhooks: PostgresWebhooks;
   #closed = false;
 
   /** Use openPostgresStore: it connects and migrates first. `highestId` is max(geofences.id). */
@@ -118,6 +121,7 @@ export class PostgresStore implements Store {
     this.pool = pool;
     this.#newId = idGenerator(highestId);
     this.accounts = new PostgresAccounts(pool);
+    this.webhooks = new PostgresWebhooks(pool);
   }
 
   async createGeofence(input: GeofenceInput, now: number): Promise<GeofenceRecord> {

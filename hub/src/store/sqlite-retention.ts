@@ -24,10 +24,13 @@ export class SqliteRetention {
            (SELECT ts, seq_key, nonce FROM fixes WHERE vehicle_id = @id AND ts < @before
             ORDER BY ts LIMIT @limit)`,
       ),
-      // Undelivered events are the outbox: they go out first, however old.
+      // Undelivered events are the outbox: they go out first, however old. So are events after
+      // a webhook's cursor: that webhook has not delivered (or given up on) them yet.
       deleteEvents: db.prepare(
         `DELETE FROM events WHERE seqno IN
-           (SELECT seqno FROM events WHERE ts < ? AND delivered = 1 ORDER BY ts, seqno LIMIT ?)`,
+           (SELECT seqno FROM events WHERE ts < ? AND delivered = 1
+              AND seqno <= (SELECT coalesce(min(cursor), 9223372036854775807) FROM webhooks)
+            ORDER BY ts, seqno LIMIT ?)`,
       ),
     };
   }

@@ -132,6 +132,34 @@ const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: webhooks (CONTRACT §5). Each keeps its own cursor into the outbox (events.seqno): what it
+  // is done with. The secret is kept as given, because the hub signs with it. The deliveries log
+  // keeps one row per attempt, trimmed to the newest few per webhook.
+  `
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT,
+    types TEXT,
+    geofence_ids TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    cursor INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER
+  ) WITHOUT ROWID;
+  CREATE TABLE webhook_deliveries (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'retrying', 'failed')),
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, n);
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -18,6 +18,7 @@ import { SqliteRetention } from "./sqlite-retention.ts";
 import { type EventRow, type GeofenceRow, geofenceFromRow } from "./sqlite-rows.ts";
 import { migrate } from "./sqlite-schema.ts";
 import { WalSync } from "./sqlite-sync.ts";
+import { SqliteWebhooks } from "./sqlite-webhooks.ts";
 import type {
   Committed,
   EventFilter,
@@ -59,6 +60,8 @@ export class SqliteStore implements Store {
   #moving = false;
   /** MQTT accounts and REST tokens (sqlite-accounts.ts). */
   readonly accounts: SqliteAccounts;
+  /** Webhooks, their cursors and deliveries logs (sqlite-webhooks.ts). */
+  readonly webhooks: SqliteWebhooks;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const db = new Database(path);
@@ -97,6 +100,10 @@ export class SqliteStore implements Store {
         this.#fixes.moveChunk(this.#fixes.recent);
       },
       fixesPurged: (id) => this.#fixes.forgetVehicle(id),
+    });
+    this.webhooks = new SqliteWebhooks(db, {
+      durable: () => this.#durable(),
+      writable: () => this.#writable(),
     });
     this.#stmt = {
       insertGeofence: db.prepare(

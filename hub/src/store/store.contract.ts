@@ -10,6 +10,7 @@ import { type Decide, ingest } from "../ingest/test-support.ts";
 import { retentionContract } from "./retention.contract.ts";
 import type { GeofenceInput, OutboxEvent, Store } from "./store.ts";
 import { accountsContract } from "./store-accounts.contract.ts";
+import { webhooksContract } from "./store-webhooks.contract.ts";
 
 /** A store under test, opened empty. */
 export interface StoreHarness {
@@ -118,6 +119,14 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
     }
 
     retentionContract(() => store);
+    webhooksContract(
+      () => store,
+      async () => {
+        if (harness.reopen === undefined) return store;
+        store = await harness.reopen();
+        return store;
+      },
+    );
 
     it("names its kind and answers ping", async () => {
       expect(store.kind).toMatch(/^[a-z]+$/);

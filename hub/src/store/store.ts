@@ -191,6 +191,79 @@ export interface AccountStore {
   deleteToken(name: string): Promise<boolean>;
 }
 
+/** A webhook (CONTRACT §5, docs/webhooks.md) as stored. */
+export interface WebhookRecord {
+  id: string;
+  url: string;
+  /** Kept as given: the hub signs with it. Never answered or logged. null: no signature. */
+  secret: string | null;
+  /** Event types it wants; null: every type. */
+  types: string[] | null;
+  /** Geofences whose events it wants; null: every geofence. */
+  geofence_ids: string[] | null;
+  created_at: number;
+  updated_at: number;
+  /**
+   * Outbox position of the newest event this webhook is done with (delivered, given up, or not
+   * wanted by its filters). Delivery resumes after it; it only moves forward.
+   */
+  cursor: number;
+}
+
+export type WebhookInput = Pick<WebhookRecord, "url" | "secret" | "types" | "geofence_ids">;
+
+/** One attempt to deliver an event to a webhook, as its deliveries log keeps it. */
+export interface DeliveryRecord {
+  event_id: string;
+  /** 1 for the first attempt at this event, then 2, 3, … */
+  attempt: number;
+  /** The HTTP status answered; null when there was no answer. */
+  status: number | null;
+  /** Why the attempt failed (no answer, a refused address, a redirect …); null when it delivered. */
+  error: string | null;
+  /** delivered (2xx), retrying (another attempt follows), or failed (given up: the webhook moves on). */
+  outcome: "delivered" | "retrying" | "failed";
+  at: number;
+}
+
+/** Where webhooks, their cursors and their deliveries logs are kept: sqlite-webhooks.ts, postgres-webhooks.ts. */
+export interface WebhookStore {
+  /**
+   * Stores a new webhook whose cursor is the newest event committed so far, so it receives the
+   * events committed after it. null, with nothing written, when `max` webhooks exist already.
+   */
+  create(input: WebhookInput, now: number, max: number): Promise<WebhookRecord | null>;
+  /** Replaces url, secret and filters, keeping the cursor; null when there is no such webhook. */
+  replace(id: string, input: WebhookInput, now: number): Promise<WebhookRecord | null>;
+  /** Removes a webhook and its deliveries log; false when there was none. */
+  delete(id: string): Promise<boolean>;
+  get(id: string): Promise<WebhookRecord | null>;
+  /** Webhooks in id (creation) order, after `page.after`. */
+  list(page: Page): Promise<WebhookRecord[]>;
+  /**
+   * Events after outbox position `after`, in outbox order, whether or not MQTT has had them;
+   * only events whose commit is durable.
+   */
+  eventsAfter(after: number, limit: number): Promise<OutboxEvent[]>;
+  /**
+   * Takes or renews, for `owner` (one hub), the right to deliver a webhook's events for the next
+   * `ttlMs` (by the store's clock), so that hubs sharing a database do not deliver one webhook
+   * at once: `{cursor}` (the stored cursor) when `owner` holds it now, "held" while another owner
+   * does, "gone" when there is no such webhook.
+   */
+  claim(id: string, owner: string, ttlMs: number): Promise<{ cursor: number } | "held" | "gone">;
+  /** Gives up `owner`'s claim (a clean stop), so another hub need not wait for it to lapse. */
+  release(id: string, owner: string): Promise<void>;
+  /** Moves a webhook's cursor forward to `cursor` (never back). */
+  advance(id: string, cursor: number): Promise<void>;
+  /** Appends an attempt to a webhook's deliveries log, keeping only its newest `keep` entries. */
+  logAttempt(id: string, entry: DeliveryRecord, keep: number): Promise<void>;
+  /** A webhook's newest `limit` log entries, newest first. */
+  deliveries(id: string, limit: number): Promise<DeliveryRecord[]>;
+  /** The outbox position of the newest committed event; 0 when there is none. */
+  latestSeqno(): Promise<number>;
+}
+
 export interface Store {
   /** "sqlite" or "postgres": shown by health and metrics. */
   readonly kind: string;
@@ -246,10 +319,14 @@ export interface Store {
   /** MQTT accounts and REST tokens (CONTRACT §3, §5). */
   readonly accounts: AccountStore;
 
+  /** Webhooks, their delivery cursors and deliveries logs (CONTRACT §5). */
+  readonly webhooks: WebhookStore;
+
   /**
    * Retention: deletes at most `limit` fixes and delivered events whose ts is before `before`
    * (epoch ms), in one short step; returns how many rows went, 0 once none older is left.
-   * Undelivered events are never deleted, however old.
+   * Undelivered events are never deleted, however old, nor events after any webhook's cursor
+   * (not yet delivered to it or given up).
    */
   deleteOlderThan(before: number, limit: number): Promise<number>;
 
