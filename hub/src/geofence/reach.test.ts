@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { distanceToEdgeM } from "./distance.ts";
-import type { Fence } from "./fence.ts";
+import type { CircleShape, CorridorShape, Fence, Position } from "./fence.ts";
 import { compileFence, geometryCovers } from "./geometry.ts";
 import { compileReaches, distanceToCenterM, distanceToLineM, reachBounds } from "./reach.ts";
 import { angleToArc, reachBox, SPHERE_RADIUS_M, toUnit } from "./sphere.ts";
@@ -28,10 +28,9 @@ describe("circles", () => {
     expect(geometryCovers(g, 13.4, 52.5 + degLat(999.99))).toBe(true);
     expect(geometryCovers(g, 13.4, 52.5 - degLat(999.99))).toBe(true);
     expect(geometryCovers(g, 13.4, 52.5 + degLat(1000.01))).toBe(false);
-    expect(distanceToCenterM(circle(13.4, 52.5, 1).circle!, 13.4, 52.5 + degLat(1000))).toBeCloseTo(
-      1000,
-      6,
-    );
+    expect(
+      distanceToCenterM(circle(13.4, 52.5, 1).circle as CircleShape, 13.4, 52.5 + degLat(1000)),
+    ).toBeCloseTo(1000, 6);
   });
 
   it("is round, not a lon/lat box: east-west degrees are shorter at 60°N", () => {
@@ -104,14 +103,17 @@ describe("corridors", () => {
     expect(parts.length).toBe(Math.ceil(100 / 16));
     const g = compileFence(fence);
     for (let i = 0; i < 100; i++) {
-      const [x, y] = [(line[i]![0] + line[i + 1]![0]) / 2, (line[i]![1] + line[i + 1]![1]) / 2];
+      const [x, y] = [
+        ((line[i] as Position)[0] + (line[i + 1] as Position)[0]) / 2,
+        ((line[i] as Position)[1] + (line[i + 1] as Position)[1]) / 2,
+      ];
       expect(geometryCovers(g, x, y)).toBe(true);
     }
     expect(geometryCovers(g, 0.5, 0.02)).toBe(false);
   });
 
   it("measures distances to the line for hysteresis", () => {
-    const d = distanceToLineM(equator.corridor!, 0.5, degLat(250));
+    const d = distanceToLineM(equator.corridor as CorridorShape, 0.5, degLat(250));
     expect(d).toBeCloseTo(250, 6);
     expect(distanceToEdgeM(equator, 0.5, degLat(250))).toBeCloseTo(150, 6);
     expect(distanceToEdgeM(equator, 0.5, 0)).toBe(0);
