@@ -118,7 +118,7 @@ function readShape(geometry: unknown): { names: Names; polygons: unknown[][] } |
   }
   const { type, coordinates } = geometry as { type?: unknown; coordinates?: unknown };
   if (type !== "Polygon" && type !== "MultiPolygon") {
-    const message = `geometry.type must be "Polygon" or "MultiPolygon", found ${describe(type)}`;
+    const message = `geometry.type must be "Polygon" or "MultiPolygon" (or "Point" with properties.radius_m for a circle, "LineString" with properties.width_m for a corridor), found ${describe(type)}`;
     return { path: "geometry.type", message };
   }
   const names = new Names(type === "MultiPolygon");
