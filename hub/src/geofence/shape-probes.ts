@@ -151,3 +151,24 @@ function edgeStart(fence: Fence, rand: () => number): [Unit, Unit, number] {
   const side: Unit = rand() < 0.5 ? normal : [-normal[0], -normal[1], -normal[2]];
   return [p, side, corridor.width_m / 2];
 }
+
+/** The position `metres` from (lon, lat) on the initial bearing `bearing` (degrees from north). */
+export function destination(lon: number, lat: number, bearing: number, metres: number): Position {
+  const p = toUnit(lon, lat);
+  const phi = (lat * Math.PI) / 180;
+  const lambda = (lon * Math.PI) / 180;
+  const theta = (bearing * Math.PI) / 180;
+  // East and north unit vectors at p; at a pole, "north" is taken along the meridian lon.
+  const east: Unit = [-Math.sin(lambda), Math.cos(lambda), 0];
+  const north: Unit = [
+    -Math.sin(phi) * Math.cos(lambda),
+    -Math.sin(phi) * Math.sin(lambda),
+    Math.cos(phi),
+  ];
+  const t: Unit = [
+    north[0] * Math.cos(theta) + east[0] * Math.sin(theta),
+    north[1] * Math.cos(theta) + east[1] * Math.sin(theta),
+    north[2] * Math.cos(theta) + east[2] * Math.sin(theta),
+  ];
+  return toLonLat(normalise(travel(p, t, metres / SPHERE_RADIUS_M))) as Position;
+}
