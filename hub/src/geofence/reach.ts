@@ -30,6 +30,10 @@ export interface CompiledReach {
   readonly xyz: Float64Array;
   /** The radius, or half the corridor's width, metres. */
   readonly reachM: number;
+  /** The squared chord of the reach angle: a point that close to a position is inside. */
+  readonly chord2: number;
+  /** The sine of the reach angle: a point beside an arc that close to its plane is inside. */
+  readonly sine: number;
 }
 
 /** The parts of a circle or corridor fence; none for a polygon fence. */
@@ -53,28 +57,71 @@ function compilePart(positions: readonly Position[], arcs: boolean, reachM: numb
   positions.forEach(([lon, lat], i) => {
     xyz.set(toUnit(lon, lat), 3 * i);
   });
-  const [minX, minY, maxX, maxY] = reachBox(positions, arcs, metresToAngle(reachM));
-  return { minX, minY, maxX, maxY, xyz, reachM };
+  const reach = metresToAngle(reachM);
+  const [minX, minY, maxX, maxY] = reachBox(positions, arcs, reach);
+  const chord = 2 * Math.sin(reach / 2);
+  return { minX, minY, maxX, maxY, xyz, reachM, chord2: chord * chord, sine: Math.sin(reach) };
 }
 
-/** Whether the point (as a unit vector) is within the part's reach: the boundary is inside. */
+/**
+ * Whether the point (as a unit vector) is within the part's reach: the boundary is inside. The
+ * same test as angleBetween / angleToArc ≤ reach, with the angles' monotonic functions compared
+ * instead (chord ≤ 2 sin(reach / 2), height ≤ sin reach): no asin, no allocation, and the first
+ * position or arc in reach answers.
+ */
 export function reachCovers(part: CompiledReach, p: Unit): boolean {
-  return angleToMetres(partAngle(part, p)) <= part.reachM;
+  const c = part.xyz;
+  const [px, py, pz] = p;
+  for (let i = 0; i < c.length; i += 3) {
+    const dx = px - (c[i] as number);
+    const dy = py - (c[i + 1] as number);
+    const dz = pz - (c[i + 2] as number);
+    if (dx * dx + dy * dy + dz * dz <= part.chord2) return true;
+  }
+  for (let i = 3; i < c.length; i += 3) {
+    if (besideArcWithin(c, i - 3, i, px, py, pz, part.sine)) return true;
+  }
+  return false;
 }
 
-/** The least great-circle angle (radians) from p to the part's positions and arcs. */
-function partAngle(part: CompiledReach, p: Unit): number {
-  const c = part.xyz;
-  let a: Unit = [c[0] as number, c[1] as number, c[2] as number];
-  if (c.length === 3) return angleBetween(p, a);
-  let best = Infinity;
-  for (let i = 3; i < c.length; i += 3) {
-    const b: Unit = [c[i] as number, c[i + 1] as number, c[i + 2] as number];
-    const angle = angleToArc(p, a, b);
-    if (angle < best) best = angle;
-    a = b;
-  }
-  return best;
+/**
+ * Whether p lies beside the arc from position a to position b of `c` (its projection falls
+ * between them) within `sine` of the arc's plane; as in sphere.ts angleToArc.
+ */
+function besideArcWithin(
+  c: Float64Array,
+  a: number,
+  b: number,
+  px: number,
+  py: number,
+  pz: number,
+  sine: number,
+): boolean {
+  const ax = c[a] as number;
+  const ay = c[a + 1] as number;
+  const az = c[a + 2] as number;
+  const bx = c[b] as number;
+  const by = c[b + 1] as number;
+  const bz = c[b + 2] as number;
+  const ex = bx - ax;
+  const ey = by - ay;
+  const ez = bz - az;
+  const nx = ay * ez - az * ey;
+  const ny = az * ex - ax * ez;
+  const nz = ax * ey - ay * ex;
+  const n2 = nx * nx + ny * ny + nz * nz;
+  if (n2 === 0) return false;
+  const qx = px - ax;
+  const qy = py - ay;
+  const qz = pz - az;
+  const height = qx * nx + qy * ny + qz * nz;
+  if (height * height > sine * sine * n2) return false;
+  const fromA = (ny * az - nz * ay) * qx + (nz * ax - nx * az) * qy + (nx * ay - ny * ax) * qz;
+  if (fromA < 0) return false;
+  const rx = px - bx;
+  const ry = py - by;
+  const rz = pz - bz;
+  return (by * nz - bz * ny) * rx + (bz * nx - bx * nz) * ry + (bx * ny - by * nx) * rz >= 0;
 }
 
 /** The bbox of all of a circle's or corridor's parts (for a database's index), or null. */

@@ -172,3 +172,25 @@ export function destination(lon: number, lat: number, bearing: number, metres: n
   ];
   return toLonLat(normalise(travel(p, t, metres / SPHERE_RADIUS_M))) as Position;
 }
+
+/**
+ * The position `metres` from the point a fraction `t` along the arc a–b, straight out to one side
+ * (along the arc plane's normal): its distance to the arc's great circle is exactly `metres`.
+ */
+export function besideArc(
+  a: Position,
+  b: Position,
+  t: number,
+  left: boolean,
+  metres: number,
+): Position {
+  const [ua, ub] = [toUnit(a[0], a[1]), toUnit(b[0], b[1])];
+  const p = normalise([
+    ua[0] * (1 - t) + ub[0] * t,
+    ua[1] * (1 - t) + ub[1] * t,
+    ua[2] * (1 - t) + ub[2] * t,
+  ]);
+  const n = normalise(cross(ua, ub));
+  const side: Unit = left ? n : [-n[0], -n[1], -n[2]];
+  return toLonLat(normalise(travel(p, side, metres / SPHERE_RADIUS_M))) as Position;
+}

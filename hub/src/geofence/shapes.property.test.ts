@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Fence, Position } from "./fence.ts";
 import { MemoryFenceIndex } from "./memory-index.ts";
-import { destination } from "./shape-probes.ts";
+import { besideArc, destination } from "./shape-probes.ts";
 
 /** Metres of disagreement allowed at the edge: 1 cm plus 1e-6 of the radius or half width. */
 const tolerance = (reach: number) => 0.01 + reach * 1e-6;
@@ -96,7 +96,8 @@ describe("circles and corridors agree with turf", () => {
         fc.nat(),
         bearing,
         factor,
-        ([x, y], width, walk, from, b, f) => {
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        ([x, y], width, walk, from, b, f, along) => {
           const line: Position[] = [[x, y]];
           for (const [heading, length] of walk) {
             const [px, py] = line[line.length - 1] as Position;
@@ -108,12 +109,16 @@ describe("circles and corridors agree with turf", () => {
             polygons: [],
             corridor: { line, width_m: width },
           };
-          // From a vertex or the middle of a segment, in any direction.
+          // From a vertex in any direction (the round ends), or straight out from a point along
+          // a segment (its sides).
           const k = from % (2 * line.length - 1);
           const a = line[Math.floor(k / 2)] as Position;
-          const b2 = line[Math.min(line.length - 1, Math.floor(k / 2) + 1)] as Position;
-          const start: Position = k % 2 === 0 ? a : midpoint(a, b2);
-          const point = destination(start[0], start[1], b, (width / 2) * f);
+          const next = line[Math.min(line.length - 1, Math.floor(k / 2) + 1)] as Position;
+          const reach = (width / 2) * f;
+          const point =
+            k % 2 === 0
+              ? destination(a[0], a[1], b, reach)
+              : besideArc(a, next, along, b < 180, reach);
           const oracle = pointToLineDistance([...point], lineString(line.map((q) => [...q])), {
             units: "meters",
           });
@@ -126,19 +131,3 @@ describe("circles and corridors agree with turf", () => {
     expect(t.agreed).toBeGreaterThan(1200);
   });
 });
-
-/** The great-circle midpoint of a and b. */
-function midpoint(a: Position, b: Position): Position {
-  const u = toXyz(a);
-  const v = toXyz(b);
-  const m = [u[0] + v[0], u[1] + v[1], u[2] + v[2]];
-  const length = Math.hypot(m[0] as number, m[1] as number, m[2] as number);
-  if (length === 0) return a;
-  const [mx, my, mz] = m.map((c) => c / length) as [number, number, number];
-  return [(Math.atan2(my, mx) * 180) / Math.PI, (Math.asin(mz) * 180) / Math.PI];
-}
-
-function toXyz([x, y]: Position): [number, number, number] {
-  const [l, p] = [(x * Math.PI) / 180, (y * Math.PI) / 180];
-  return [Math.cos(p) * Math.cos(l), Math.cos(p) * Math.sin(l), Math.sin(p)];
-}
