@@ -1,5 +1,6 @@
 // Micro-benchmark of the geofence engine: index build, point lookups, fixes through judgeFix, and
-// index churn. Run `npx tsx bench/engine.ts [--fences N] [--points N] [--runs N] [--json PATH]`;
+// index churn; then lookups again on a catalogue where circles and corridors replace a share of the
+// polygons. Run `npx tsx bench/engine.ts [--fences N] [--points N] [--runs N] [--json PATH]`;
 // other benchmarks call `runEngineBench` and get the figures as an object.
 
 import { writeFileSync } from "node:fs";
@@ -62,6 +63,23 @@ export interface EngineBenchResult {
   verified: { points: number; mismatches: number };
   /** validateGeometry on one ring of 100,000 vertices (the REST cap), median of 3, ms. */
   validate100kMs: number;
+  /** The same number of fences, 20% circles and 10% corridors among the polygons. */
+  mixed: MixedResult;
+}
+
+export interface MixedResult {
+  polygons: number;
+  circles: number;
+  corridors: number;
+  /** Corridor segments in all. */
+  segments: number;
+  buildMs: number;
+  lookupsPerSec: number;
+  lookupsPerCpuSec: number;
+  coveredFraction: number;
+  /** Lookup plus judgeFix per fix (hysteresis measured to circles' and corridors' edges too). */
+  fixesPerSec: number;
+  verified: { points: number; mismatches: number };
 }
 
 export const DEFAULT_ENGINE_BENCH_OPTIONS: EngineBenchOptions = {
@@ -129,10 +147,12 @@ export function runEngineBench(overrides: Partial<EngineBenchOptions> = {}): Eng
   mismatches += verify(index, xs, ys, opts.verifyPoints);
 
   const validate100kMs = timeValidation();
+  const mixed = mixedPass(box, xs, ys, opts, random);
 
   const cpu = os.cpus()[0];
   return {
     validate100kMs,
+    mixed,
     machine: {
       cpu: cpu?.model ?? "unknown",
       cores: os.cpus().length,
@@ -220,6 +240,71 @@ function enginePass(
   }
   const seconds = (performance.now() - t) / 1000;
   return { perSec: count / seconds, transitions };
+}
+
+/** Lookups, judging and a brute-force check on a catalogue with circles and corridors. */
+function mixedPass(
+  box: Box,
+  xs: Float64Array,
+  ys: Float64Array,
+  opts: EngineBenchOptions,
+  random: () => number,
+): MixedResult {
+  const fences = Array.from({ length: opts.fences }, (_, i) => mixedFence(`m${i}`, box, random));
+  for (const f of fences) {
+    if (f.hysteresis_m === undefined && random() < 0.5) f.hysteresis_m = 20;
+  }
+  const t = performance.now();
+  const index = new MemoryFenceIndex();
+  index.load(fences);
+  const buildMs = performance.now() - t;
+  const rates: number[] = [];
+  const cpuRates: number[] = [];
+  let covered = 0;
+  for (let run = 0; run < Math.max(1, opts.runs); run++) {
+    const pass = lookupPass(index, xs, ys);
+    rates.push(pass.perSec);
+    cpuRates.push(pass.perCpuSec);
+    covered = pass.covered;
+  }
+  const engine = enginePass(index, box, opts, random);
+  const checked = Math.min(opts.verifyPoints, opts.points);
+  return {
+    polygons: fences.filter((f) => f.polygons.length > 0).length,
+    circles: fences.filter((f) => f.circle).length,
+    corridors: fences.filter((f) => f.corridor).length,
+    segments: fences.reduce((n, f) => n + Math.max(0, (f.corridor?.line.length ?? 1) - 1), 0),
+    buildMs,
+    lookupsPerSec: median(rates),
+    lookupsPerCpuSec: median(cpuRates),
+    coveredFraction: opts.points > 0 ? covered / opts.points : 0,
+    fixesPerSec: engine.perSec,
+    verified: { points: checked, mismatches: verify(index, xs, ys, opts.verifyPoints) },
+  };
+}
+
+/**
+ * 20% circles (radius 50 m-1 km, log-uniform), 10% corridors (3-20 positions 100-500 m apart,
+ * 10-200 m wide: roads and routes), the rest polygons as randomFence makes them.
+ */
+export function mixedFence(id: string, box: Box, random: () => number): Fence {
+  const kind = random();
+  if (kind >= 0.3) return randomFence(id, box, random);
+  const [west, south, east, north] = box;
+  const start: Position = [west + random() * (east - west), south + random() * (north - south)];
+  if (kind < 0.2) {
+    return { id, name: id, polygons: [], circle: { center: start, radius_m: 50 * 20 ** random() } };
+  }
+  const line: Position[] = [start];
+  let heading = random() * 2 * Math.PI;
+  const n = 3 + Math.floor(random() * 18);
+  for (let k = 1; k < n; k++) {
+    const [x, y] = line[line.length - 1] as Position;
+    const step = 100 + random() * 400;
+    heading += (random() - 0.5) * 1.2;
+    line.push(offset(x, y, Math.cos(heading) * step, Math.sin(heading) * step));
+  }
+  return { id, name: id, polygons: [], corridor: { line, width_m: 10 + random() * 190 } };
 }
 
 /** Replaces, removes and re-adds fences with the index loaded; geometry is made before timing. */
@@ -405,6 +490,19 @@ function printTable(r: EngineBenchResult): void {
     ["lookups right after churn", rate(r.lookupsPerSecAfterChurn)],
     ["brute-force check", `${r.verified.mismatches} mismatches in ${r.verified.points} points`],
     ["validate a 100,000-vertex ring", `${r.validate100kMs.toFixed(0)} ms`],
+    [
+      "mixed: polygons / circles / corridors",
+      `${r.mixed.polygons} / ${r.mixed.circles} / ${r.mixed.corridors} (${r.mixed.segments} segments)`,
+    ],
+    ["mixed: index build (bulk load)", `${r.mixed.buildMs.toFixed(1)} ms`],
+    ["mixed: lookups (median)", rate(r.mixed.lookupsPerSec)],
+    ["mixed: lookups per CPU-second", rate(r.mixed.lookupsPerCpuSec)],
+    ["mixed: points covered", `${(r.mixed.coveredFraction * 100).toFixed(1)} %`],
+    ["mixed: fixes through engine", rate(r.mixed.fixesPerSec)],
+    [
+      "mixed: brute-force check",
+      `${r.mixed.verified.mismatches} mismatches in ${r.mixed.verified.points} points`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);

@@ -13,7 +13,15 @@ import {
 } from "./support/browser.ts";
 import { waitFor } from "./support/hub-process.ts";
 import { type LiveHub, startLiveHub } from "./support/live-hub.ts";
-import { jumpTo, loginWithToken, mapSettled, pixelOf, waitMapReady } from "./support/map-page.ts";
+import {
+  jumpTo,
+  loginWithToken,
+  type MapLike,
+  type MapWindow,
+  mapSettled,
+  pixelOf,
+  waitMapReady,
+} from "./support/map-page.ts";
 
 const hasChromium = requireChromium();
 
@@ -35,6 +43,34 @@ const BOW_TIE: LonLat[] = [
 ];
 /** The browser logs the API's 4xx answers the tests provoke; the page itself logs nothing. */
 const EXPECTED_400 = [/status of 400/, /^http 400: POST .*\/api\/v1\/geofences$/];
+
+/** The geofence ids of the features a layer drew. */
+function renderedGids(page: Page, layer: string): Promise<string[]> {
+  return page.evaluate((id) => {
+    const map = (globalThis as unknown as MapWindow).locus?.map as MapLike;
+    return map.queryRenderedFeatures({ layers: [id] }).map((f) => String(f.properties.gid));
+  }, layer);
+}
+
+/** The geofence ids of the corridor features drawn at a map position's pixel. */
+async function hitsAt(page: Page, [lon, lat]: LonLat): Promise<string[]> {
+  return page.evaluate(
+    ([x, y]) => {
+      const map = (globalThis as unknown as MapWindow).locus?.map as unknown as {
+        project(p: [number, number]): { x: number; y: number };
+        queryRenderedFeatures(
+          point: [number, number],
+          options: { layers: string[] },
+        ): { properties: Record<string, unknown> }[];
+      };
+      const p = map.project([x, y]);
+      return map
+        .queryRenderedFeatures([p.x, p.y], { layers: ["geofence-corridor"] })
+        .map((f) => String(f.properties.gid));
+    },
+    [lon, lat] as const,
+  );
+}
 
 /** Clicks like a person: moves there first (terra-draw follows the pointer), then presses. */
 async function clickAt(page: Page, [lon, lat]: LonLat): Promise<void> {
@@ -205,19 +241,62 @@ describe.runIf(hasChromium)("the geofence editor in Chromium", { timeout: 120_00
     await page.locator("#geofence-form").waitFor({ state: "hidden" });
   });
 
-  it("draws a circle, stored as a polygon that records its centre and radius", async () => {
+  it("draws a circle, stored as a Point with radius_m, drawn on the map and judged", async () => {
     await page.locator("button[data-action=draw-circle]").click();
     await clickAt(page, [-118.245, 34.055]);
     await clickAt(page, [-118.242, 34.055]);
     await page.locator("#geofence-form").waitFor({ state: "visible" });
     await saveAs(page, "Round");
     const round = await storedNamed("Round");
-    expect(round.geometry.type).toBe("Polygon");
+    expect(round.geometry.type).toBe("Point");
+    const [lon, lat] = round.geometry.coordinates as LonLat;
+    // The centre within a few pixels (about 4 m each at zoom 15) of the first click.
+    expect(Math.abs(lon - -118.245)).toBeLessThan(1e-4);
+    expect(Math.abs(lat - 34.055)).toBeLessThan(1e-4);
     // 0.003° of longitude at 34.055° N is about 276 m.
-    const radius = Number(round.properties.circle_radius_m ?? Number.NaN);
-    expect(radius).toBeGreaterThan(240);
-    expect(radius).toBeLessThan(310);
+    expect(round.properties.radius_m).toBeGreaterThan(240);
+    expect(round.properties.radius_m).toBeLessThan(310);
+    expect(round.properties.drawn_as).toBeUndefined();
     await page.locator(`#geofences [data-geofence-id="${round.id}"]`).waitFor();
+    await mapSettled(page);
+    expect(await renderedGids(page, "geofence-fill")).toContain(round.id);
+    // The hub judges the true circle: a vehicle 200 m east of the centre is inside.
+    await live.publish("truck-round", { latitude: 34.055, longitude: -118.24283 });
+    await waitFor(
+      async () => {
+        const inside = await live.api("GET", `/api/v1/geofences/${round.id}/vehicles`);
+        return inside.body.vehicles.includes("truck-round") ? true : undefined;
+      },
+      20_000,
+      "truck-round inside the circle",
+    );
+  });
+
+  it("shows a corridor stored through the API as wide as it is", async () => {
+    const created = await live.api("POST", "/api/v1/geofences", {
+      type: "Feature",
+      geometry: {
+        type: "LineString",
+        coordinates: [
+          [-118.256, 34.044],
+          [-118.244, 34.044],
+        ],
+      },
+      properties: { name: "Haul road", width_m: 60 },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await page.locator(`#geofences [data-geofence-id="${id}"]`).waitFor();
+    await mapSettled(page);
+    expect(await renderedGids(page, "geofence-corridor")).toContain(id);
+    // 25 m from the line is on the drawn corridor, 45 m is not (30 m is its half width).
+    const at = (metresNorth: number) => hitsAt(page, [-118.25, 34.044 + metresNorth / 111_195]);
+    expect(await at(25)).toContain(id);
+    expect(await at(-25)).toContain(id);
+    expect(await at(45)).not.toContain(id);
+    await page.locator(`#geofences [data-geofence-id="${id}"]`).click();
+    await page.locator(`#details[data-geofence-id="${id}"]`).waitFor({ state: "visible" });
+    expect(await page.locator("#details").textContent()).toContain("corridor, 60 m wide");
   });
 
   it("deletes a geofence after the confirmation", async () => {

@@ -33,6 +33,18 @@ export const engine: Scenario = {
           measure: "brute-force check",
           value: `${r.verified.mismatches} mismatches in ${fmt.int(r.verified.points)} points`,
         },
+        {
+          measure: `point lookups, ${fmt.int(r.mixed.circles)} circles and ${fmt.int(r.mixed.corridors)} corridors among the polygons (median)`,
+          value: fmt.rate(r.mixed.lookupsPerSec),
+        },
+        {
+          measure: "fixes through lookup + judging, with circles and corridors",
+          value: fmt.rate(r.mixed.fixesPerSec),
+        },
+        {
+          measure: "brute-force check, with circles and corridors",
+          value: `${r.mixed.verified.mismatches} mismatches in ${fmt.int(r.mixed.verified.points)} points`,
+        },
       ],
     };
   },

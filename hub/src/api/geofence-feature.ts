@@ -3,7 +3,7 @@
 
 import { formatTs } from "@locus/protocol";
 import type { Static } from "typebox";
-import type { MultiPolygonCoords } from "../geofence/fence.ts";
+import type { CircleShape, CorridorShape, MultiPolygonCoords } from "../geofence/fence.ts";
 import type { GeofenceInput, GeofenceRecord } from "../store/store.ts";
 import { badRequest } from "./errors.ts";
 import type { GeofenceInputSchema, GeofenceSchema } from "./schemas.ts";
@@ -20,8 +20,15 @@ export const MAX_PROPERTIES_DEPTH = 32;
 /** Properties the hub sets itself: ignored when sent, so a fetched Feature can be PUT back as is. */
 const HUB_PROPERTIES = new Set(["name", "created_at", "updated_at"]);
 
+/** A request's geometry once validated: polygons, or (with no polygons) a circle or a corridor. */
+export interface ValidatedShape {
+  polygons: MultiPolygonCoords;
+  circle?: CircleShape;
+  corridor?: CorridorShape;
+}
+
 /** The record to store for a validated request body and its normalised geometry. */
-export function toGeofenceInput(body: GeofenceBody, polygons: MultiPolygonCoords): GeofenceInput {
+export function toGeofenceInput(body: GeofenceBody, shape: ValidatedShape): GeofenceInput {
   const sent = body.properties as Record<string, unknown>;
   // Before anything recursive (JSON.stringify, the store, the reply) meets them: thousands of
   // levels would overflow the stack there.
@@ -40,15 +47,18 @@ export function toGeofenceInput(body: GeofenceBody, polygons: MultiPolygonCoords
       `body/properties is ${size} bytes of JSON, more than the ${MAX_PROPERTIES_BYTES} allowed: keep large data elsewhere and store a reference to it`,
     );
   }
-  return {
+  const input: GeofenceInput = {
     name: body.properties.name,
     geometry_type: body.geometry.type,
-    polygons,
+    polygons: shape.polygons,
     properties,
     hysteresis_m: body.properties.hysteresis_m ?? null,
     max_accuracy_m: body.properties.max_accuracy_m ?? null,
     dwell_s: body.properties.dwell_s ?? null,
   };
+  if (shape.circle !== undefined) input.circle = shape.circle;
+  if (shape.corridor !== undefined) input.corridor = shape.corridor;
+  return input;
 }
 
 /** Whether `value` nests objects and arrays more than `max` levels deep; walks without recursion. */
@@ -68,14 +78,10 @@ function deeperThan(value: unknown, max: number): boolean {
 
 /** The Feature for a stored geofence: the geometry type as sent, normalised coordinates. */
 export function toFeature(record: GeofenceRecord): GeofenceFeature {
-  const geometry: GeofenceFeature["geometry"] =
-    record.geometry_type === "Polygon"
-      ? { type: "Polygon", coordinates: polygonOf(record) }
-      : { type: "MultiPolygon", coordinates: record.polygons as unknown as number[][][][] };
   return {
     type: "Feature",
     id: record.id,
-    geometry,
+    geometry: geometryOf(record),
     properties: {
       ...record.properties,
       name: record.name,
@@ -83,6 +89,20 @@ export function toFeature(record: GeofenceRecord): GeofenceFeature {
       updated_at: formatTs(record.updated_at),
     },
   };
+}
+
+/** A circle is returned as its Point and a corridor as its LineString, as they were sent. */
+function geometryOf(record: GeofenceRecord): GeofenceFeature["geometry"] {
+  if (record.circle !== undefined) {
+    return { type: "Point", coordinates: record.circle.center as unknown as number[] };
+  }
+  if (record.corridor !== undefined) {
+    return { type: "LineString", coordinates: record.corridor.line as unknown as number[][] };
+  }
+  if (record.geometry_type === "Polygon") {
+    return { type: "Polygon", coordinates: polygonOf(record) };
+  }
+  return { type: "MultiPolygon", coordinates: record.polygons as unknown as number[][][][] };
 }
 
 function polygonOf(record: GeofenceRecord): number[][][] {

@@ -170,7 +170,8 @@ describe("geometry", () => {
   });
 
   it.each([
-    [{ type: "Point", coordinates: [0, 0] }, /Polygon/],
+    [{ type: "Point", coordinates: [0, 0] }, /radius_m is required/],
+    [{ type: "MultiPoint", coordinates: [[0, 0]] }, /"Polygon" or "MultiPolygon" \(or "Point"/],
     [{ type: "Polygon" }, /coordinates/],
     ["not an object", /geometry/],
   ])("refuses the geometry %j", async (geometry, pattern) => {

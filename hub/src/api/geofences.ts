@@ -13,6 +13,7 @@ import {
   type OffloadedGeometry,
 } from "../geofence/geometry-pool.ts";
 import { type GeometryProblem, validateGeometry } from "../geofence/validate.ts";
+import { isShapeGeometry, strayShapeProperty, validateShape } from "../geofence/validate-shape.ts";
 import type { GeofenceInput, GeofenceRecord } from "../store/store.ts";
 import type { ApiDeps } from "./deps.ts";
 import { ApiError, badRequest, notFound, quote } from "./errors.ts";
@@ -21,6 +22,7 @@ import {
   MAX_PROPERTIES_DEPTH,
   toFeature,
   toGeofenceInput,
+  type ValidatedShape,
 } from "./geofence-feature.ts";
 import { installJsonBodies } from "./json-body.ts";
 import { fetchPage } from "./pagination.ts";
@@ -63,8 +65,7 @@ class UnparsedBody {
 }
 
 /** A request's validated geometry; `polygonsJson` when the worker has stringified it already. */
-interface CheckedGeometry {
-  polygons: MultiPolygonCoords;
+interface CheckedGeometry extends ValidatedShape {
   polygonsJson?: string;
 }
 
@@ -127,14 +128,29 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     }
     const body = request.body;
     if (typeof body !== "object" || body === null || !("geometry" in body)) return;
+    const properties = (body as { properties?: unknown }).properties;
     let checked: CheckedGeometry;
-    if (offloadedGeometry === undefined) {
+    if (offloadedGeometry !== undefined) {
+      checked = offloadedGeometry;
+    } else if (isShapeGeometry(body.geometry)) {
+      // A circle or a corridor: never offloaded (the worker leaves them to this thread), as
+      // reading a line is linear and quick.
+      const geometry = body.geometry as { type?: unknown; coordinates?: unknown };
+      const result = validateShape(geometry, properties, { maxVertices: deps.maxVertices });
+      if (!result.ok) throw geometryProblem(result.problem);
+      checked =
+        "circle" in result
+          ? { polygons: [], circle: result.circle }
+          : { polygons: [], corridor: result.corridor };
+      geometries.set(request, checked);
+      return;
+    } else {
       const result = validateGeometry(body.geometry, { maxVertices: deps.maxVertices });
       if (!result.ok) throw geometryProblem(result.problem);
       checked = { polygons: result.polygons };
-    } else {
-      checked = offloadedGeometry;
     }
+    const stray = strayShapeProperty(properties);
+    if (stray !== undefined) throw geometryProblem(stray);
     // A store backed by a spatial database may judge the geometry too (PostGIS's ST_IsValid),
     // so that nothing is stored that the database would evaluate differently.
     const verdict = await deps.store.checkGeometry?.(checked.polygons);
@@ -148,7 +164,7 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
   const checkedInput = (request: FastifyRequest, body: GeofenceBody): GeofenceInput => {
     const checked = geometries.get(request);
     if (checked === undefined) throw new Error("geometry was not validated");
-    const input = toGeofenceInput(body, checked.polygons);
+    const input = toGeofenceInput(body, checked);
     if (checked.polygonsJson !== undefined) input.polygons_json = checked.polygonsJson;
     return input;
   };
@@ -168,7 +184,7 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
         tags: TAGS,
         summary: "Create a geofence",
         description:
-          "Stores a GeoJSON Feature whose geometry is a Polygon or MultiPolygon. A clockwise exterior ring is normalised to counter-clockwise (RFC 7946). The new geofence is judged from each vehicle's next fix on.",
+          "Stores a GeoJSON Feature whose geometry is a Polygon or MultiPolygon, a Point with properties.radius_m (a circle: inside within that many metres of it) or a LineString with properties.width_m (a corridor: inside within width_m / 2 metres of the line). Distances are great-circle distances on a sphere of radius 6371008.77 m. A clockwise exterior ring is normalised to counter-clockwise (RFC 7946). The new geofence is judged from each vehicle's next fix on.",
         body: GeofenceInputSchema,
         response: {
           201: GeofenceSchema,

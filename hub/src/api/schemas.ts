@@ -63,15 +63,43 @@ export const MultiPolygonSchema = Type.Object(
   },
   { description: "A GeoJSON MultiPolygon" },
 );
-export const GeometrySchema = Type.Union([PolygonSchema, MultiPolygonSchema], {
-  description:
-    "A GeoJSON Polygon or MultiPolygon (RFC 7946); at most 100,000 vertices in all; a clockwise exterior ring is accepted and returned counter-clockwise",
-});
+export const PointSchema = Type.Object(
+  { type: Type.Literal("Point"), coordinates: PositionSchema },
+  { description: "A GeoJSON Point: the centre of a circle, with properties.radius_m" },
+);
+export const LineStringSchema = Type.Object(
+  { type: Type.Literal("LineString"), coordinates: Type.Array(PositionSchema, { minItems: 2 }) },
+  {
+    description:
+      "A GeoJSON LineString: the centre line of a corridor, with properties.width_m; its segments are great-circle arcs",
+  },
+);
+export const GeometrySchema = Type.Union(
+  [PolygonSchema, MultiPolygonSchema, PointSchema, LineStringSchema],
+  {
+    description:
+      "A GeoJSON Polygon or MultiPolygon (RFC 7946; a clockwise exterior ring is accepted and returned counter-clockwise), a Point with properties.radius_m (a circle) or a LineString with properties.width_m (a corridor); at most 100,000 vertices in all",
+  },
+);
 
 /** Upper bounds of the per-geofence jitter settings: beyond them a value is surely a mistake. */
 export const MAX_HYSTERESIS_M = 10_000;
 export const MAX_ACCURACY_M = 100_000;
 export const MAX_DWELL_S = 30 * 24 * 3600;
+
+/** Circles' radii and corridors' widths, metres (geofence/validate-shape.ts checks them first). */
+const RadiusSchema = Type.Number({
+  minimum: 1,
+  maximum: 100_000,
+  description:
+    "Metres, 1 to 100000: the radius of a circle; required with a Point geometry, refused with any other",
+});
+const WidthSchema = Type.Number({
+  minimum: 1,
+  maximum: 100_000,
+  description:
+    "Metres, 1 to 100000: the full width of a corridor (half on each side of the line); required with a LineString geometry, refused with any other",
+});
 
 const NameSchema = Type.String({
   minLength: 1,
@@ -104,6 +132,8 @@ export const GeofenceInputSchema = Type.Object(
         hysteresis_m: Type.Optional(HysteresisSchema),
         max_accuracy_m: Type.Optional(MaxAccuracySchema),
         dwell_s: Type.Optional(DwellSchema),
+        radius_m: Type.Optional(RadiusSchema),
+        width_m: Type.Optional(WidthSchema),
       },
       {
         additionalProperties: true,
@@ -114,7 +144,8 @@ export const GeofenceInputSchema = Type.Object(
   },
   {
     additionalProperties: true,
-    description: "A GeoJSON Feature whose geometry is a Polygon or MultiPolygon",
+    description:
+      "A GeoJSON Feature whose geometry is a Polygon or MultiPolygon, a Point with properties.radius_m (a circle) or a LineString with properties.width_m (a corridor)",
   },
 );
 
@@ -131,6 +162,8 @@ export const GeofenceSchema = Type.Object(
         hysteresis_m: Type.Optional(HysteresisSchema),
         max_accuracy_m: Type.Optional(MaxAccuracySchema),
         dwell_s: Type.Optional(DwellSchema),
+        radius_m: Type.Optional(RadiusSchema),
+        width_m: Type.Optional(WidthSchema),
         created_at: TimestampSchema,
         updated_at: TimestampSchema,
       },

@@ -20,5 +20,10 @@ describe("bench/engine.ts", () => {
     // Some points fall inside fences, so the agreement covers hits as well as misses.
     expect(result.coveredFraction).toBeGreaterThan(0);
     expect(result.coveredFraction).toBeLessThan(1);
+    // The catalogue with circles and corridors too.
+    expect(result.mixed.verified).toEqual({ points: 1000, mismatches: 0 });
+    expect(result.mixed.circles).toBeGreaterThan(0);
+    expect(result.mixed.corridors).toBeGreaterThan(0);
+    expect(result.mixed.coveredFraction).toBeGreaterThan(0);
   });
 });

@@ -8,6 +8,11 @@
 // a + t·(b − a) is seldom exactly on the segment) by floating-point arithmetic; the memory index
 // decides them exactly. The test asserts that every disagreement is within DISAGREEMENT_BOUND_DEG
 // of the boundary, and prints what it found (docs/postgres.md records the figures).
+//
+// Circles and corridors: random ones anywhere (near the poles and the antimeridian too), with
+// points on their edges, 1 mm and 1 m either side, and nearby. Both sides compute great-circle
+// distances on the same sphere; a disagreement is allowed only within SHAPE_TOLERANCE_M of the
+// edge (rounding of two different formulas: PostGIS's and sphere.ts's).
 
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -21,11 +26,20 @@ import type { Fence, MultiPolygonCoords, Position, Ring } from "./fence.ts";
 import type { LonLat } from "./fence-index.ts";
 import { MemoryFenceIndex } from "./memory-index.ts";
 import { PostgisFenceIndex } from "./postgis-index.ts";
+import { distanceToCenterM, distanceToLineM } from "./reach.ts";
+import {
+  randomShapes,
+  SHAPE_PROBE_KINDS,
+  type ShapeProbeKind,
+  shapeProbes,
+} from "./shape-probes.ts";
 import { validateGeometry } from "./validate.ts";
 
 /** No disagreement may lie farther than this from the fence's boundary (degrees). */
 const DISAGREEMENT_BOUND_DEG = 1e-15;
 const NEAR_DEG = 1e-9;
+/** No circle or corridor disagreement may lie farther than this from the edge (metres). */
+const SHAPE_TOLERANCE_M = 1e-3;
 const BATCH = 1000;
 
 const server = await startPostgres();
@@ -170,6 +184,76 @@ if (server === null) {
         }
       });
     }
+
+    it("on random circles and corridors: edges, 1 mm and 1 m either side, anywhere on Earth", async () => {
+      const byKind = Object.fromEntries(SHAPE_PROBE_KINDS.map((k) => [k, 0])) as Record<
+        ShapeProbeKind,
+        number
+      >;
+      let [points, disagreements, maxOff, covered] = [0, 0, 0, 0];
+      for (let seed = 1; seed <= 8; seed++) {
+        const rand = mulberry32(seed);
+        const fences = randomShapes(rand, 40, `s${seed}-`);
+        // A few polygons beside them: the two halves of the PostGIS query answer together.
+        fences.push({
+          id: `p${seed}`,
+          name: "p",
+          polygons: [
+            [
+              [
+                [-180, -90],
+                [180, -90],
+                [180, -80],
+                [-180, -80],
+                [-180, -90],
+              ],
+            ],
+          ],
+        });
+        const probes = shapeProbes(fences.slice(0, -1), rand, 6);
+        await store.pool.query("TRUNCATE geofences");
+        const memory = new MemoryFenceIndex({ minRebuildBatch: 7 });
+        for (const f of fences) {
+          memory.upsert(f);
+          await postgis.upsert(f);
+        }
+        const byId = new Map(fences.map((f) => [f.id, f]));
+        for (let k = 0; k < probes.points.length; k += BATCH) {
+          const batch = probes.points.slice(k, k + BATCH);
+          const [mine, theirs] = [memory.covering(batch), await postgis.covering(batch)];
+          points += batch.length;
+          for (let i = 0; i < batch.length; i++) {
+            const [a, b] = [mine[i] ?? [], theirs[i] ?? []];
+            covered += a.length;
+            for (const id of new Set([...a, ...b])) {
+              if (a.includes(id) === b.includes(id)) continue;
+              const [lon, lat] = batch[i] as LonLat;
+              const f = byId.get(id) as Fence;
+              const off = f.circle
+                ? distanceToCenterM(f.circle, lon, lat) - f.circle.radius_m
+                : f.corridor
+                  ? distanceToLineM(f.corridor, lon, lat) - f.corridor.width_m / 2
+                  : Infinity;
+              disagreements++;
+              byKind[probes.kinds[k + i] as ShapeProbeKind]++;
+              maxOff = Math.max(maxOff, Math.abs(off));
+              expect(
+                Math.abs(off),
+                `seed ${seed}, fence ${id} at ${lon},${lat}: memory ${a.includes(id)}, PostGIS ${b.includes(id)}`,
+              ).toBeLessThanOrEqual(SHAPE_TOLERANCE_M);
+            }
+          }
+        }
+      }
+      const kinds = SHAPE_PROBE_KINDS.map((k) => `${k} ${byKind[k]}`).join(", ");
+      console.info(
+        `differential circles and corridors: ${points} points, ${covered} covered, ${disagreements} disagreements (${kinds}), max ${maxOff.toExponential(2)} m from the edge`,
+      );
+      expect(points).toBeGreaterThan(8000);
+      // Only points placed on the edge may differ; 1 mm either side never does.
+      expect(byKind["1 mm inside"] + byKind["1 mm outside"] + byKind["1 m either side"]).toBe(0);
+      expect(byKind.nearby).toBe(0);
+    });
 
     for (const atlas of REAL_BOUNDARIES) {
       it(`on real boundaries: ${atlas.name}`, async () => {

@@ -4,11 +4,27 @@
 // cos(latitude)). Over metres to a few kilometres the error is well under 1% away from the poles,
 // which is ample for a jitter band; it is not a geodesic distance and must not be used as one.
 
-import type { MultiPolygonCoords } from "./fence.ts";
+import type { Fence, MultiPolygonCoords } from "./fence.ts";
+import { distanceToCenterM, distanceToLineM } from "./reach.ts";
 
 /** Mean Earth radius (IUGG), metres. */
 const EARTH_RADIUS_M = 6_371_008.8;
 const RADIANS = Math.PI / 180;
+
+/**
+ * Metres from (lon, lat) to the edge of any kind of fence, for a point judged outside it: to the
+ * polygons' boundary (as below), or how far beyond a circle's radius or a corridor's half width
+ * (great-circle distances, see sphere.ts). Never negative.
+ */
+export function distanceToEdgeM(fence: Fence, lon: number, lat: number): number {
+  if (fence.circle !== undefined) {
+    return Math.max(0, distanceToCenterM(fence.circle, lon, lat) - fence.circle.radius_m);
+  }
+  if (fence.corridor !== undefined) {
+    return Math.max(0, distanceToLineM(fence.corridor, lon, lat) - fence.corridor.width_m / 2);
+  }
+  return distanceToBoundaryM(fence.polygons, lon, lat);
+}
 
 /**
  * Shortest distance in metres from (lon, lat) to any edge of any ring (shells and holes) of the

@@ -96,3 +96,60 @@ describe("GeofenceEngine state versions", () => {
     expect(again.events.map((e) => [e.vehicle_id, e.type])).toEqual([["v2", "enter"]]);
   });
 });
+
+describe("GeofenceEngine with circles and corridors", () => {
+  /** Degrees of latitude for `m` metres along a meridian, on the model sphere. */
+  const north = (m: number) => (m / 6_371_008.771_415) * (180 / Math.PI);
+  const at = (vehicle_id: string, s: number, latitude: number, accuracy?: number): Fix => {
+    const f: Fix = { vehicle_id, latitude, longitude: 20, ts: T0 + s * 1000, ts_given: true };
+    if (accuracy !== undefined) f.accuracy = accuracy;
+    return f;
+  };
+  const shaped = (id: string, extra: Partial<GeofenceRecord>): GeofenceRecord => ({
+    ...square(id, 0),
+    polygons: [],
+    ...extra,
+  });
+
+  it("enters at the edge, exits only beyond the hysteresis band, dwells, and gates accuracy", async () => {
+    const engine = new GeofenceEngine(new MemoryFenceIndex(), DEFAULT_JUDGE_OPTIONS);
+    const circle = shaped("c", {
+      geometry_type: "Point",
+      circle: { center: [20, 0], radius_m: 100 },
+      hysteresis_m: 20,
+      max_accuracy_m: 50,
+      dwell_s: 60,
+    });
+    // The corridor runs north along the meridian 20°E from the circle's centre; 60 m wide.
+    const corridor = shaped("r", {
+      geometry_type: "LineString",
+      corridor: {
+        line: [
+          [20, 0],
+          [20, 1],
+        ],
+        width_m: 60,
+      },
+      hysteresis_m: 5,
+    });
+    await engine.load([circle, corridor], new Map());
+    const types = async (f: Fix) => {
+      const decision = await engine.judge([f], T0);
+      engine.apply(decision);
+      return decision.events.map((e) => `${e.type} ${e.geofence_id}`);
+    };
+    // South of the centre: only the circle (the corridor ends at the centre, 30 m round).
+    expect(await types(at("v", 0, -north(99.9)))).toEqual(["enter c"]);
+    expect(engine.vehiclesInside("c")).toEqual(["v"]);
+    expect(await types(at("v", 1, -north(115)))).toEqual([]);
+    expect(await types(at("v", 2, -north(119.9), 80))).toEqual([]);
+    expect(await types(at("v", 3, -north(150), 80))).toEqual([]);
+    expect(await types(at("v", 61, -north(110)))).toEqual(["dwell c"]);
+    expect(await types(at("v", 62, -north(120.1)))).toEqual(["exit c"]);
+    expect(engine.vehiclesInside("c")).toEqual([]);
+    // Along the corridor: enter both near the centre, leave the circle, then the corridor.
+    expect(await types(at("v", 63, north(20)))).toEqual(["enter c", "enter r"]);
+    expect(await types(at("v", 64, north(5000)))).toEqual(["exit c"]);
+    expect(engine.vehiclesInside("r")).toEqual(["v"]);
+  });
+});

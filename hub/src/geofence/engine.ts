@@ -22,6 +22,8 @@ export interface Decision {
 
 export function fenceFromRecord(record: GeofenceRecord): Fence {
   const fence: Fence = { id: record.id, name: record.name, polygons: record.polygons };
+  if (record.circle !== undefined) fence.circle = record.circle;
+  if (record.corridor !== undefined) fence.corridor = record.corridor;
   if (record.hysteresis_m !== null) fence.hysteresis_m = record.hysteresis_m;
   if (record.max_accuracy_m !== null) fence.max_accuracy_m = record.max_accuracy_m;
   if (record.dwell_s !== null) fence.dwell_s = record.dwell_s;

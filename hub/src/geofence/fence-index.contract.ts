@@ -135,6 +135,83 @@ export function fenceIndexContract(
       });
     });
 
+    // Circles and corridors: probes 1 m inside or outside the edge, far beyond any difference
+    // between two implementations of the same sphere (see sphere.ts).
+    const ring500 = circle("O", [10, 50], 500);
+    // Its first segment runs along a meridian (a great circle), so distances east of it are exact.
+    const route = corridor(
+      "K",
+      [
+        [20, 50],
+        [20, 50.1],
+        [20.1, 50.1],
+      ],
+      300,
+    );
+    const shapeCases: [string, Fence[], Probe[]][] = [
+      [
+        "a circle covers points within its radius",
+        [ring500, fence("P", [[rect(9.999, 49.999, 10.001, 50.001)]])],
+        [
+          probe(10, 50, "O", "P"),
+          probe(10, north(50, 499), "O"),
+          probe(10, north(50, 501)),
+          probe(10, north(50, -499), "O"),
+          probe(10.005, 50, "O"),
+          probe(10.008, 50),
+        ],
+      ],
+      [
+        "a corridor covers points within half its width of the line",
+        [route],
+        [
+          probe(east(20, 50.05, 149), 50.05, "K"),
+          probe(east(20, 50.05, -149), 50.05, "K"),
+          probe(east(20, 50.05, 151), 50.05),
+          probe(20, north(50, -149), "K"),
+          probe(20, north(50, -151)),
+          probe(20.05, 50.05),
+        ],
+      ],
+      [
+        "a circle across the antimeridian covers both sides",
+        [circle("D", [179.999, 0], 10_000)],
+        [probe(-179.95, 0, "D"), probe(179.95, 0, "D"), probe(-179.9, 0)],
+      ],
+    ];
+
+    it.each(shapeCases)("%s", async (_name, fences, probes) => {
+      await withIndex(fences, async (index) => {
+        const points = probes.map((p) => p.point);
+        expect(await covering(index, points)).toEqual(probes.map((p) => p.ids));
+      });
+    });
+
+    it("changes a fence's kind on upsert: polygon, circle, corridor", async () => {
+      await withIndex([fence("S", [[rect(0, 0, 1, 1)]])], async (index) => {
+        const points: LonLat[] = [
+          [0.5, 0.5],
+          [5, 5],
+          [7, 7],
+        ];
+        expect(await covering(index, points)).toEqual([["S"], [], []]);
+        await index.upsert(circle("S", [5, 5], 100));
+        expect(await covering(index, points)).toEqual([[], ["S"], []]);
+        await index.upsert(
+          corridor(
+            "S",
+            [
+              [7, 6.99],
+              [7, 7.01],
+            ],
+            10,
+          ),
+        );
+        expect(await covering(index, points)).toEqual([[], [], ["S"]]);
+        expect(index.size).toBe(1);
+      });
+    });
+
     it("replaces a fence's geometry on upsert with the same id", async () => {
       await withIndex([fence("R", [[rect(0, 0, 2, 2)]])], async (index) => {
         await index.upsert(fence("R", [[rect(5, 5, 7, 7)]]));
@@ -377,6 +454,26 @@ function referenceCovers(f: Fence, [x, y]: LonLat): boolean {
 
 function fence(id: string, polygons: Ring[][]): Fence {
   return { id, name: `fence ${id}`, polygons };
+}
+
+function circle(id: string, center: Position, radius_m: number): Fence {
+  return { id, name: `circle ${id}`, polygons: [], circle: { center, radius_m } };
+}
+
+function corridor(id: string, line: Position[], width_m: number): Fence {
+  return { id, name: `corridor ${id}`, polygons: [], corridor: { line, width_m } };
+}
+
+/** The latitude `metres` north of `lat` along a meridian, on the sphere of radius 6371008.77 m. */
+function north(lat: number, metres: number): number {
+  return lat + (metres / 6_371_008.771_415) * (180 / Math.PI);
+}
+
+/** The longitude whose point at `lat` is `metres` (great-circle) east of the meridian `lon`. */
+function east(lon: number, lat: number, metres: number): number {
+  const angle = metres / 6_371_008.771_415;
+  const phi = (lat * Math.PI) / 180;
+  return lon + (Math.asin(Math.sin(angle) / Math.cos(phi)) * 180) / Math.PI;
 }
 
 /** A closed ring through the given positions. */

@@ -9,10 +9,31 @@ export type PolygonCoords = readonly Ring[];
 /** Every geofence is held as a MultiPolygon; a Polygon is a MultiPolygon of one. */
 export type MultiPolygonCoords = readonly PolygonCoords[];
 
+/** A circle: every point within `radius_m` metres of the centre (great-circle distance). */
+export interface CircleShape {
+  center: Position;
+  radius_m: number;
+}
+
+/**
+ * A corridor: every point within `width_m / 2` metres of the line, whose segments are
+ * great-circle arcs. `line` has at least 2 distinct positions.
+ */
+export interface CorridorShape {
+  line: readonly Position[];
+  width_m: number;
+}
+
+// A polygon fence has `polygons` only. A circle or a corridor has empty `polygons` and one of
+// `circle` or `corridor`: optional fields rather than a union of kinds, so that code that judges
+// polygons alone (the point-in-polygon index, validation, WKB) is untouched by the other shapes.
 export interface Fence {
   id: string;
   name: string;
+  /** The polygons; empty for a circle or a corridor. */
   polygons: MultiPolygonCoords;
+  circle?: CircleShape;
+  corridor?: CorridorShape;
   /** Once inside, a vehicle exits only when more than this many metres outside. 0 or absent: off. */
   hysteresis_m?: number;
   /** A fix whose accuracy is worse than this changes no membership of this fence. Absent: the global default. */

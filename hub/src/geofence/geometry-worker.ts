@@ -8,6 +8,7 @@ import { GeometrySchema } from "../api/schemas.ts";
 import { flattenPolygons } from "./flat-polygons.ts";
 import type { GeometryJob, GeometryJobResult } from "./geometry-pool.ts";
 import { validateGeometry } from "./validate.ts";
+import { isShapeGeometry } from "./validate-shape.ts";
 
 /** As fastify's own JSON parser: `__proto__` and `constructor.prototype` keys are refused. */
 const PARSE_OPTIONS = { protoAction: "error", constructorAction: "error" } as const;
@@ -55,6 +56,8 @@ function run(job: GeometryJob): { result: GeometryJobResult; transfer: ArrayBuff
       return { result: { id, kind: "checked", body }, transfer: [] };
     }
     const sent = body.geometry;
+    // A circle or a corridor is checked on the main thread (in linear time): it parses the text.
+    if (isShapeGeometry(sent)) return { result: { id, kind: "checked" }, transfer: [] };
     const check = validateGeometry(sent, { maxVertices: job.maxVertices });
     if (!check.ok) return { result: { id, kind: "invalid", problem: check.problem }, transfer: [] };
     const flat = flattenPolygons(check.polygons);

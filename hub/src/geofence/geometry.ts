@@ -7,6 +7,8 @@
 
 import type { Fence, Ring } from "./fence.ts";
 import { orient2d } from "./orient.ts";
+import { type CompiledReach, compileReaches, reachCovers } from "./reach.ts";
+import { toUnit } from "./sphere.ts";
 
 /** One polygon of a fence: its shell and holes as flat [x0, y0, x1, y1, …] rings, plus its bbox. */
 export interface CompiledPolygon {
@@ -20,9 +22,14 @@ export interface CompiledPolygon {
   readonly ringEnds: Int32Array;
 }
 
-/** A fence's geometry compiled for lookups: one entry per polygon, plus the bbox of them all. */
+/**
+ * A fence's geometry compiled for lookups: one entry per polygon (or per part of a circle or
+ * corridor), plus the bbox of them all.
+ */
 export interface CompiledGeometry {
   readonly polygons: readonly CompiledPolygon[];
+  /** A circle's or a corridor's parts; empty for a polygon fence. */
+  readonly reaches: readonly CompiledReach[];
   readonly minX: number;
   readonly minY: number;
   readonly maxX: number;
@@ -30,7 +37,9 @@ export interface CompiledGeometry {
 }
 
 /** Flattens a fence's polygons into typed arrays; rings left open are closed defensively. */
-export function compileFence(fence: Pick<Fence, "polygons">): CompiledGeometry {
+export function compileFence(
+  fence: Pick<Fence, "polygons" | "circle" | "corridor">,
+): CompiledGeometry {
   const polygons: CompiledPolygon[] = [];
   let minX = Infinity;
   let minY = Infinity;
@@ -46,7 +55,14 @@ export function compileFence(fence: Pick<Fence, "polygons">): CompiledGeometry {
     if (polygon.maxX > maxX) maxX = polygon.maxX;
     if (polygon.maxY > maxY) maxY = polygon.maxY;
   }
-  return { polygons, minX, minY, maxX, maxY };
+  const reaches = compileReaches(fence);
+  for (const part of reaches) {
+    if (part.minX < minX) minX = part.minX;
+    if (part.minY < minY) minY = part.minY;
+    if (part.maxX > maxX) maxX = part.maxX;
+    if (part.maxY > maxY) maxY = part.maxY;
+  }
+  return { polygons, reaches, minX, minY, maxX, maxY };
 }
 
 function compilePolygon(rings: readonly Ring[]): CompiledPolygon {
@@ -137,6 +153,12 @@ export function geometryCovers(geometry: CompiledGeometry, px: number, py: numbe
   for (const polygon of geometry.polygons) {
     if (px < polygon.minX || px > polygon.maxX || py < polygon.minY || py > polygon.maxY) continue;
     if (polygonCovers(polygon, px, py)) return true;
+  }
+  if (geometry.reaches.length === 0) return false;
+  const p = toUnit(px, py);
+  for (const part of geometry.reaches) {
+    if (px < part.minX || px > part.maxX || py < part.minY || py > part.maxY) continue;
+    if (reachCovers(part, p)) return true;
   }
   return false;
 }

@@ -11,7 +11,7 @@
 //   because it is a real, newer fix, and other fences still judge it. No `accuracy`: trusted.
 // - `dwell_s` and `hysteresis_m` of 0 or less mean off, as when absent.
 
-import { distanceToBoundaryM } from "./distance.ts";
+import { distanceToEdgeM } from "./distance.ts";
 import type { Fence } from "./fence.ts";
 import { compareIds } from "./fence-index.ts";
 
@@ -137,7 +137,7 @@ function tooInaccurate(fix: JudgedFix, fence: Fence, options: JudgeOptions): boo
 function withinHysteresis(fence: Fence, fix: JudgedFix): boolean {
   const band = fence.hysteresis_m ?? 0;
   if (!(band > 0)) return false;
-  return distanceToBoundaryM(fence.polygons, fix.longitude, fix.latitude) <= band;
+  return distanceToEdgeM(fence, fix.longitude, fix.latitude) <= band;
 }
 
 function dwellDue(fence: Fence, membership: Membership, fix: JudgedFix): boolean {

@@ -9,7 +9,9 @@
 // Amortised, an upsert costs O(v) to compile plus O(√n · log n) of rebuilds, a remove O(log n);
 // a lookup scans at most ~√n overlay bboxes besides the tree (100 at 10k fences).
 // The tree holds one box per polygon rather than per fence: a MultiPolygon's parts may be far
-// apart, and on the benchmark's mix per-polygon boxes measured no slower.
+// apart, and on the benchmark's mix per-polygon boxes measured no slower. Circles and corridors
+// go in as their parts (reach.ts): a circle's bbox, or each run of a corridor's segments, grown by
+// the radius or half width; their exact test is a great-circle distance (sphere.ts).
 
 import Flatbush from "flatbush";
 import type { Fence } from "./fence.ts";
@@ -20,6 +22,8 @@ import {
   compileFence,
   polygonCovers,
 } from "./geometry.ts";
+import { type CompiledReach, reachCovers } from "./reach.ts";
+import { toUnit, type Unit } from "./sphere.ts";
 
 // Children per tree node. For point queries 4 and 8 measured ~20% faster than Flatbush's
 // default of 16 (fewer boxes tested per visited node); 8 keeps the tree shallower.
@@ -50,8 +54,12 @@ export class MemoryFenceIndex implements FenceIndex {
   readonly #records = new Map<string, FenceRecord>();
 
   #tree: Flatbush | null = null;
-  /** For each tree item: the polygon it bounds and the record that owns it. */
+  /**
+   * For each tree item: the polygon it bounds and the record that owns it. Items 0 to
+   * #treePolygons.length - 1 are polygons; the rest are circle and corridor parts, in #treeReaches.
+   */
   #treePolygons: CompiledPolygon[] = [];
+  #treeReaches: CompiledReach[] = [];
   #treeOwners: FenceRecord[] = [];
   #tombstones = 0;
 
@@ -64,6 +72,8 @@ export class MemoryFenceIndex implements FenceIndex {
   /** The point and result list of the lookup in progress, read by #visit. */
   #queryX = 0;
   #queryY = 0;
+  /** The query point as a unit vector, computed on the first circle or corridor candidate. */
+  #queryUnit: Unit | null = null;
   #queryOut: string[] = [];
 
   constructor(options: MemoryFenceIndexOptions = {}) {
@@ -139,6 +149,7 @@ export class MemoryFenceIndex implements FenceIndex {
     if (tree === null) return;
     this.#queryX = x;
     this.#queryY = y;
+    this.#queryUnit = null;
     this.#queryOut = out;
     tree.search(x, y, x, y, this.#visit);
   }
@@ -147,13 +158,23 @@ export class MemoryFenceIndex implements FenceIndex {
   readonly #visit = (index: number): boolean => {
     const owner = this.#treeOwners[index] as FenceRecord;
     if (owner.live && owner.hitStamp !== this.#stamp) {
-      if (polygonCovers(this.#treePolygons[index] as CompiledPolygon, this.#queryX, this.#queryY)) {
+      const polygons = this.#treePolygons;
+      const covers =
+        index < polygons.length
+          ? polygonCovers(polygons[index] as CompiledPolygon, this.#queryX, this.#queryY)
+          : reachCovers(this.#treeReaches[index - polygons.length] as CompiledReach, this.#unit());
+      if (covers) {
         owner.hitStamp = this.#stamp;
         this.#queryOut.push(owner.fence.id);
       }
     }
     return false;
   };
+
+  #unit(): Unit {
+    this.#queryUnit ??= toUnit(this.#queryX, this.#queryY);
+    return this.#queryUnit;
+  }
 
   #scanOverlay(x: number, y: number, out: string[]): void {
     const boxes = this.#overlayBoxes;
@@ -162,14 +183,20 @@ export class MemoryFenceIndex implements FenceIndex {
       if (x < (boxes[b] as number) || y < (boxes[b + 1] as number)) continue;
       if (x > (boxes[b + 2] as number) || y > (boxes[b + 3] as number)) continue;
       const record = overlay[i] as FenceRecord;
-      for (const polygon of record.geometry.polygons) {
-        if (x < polygon.minX || x > polygon.maxX || y < polygon.minY || y > polygon.maxY) continue;
-        if (polygonCovers(polygon, x, y)) {
-          out.push(record.fence.id);
-          break;
-        }
-      }
+      if (this.#recordCovers(record.geometry, x, y)) out.push(record.fence.id);
     }
+  }
+
+  #recordCovers(geometry: CompiledGeometry, x: number, y: number): boolean {
+    for (const polygon of geometry.polygons) {
+      if (x < polygon.minX || x > polygon.maxX || y < polygon.minY || y > polygon.maxY) continue;
+      if (polygonCovers(polygon, x, y)) return true;
+    }
+    for (const part of geometry.reaches) {
+      if (x < part.minX || x > part.maxX || y < part.minY || y > part.maxY) continue;
+      if (reachCovers(part, toUnit(x, y))) return true;
+    }
+    return false;
   }
 
   /** Compiles and registers the fence, retiring the record it replaces. */
@@ -231,22 +258,31 @@ export class MemoryFenceIndex implements FenceIndex {
 
   #rebuild(): void {
     const polygons: CompiledPolygon[] = [];
+    const reaches: CompiledReach[] = [];
     const owners: FenceRecord[] = [];
+    const reachOwners: FenceRecord[] = [];
     for (const record of this.#records.values()) {
       record.overlaySlot = -1;
       for (const polygon of record.geometry.polygons) {
         polygons.push(polygon);
         owners.push(record);
       }
+      for (const part of record.geometry.reaches) {
+        reaches.push(part);
+        reachOwners.push(record);
+      }
     }
+    for (const owner of reachOwners) owners.push(owner);
     let tree: Flatbush | null = null;
-    if (polygons.length > 0) {
-      tree = new Flatbush(polygons.length, NODE_SIZE);
+    if (owners.length > 0) {
+      tree = new Flatbush(owners.length, NODE_SIZE);
       for (const p of polygons) tree.add(p.minX, p.minY, p.maxX, p.maxY);
+      for (const p of reaches) tree.add(p.minX, p.minY, p.maxX, p.maxY);
       tree.finish();
     }
     this.#tree = tree;
     this.#treePolygons = polygons;
+    this.#treeReaches = reaches;
     this.#treeOwners = owners;
     this.#tombstones = 0;
     this.#overlay = [];

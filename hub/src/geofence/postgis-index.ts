@@ -2,6 +2,11 @@
 // index. Each covering() is one set-based query for the whole batch of points; nothing is held in
 // the hub's memory, and every hub sharing the database sees the same fences at once.
 //
+// Polygons are judged by ST_Covers on geometry; circles and corridors by ST_DWithin on geography
+// with use_spheroid = false (the sphere the memory index uses, see sphere.ts), boundary inclusive,
+// their candidates found through the `reach` bbox the hub computed. The two halves are separate
+// joins, so each keeps its own GiST index.
+//
 // upsert/remove write the same table the store writes, when used on their own (the FenceIndex
 // contract suite): upsert inserts a row with the fence's name and settings. In the hub the store
 // owns the table (`storeWrites`): they only read the fence count, so a change applied late (one
@@ -9,17 +14,25 @@
 // over a newer one.
 
 import type pg from "pg";
-import { multiPolygonToWkb } from "../store/postgres-wkb.ts";
+import { shapeColumns } from "../store/postgres-wkb.ts";
 import type { Fence } from "./fence.ts";
 import type { FenceIndex, LonLat } from "./fence-index.ts";
 
 // The ids covering each point, in UTF-16 order as compareIds sorts (byte order is the same for
 // the ASCII ids the hub makes). The trailing row carries the fence count, for `size`.
 const COVERING = `
-  SELECT p.i::int AS i, array_agg(g.id ORDER BY g.id COLLATE "C") AS ids, NULL::bigint AS n
-  FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p(x, y, i)
-  JOIN geofences g ON ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326))
-  GROUP BY p.i
+  WITH p AS (
+    SELECT i, ST_SetSRID(ST_MakePoint(x, y), 4326) AS pt
+    FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS u(x, y, i)
+  ),
+  hits AS (
+    SELECT p.i, g.id FROM p JOIN geofences g ON ST_Covers(g.geom, p.pt) WHERE g.reach IS NULL
+    UNION ALL
+    SELECT p.i, g.id FROM p JOIN geofences g ON g.reach && p.pt
+      AND ST_DWithin(g.geom::geography, p.pt::geography, COALESCE(g.radius_m, g.width_m / 2), false)
+  )
+  SELECT i::int AS i, array_agg(id ORDER BY id COLLATE "C") AS ids, NULL::bigint AS n
+  FROM hits GROUP BY i
   UNION ALL
   SELECT 0, NULL, n FROM geofence_count`;
 
@@ -27,15 +40,26 @@ const COVERING = `
 // and the rest belong to the store. An unchanged fence (the store wrote it already) writes
 // nothing, so it costs a read and no commit flush.
 const UPSERT = `
-  WITH incoming AS (SELECT ST_SetSRID(ST_GeomFromWKB($3), 4326) AS geom),
+  WITH incoming AS (
+    SELECT ST_SetSRID(ST_GeomFromWKB($3), 4326) AS geom, $8::float8 AS radius_m,
+      $9::float8 AS width_m,
+      ST_MakeEnvelope(($10::float8[])[1], ($10::float8[])[2], ($10::float8[])[3],
+        ($10::float8[])[4], 4326) AS reach
+  ),
   up AS (
     INSERT INTO geofences (id, name, geometry_type, geom, properties, hysteresis_m,
-      max_accuracy_m, dwell_s, created_at, updated_at)
-    SELECT $1, $2, 'MultiPolygon', incoming.geom, jsonb_build_object('name', $2::text), $4, $5,
-      $6, $7, $7
+      max_accuracy_m, dwell_s, created_at, updated_at, radius_m, width_m, reach)
+    SELECT $1, $2, $11, incoming.geom, jsonb_build_object('name', $2::text), $4, $5,
+      $6, $7, $7, incoming.radius_m, incoming.width_m, incoming.reach
     FROM incoming
-    WHERE NOT EXISTS (SELECT 1 FROM geofences g WHERE g.id = $1 AND g.geom = incoming.geom)
-    ON CONFLICT (id) DO UPDATE SET geom = excluded.geom
+    WHERE NOT EXISTS (
+      SELECT 1 FROM geofences g WHERE g.id = $1 AND g.geom = incoming.geom
+        AND g.radius_m IS NOT DISTINCT FROM incoming.radius_m
+        AND g.width_m IS NOT DISTINCT FROM incoming.width_m)
+    ON CONFLICT (id) DO UPDATE SET geom = excluded.geom,
+      geometry_type = CASE WHEN excluded.geometry_type = 'MultiPolygon'
+        AND geofences.geometry_type = 'Polygon' THEN 'Polygon' ELSE excluded.geometry_type END,
+      radius_m = excluded.radius_m, width_m = excluded.width_m, reach = excluded.reach
     RETURNING xmax = 0 AS inserted
   )
   SELECT n + (SELECT count(*) FROM up WHERE inserted) AS n FROM geofence_count`;
@@ -89,17 +113,23 @@ export class PostgisFenceIndex implements FenceIndex {
       return;
     }
     const now = Date.now();
+    const shape = shapeColumns(fence);
+    const kind = fence.circle ? "Point" : fence.corridor ? "LineString" : "MultiPolygon";
     const result = await this.#pool.query<{ n: string }>({
       name: "locus_fence_upsert",
       text: UPSERT,
       values: [
         fence.id,
         fence.name,
-        multiPolygonToWkb(fence.polygons),
+        shape.wkb,
         fence.hysteresis_m ?? null,
         fence.max_accuracy_m ?? null,
         fence.dwell_s ?? null,
         now,
+        shape.radius_m,
+        shape.width_m,
+        shape.reach,
+        kind,
       ],
     });
     this.#size = Number(result.rows[0]?.n ?? this.#size);

@@ -153,7 +153,8 @@ describe("validateGeometry rejects", () => {
       name: "a Point",
       geometry: { type: "Point", coordinates: [0, 0] },
       path: "geometry.type",
-      message: /"Polygon" or "MultiPolygon", found the string "Point"/,
+      message:
+        /"Polygon" or "MultiPolygon" \(or "Point" with properties.radius_m.*\), found the string "Point"/,
     },
     {
       name: "a LineString",

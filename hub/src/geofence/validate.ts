@@ -118,7 +118,7 @@ function readShape(geometry: unknown): { names: Names; polygons: unknown[][] } |
   }
   const { type, coordinates } = geometry as { type?: unknown; coordinates?: unknown };
   if (type !== "Polygon" && type !== "MultiPolygon") {
-    const message = `geometry.type must be "Polygon" or "MultiPolygon", found ${describe(type)}`;
+    const message = `geometry.type must be "Polygon" or "MultiPolygon" (or "Point" with properties.radius_m for a circle, "LineString" with properties.width_m for a corridor), found ${describe(type)}`;
     return { path: "geometry.type", message };
   }
   const names = new Names(type === "MultiPolygon");
@@ -190,7 +190,11 @@ function readRing(value: unknown, ref: RingRef, names: Names): ReadRing | Geomet
 const PARTS = ["longitude", "latitude", "altitude"];
 
 // Called once per position, so paths are only spelt out for a problem.
-function readPosition(value: unknown, ringPath: string, index: number): Position | GeometryProblem {
+export function readPosition(
+  value: unknown,
+  ringPath: string,
+  index: number,
+): Position | GeometryProblem {
   if (!Array.isArray(value) || value.length < 2 || value.length > 3) {
     const path = `${ringPath}[${index}]`;
     const message = `${path} must be a position [longitude, latitude] or [longitude, latitude, altitude], found ${describe(value)}; check the nesting of the coordinates`;
@@ -387,7 +391,7 @@ function point([x, y]: readonly [number, number]): string {
   return `[${round(x)}, ${round(y)}]`;
 }
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (typeof value === "string") {

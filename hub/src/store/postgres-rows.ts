@@ -3,14 +3,16 @@
 
 import type { Fix, GeofenceEvent } from "@locus/protocol";
 import { eventFromColumns, type FixReadingColumns, fixFromColumns } from "./codec.ts";
-import { wkbToMultiPolygon } from "./postgres-wkb.ts";
-import type { GeofenceRecord } from "./store.ts";
+import { wkbToMultiPolygon, wkbToPositions } from "./postgres-wkb.ts";
+import type { GeofenceRecord, GeometryType } from "./store.ts";
 
 export interface GeofenceRow {
   id: string;
   name: string;
-  geometry_type: "Polygon" | "MultiPolygon";
+  geometry_type: GeometryType;
   wkb: Buffer;
+  radius_m: number | null;
+  width_m: number | null;
   properties: Record<string, unknown>;
   hysteresis_m: number | null;
   max_accuracy_m: number | null;
@@ -40,8 +42,8 @@ export interface EventRow {
   detected_at: string;
 }
 
-export const GEOFENCE_COLUMNS = `id, name, geometry_type, ST_AsBinary(geom) AS wkb, properties,
-  hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at, version`;
+export const GEOFENCE_COLUMNS = `id, name, geometry_type, ST_AsBinary(geom) AS wkb, radius_m,
+  width_m, properties, hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at, version`;
 export const FIX_COLUMNS = `vehicle_id, ts, seq_key, nonce, ST_Y(geom) AS latitude, ST_X(geom) AS longitude,
   speed, heading, accuracy, altitude`;
 export const EVENT_COLUMNS = `seqno, id, type, vehicle_id, geofence_id, geofence_name, ts, latitude,
@@ -49,11 +51,23 @@ export const EVENT_COLUMNS = `seqno, id, type, vehicle_id, geofence_id, geofence
 export const VEHICLE_COLUMNS = "id, name, last_fix::text AS last_fix, state::text AS state, status";
 
 export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
+  const shape: Pick<GeofenceRecord, "polygons" | "circle" | "corridor"> = { polygons: [] };
+  if (row.geometry_type === "Point") {
+    const [center] = wkbToPositions(row.wkb);
+    if (center === undefined || row.radius_m === null)
+      throw new Error(`circle ${row.id} is incomplete`);
+    shape.circle = { center, radius_m: row.radius_m };
+  } else if (row.geometry_type === "LineString") {
+    if (row.width_m === null) throw new Error(`corridor ${row.id} has no width`);
+    shape.corridor = { line: wkbToPositions(row.wkb), width_m: row.width_m };
+  } else {
+    shape.polygons = wkbToMultiPolygon(row.wkb);
+  }
   return {
     id: row.id,
     name: row.name,
     geometry_type: row.geometry_type,
-    polygons: wkbToMultiPolygon(row.wkb),
+    ...shape,
     properties: row.properties,
     hysteresis_m: row.hysteresis_m,
     max_accuracy_m: row.max_accuracy_m,

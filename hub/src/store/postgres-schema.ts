@@ -214,6 +214,29 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, n);
     `,
   },
+  {
+    version: 5,
+    description: "circles (Point and radius_m) and corridors (LineString and width_m)",
+    sql: `
+    -- geom holds what was sent: polygons, a circle's centre or a corridor's line. A circle or
+    -- corridor also has its bbox grown by the radius or half width (computed by the hub, see
+    -- geofence/sphere.ts) in reach, indexed apart: ST_DWithin on geography then judges exactly.
+    ALTER TABLE geofences DROP CONSTRAINT geofences_geometry_type_check;
+    ALTER TABLE geofences ALTER COLUMN geom TYPE geometry(Geometry, 4326);
+    ALTER TABLE geofences
+      ADD COLUMN radius_m double precision,
+      ADD COLUMN width_m double precision,
+      ADD COLUMN reach geometry(Polygon, 4326);
+    ALTER TABLE geofences ADD CONSTRAINT geofences_shape_check CHECK (
+      (geometry_type IN ('Polygon', 'MultiPolygon') AND ST_GeometryType(geom) = 'ST_MultiPolygon'
+        AND radius_m IS NULL AND width_m IS NULL AND reach IS NULL)
+      OR (geometry_type = 'Point' AND ST_GeometryType(geom) = 'ST_Point' AND radius_m > 0
+        AND width_m IS NULL AND reach IS NOT NULL)
+      OR (geometry_type = 'LineString' AND ST_GeometryType(geom) = 'ST_LineString' AND width_m > 0
+        AND radius_m IS NULL AND reach IS NOT NULL));
+    CREATE INDEX geofences_reach ON geofences USING gist (reach) WHERE reach IS NOT NULL;
+    `,
+  },
 ];
 
 /** The channel a schema's geofence changes are announced on (see migration 3). */

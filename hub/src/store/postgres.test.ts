@@ -188,13 +188,19 @@ if (server === null) {
       it("builds the tables PostGIS-typed, the geofence index with buffering and fillfactor 10", async () => {
         await open();
         const columns = await pool().query(
-          `SELECT f_table_name AS t, type, srid FROM geometry_columns
-           WHERE f_table_schema = $1 ORDER BY 1`,
+          `SELECT c.relname AS t, a.attname AS c, format_type(a.atttypid, a.atttypmod) AS type
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND a.atttypid = 'geometry'::regtype AND NOT a.attisdropped
+           ORDER BY 1, 2`,
           [schema.name],
         );
+        // Geofences hold polygons, a circle's centre or a corridor's line; reach is the bbox of
+        // a circle or corridor grown by its radius or half width.
         expect(columns.rows).toEqual([
-          { t: "fixes", type: "POINT", srid: 4326 },
-          { t: "geofences", type: "MULTIPOLYGON", srid: 4326 },
+          { t: "fixes", c: "geom", type: "geometry(Point,4326)" },
+          { t: "geofences", c: "geom", type: "geometry(Geometry,4326)" },
+          { t: "geofences", c: "reach", type: "geometry(Polygon,4326)" },
         ]);
         const index = await pool().query(
           `SELECT c.reloptions, am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam

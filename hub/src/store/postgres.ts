@@ -25,7 +25,7 @@ import {
 } from "./postgres-rows.ts";
 import { migrate } from "./postgres-schema.ts";
 import { PostgresWebhooks } from "./postgres-webhooks.ts";
-import { multiPolygonToWkb } from "./postgres-wkb.ts";
+import { multiPolygonToWkb, shapeColumns } from "./postgres-wkb.ts";
 import type {
   Committed,
   EventFilter,
@@ -134,41 +134,51 @@ export class PostgresStore implements Store {
       updated_at: now,
       version: 1,
     };
+    const shape = shapeColumns(record);
     await this.pool.query(
       `INSERT INTO geofences (id, name, geometry_type, geom, properties, hysteresis_m,
-         max_accuracy_m, dwell_s, created_at, updated_at)
-       VALUES ($1, $2, $3, ST_SetSRID(ST_GeomFromWKB($4), 4326), $5::jsonb, $6, $7, $8, $9, $9)`,
+         max_accuracy_m, dwell_s, created_at, updated_at, radius_m, width_m, reach)
+       VALUES ($1, $2, $3, ST_SetSRID(ST_GeomFromWKB($4), 4326), $5::jsonb, $6, $7, $8, $9, $9,
+         $10, $11, ST_MakeEnvelope(($12::float8[])[1], ($12::float8[])[2], ($12::float8[])[3], ($12::float8[])[4], 4326))`,
       [
         record.id,
         record.name,
         record.geometry_type,
-        multiPolygonToWkb(record.polygons),
+        shape.wkb,
         JSON.stringify(record.properties),
         record.hysteresis_m,
         record.max_accuracy_m,
         record.dwell_s,
         now,
+        shape.radius_m,
+        shape.width_m,
+        shape.reach,
       ],
     );
     return record;
   }
 
   async replaceGeofence(id: string, input: GeofenceInput, now: number) {
+    const shape = shapeColumns(input);
     const result = await this.pool.query<{ created_at: string; version: string }>(
       `UPDATE geofences SET name = $2, geometry_type = $3, geom = ST_SetSRID(ST_GeomFromWKB($4), 4326),
-         properties = $5::jsonb, hysteresis_m = $6, max_accuracy_m = $7, dwell_s = $8, updated_at = $9
+         properties = $5::jsonb, hysteresis_m = $6, max_accuracy_m = $7, dwell_s = $8, updated_at = $9,
+         radius_m = $10, width_m = $11, reach = ST_MakeEnvelope(($12::float8[])[1], ($12::float8[])[2], ($12::float8[])[3], ($12::float8[])[4], 4326)
        WHERE id = $1
        RETURNING created_at, version`,
       [
         id,
         input.name,
         input.geometry_type,
-        multiPolygonToWkb(input.polygons),
+        shape.wkb,
         JSON.stringify(input.properties),
         input.hysteresis_m,
         input.max_accuracy_m,
         input.dwell_s,
         now,
+        shape.radius_m,
+        shape.width_m,
+        shape.reach,
       ],
     );
     const row = result.rows[0];

@@ -160,6 +160,12 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, n);
   `,
+  // 6: circles and corridors. The polygons column holds the GeoJSON coordinates of whatever was
+  // sent (a Point's position, a LineString's positions); these hold the radius or the width.
+  `
+  ALTER TABLE geofences ADD COLUMN radius_m REAL;
+  ALTER TABLE geofences ADD COLUMN width_m REAL;
+  `,
 ];
 
 /** The schema version this build writes. */

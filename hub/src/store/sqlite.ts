@@ -107,12 +107,12 @@ export class SqliteStore implements Store {
     });
     this.#stmt = {
       insertGeofence: db.prepare(
-        `INSERT INTO geofences (id, name, geometry_type, polygons, properties, hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at)
-         VALUES (@id, @name, @geometry_type, @polygons, @properties, @hysteresis_m, @max_accuracy_m, @dwell_s, @created_at, @updated_at)`,
+        `INSERT INTO geofences (id, name, geometry_type, polygons, radius_m, width_m, properties, hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at)
+         VALUES (@id, @name, @geometry_type, @polygons, @radius_m, @width_m, @properties, @hysteresis_m, @max_accuracy_m, @dwell_s, @created_at, @updated_at)`,
       ),
       replaceGeofence: db.prepare(
         `UPDATE geofences SET name = @name, geometry_type = @geometry_type, polygons = @polygons,
-           properties = @properties, hysteresis_m = @hysteresis_m, max_accuracy_m = @max_accuracy_m,
+           radius_m = @radius_m, width_m = @width_m, properties = @properties, hysteresis_m = @hysteresis_m, max_accuracy_m = @max_accuracy_m,
            dwell_s = @dwell_s, updated_at = @updated_at
          WHERE id = @id`,
       ),
@@ -369,7 +369,9 @@ export class SqliteStore implements Store {
       id: record.id,
       name: record.name,
       geometry_type: record.geometry_type,
-      polygons: polygonsJson ?? JSON.stringify(record.polygons),
+      polygons: polygonsJson ?? JSON.stringify(coordinatesOf(record)),
+      radius_m: record.circle?.radius_m ?? null,
+      width_m: record.corridor?.width_m ?? null,
       properties: JSON.stringify(record.properties),
       hysteresis_m: record.hysteresis_m,
       max_accuracy_m: record.max_accuracy_m,
@@ -405,4 +407,11 @@ export class SqliteStore implements Store {
   pageCount(): number {
     return this.#db.pragma("page_count", { simple: true }) as number;
   }
+}
+
+/** The GeoJSON coordinates the polygons column holds for each kind of geofence. */
+function coordinatesOf(record: GeofenceRecord): unknown {
+  if (record.circle !== undefined) return record.circle.center;
+  if (record.corridor !== undefined) return record.corridor.line;
+  return record.polygons;
 }

@@ -157,6 +157,46 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         expect(await store.getGeofence(created.id)).toEqual(created);
       });
 
+      it("stores circles and corridors as sent, and changes a geofence's kind on replace", async () => {
+        const circle = fenceInput("circle", {
+          geometry_type: "Point",
+          polygons: [],
+          circle: { center: [-118.2437, 34.0522], radius_m: 250.5 },
+          properties: { name: "circle", radius_m: 250.5 },
+          hysteresis_m: 5,
+        });
+        const created = await store.createGeofence(circle, T0);
+        expect(await store.getGeofence(created.id)).toEqual(created);
+        expect(created.circle).toEqual(circle.circle);
+
+        const corridor = fenceInput("route", {
+          geometry_type: "LineString",
+          polygons: [],
+          corridor: {
+            line: [
+              [-118.25, 34.05],
+              [-118.2, 34.0500001],
+              [0.1 + 0.2, -1e-9],
+            ],
+            width_m: 40,
+          },
+          properties: { name: "route", width_m: 40 },
+        });
+        const replaced = await store.replaceGeofence(created.id, corridor, T0 + 1);
+        expect(replaced).toEqual({
+          ...corridor,
+          id: created.id,
+          created_at: T0,
+          updated_at: T0 + 1,
+        });
+        expect(await store.getGeofence(created.id)).toEqual(replaced);
+
+        const back = await store.replaceGeofence(created.id, fenceInput("square"), T0 + 2);
+        expect(await store.allGeofences()).toEqual([back]);
+        expect(back?.circle).toBeUndefined();
+        expect(back?.corridor).toBeUndefined();
+      });
+
       it("answers null for an unknown id", async () => {
         await store.createGeofence(fenceInput("a"), T0);
         expect(await store.getGeofence("01900000-0000-7000-8000-000000000000")).toBeNull();

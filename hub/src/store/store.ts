@@ -2,9 +2,11 @@
 // SQLite implements it for the embedded hub; PostgreSQL for production. One contract suite tests both.
 
 import type { Fix, GeofenceEvent } from "@locus/protocol";
-import type { MultiPolygonCoords } from "../geofence/fence.ts";
+import type { CircleShape, CorridorShape, MultiPolygonCoords } from "../geofence/fence.ts";
 import type { VehicleState } from "../geofence/membership.ts";
 import type { ClientRole, TokenRole } from "../identity/principal.ts";
+
+export type GeometryType = "Polygon" | "MultiPolygon" | "Point" | "LineString";
 
 /** A geofence as stored: the validated geometry plus what the API returns. */
 export interface GeofenceRecord {
@@ -15,9 +17,17 @@ export interface GeofenceRecord {
    * hubs (PostgreSQL; starts at 1); absent elsewhere.
    */
   version?: number;
-  /** The geometry type the client sent; a Polygon is stored as a MultiPolygon of one. */
-  geometry_type: "Polygon" | "MultiPolygon";
+  /**
+   * The geometry type the client sent; a Polygon is stored as a MultiPolygon of one, a Point is a
+   * circle and a LineString a corridor.
+   */
+  geometry_type: GeometryType;
+  /** The polygons; empty for a circle or a corridor. */
   polygons: MultiPolygonCoords;
+  /** Set for a Point geometry (with `properties.radius_m`). */
+  circle?: CircleShape;
+  /** Set for a LineString geometry (with `properties.width_m`). */
+  corridor?: CorridorShape;
   /** The Feature's other properties, kept as sent (jitter settings included). */
   properties: Record<string, unknown>;
   hysteresis_m: number | null;

@@ -1,5 +1,5 @@
-// Circles as the editor stores them: the hub does not judge circle geofences yet, so a circle is
-// saved as a 64-sided polygon, with its centre and radius kept in the properties.
+// Circles on the map: the hub stores a circle as its centre (a Point) and radius_m; the map draws
+// a 64-sided polygon of it for display only, and reads a drawn circle's centre and radius back.
 
 import type { Position } from "geojson";
 

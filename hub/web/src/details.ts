@@ -145,7 +145,14 @@ export class DetailsPanel {
       return;
     }
     const rows: HTMLElement[] = [row("Id", g.id)];
-    if (g.properties.drawn_as === "circle" && typeof g.properties.circle_radius_m === "number") {
+    if (g.geometry.type === "Point") {
+      rows.push(row("Shape", `circle, radius ${Math.round(Number(g.properties.radius_m))} m`));
+    } else if (g.geometry.type === "LineString") {
+      rows.push(row("Shape", `corridor, ${Math.round(Number(g.properties.width_m))} m wide`));
+    } else if (
+      g.properties.drawn_as === "circle" &&
+      typeof g.properties.circle_radius_m === "number"
+    ) {
       rows.push(row("Shape", `circle, radius ${Math.round(g.properties.circle_radius_m)} m`));
     } else {
       rows.push(row("Shape", g.geometry.type === "Polygon" ? "polygon" : "several polygons"));

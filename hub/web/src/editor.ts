@@ -1,9 +1,9 @@
 // The geofence editor (admin tokens only): terra-draw draws polygons and circles and moves the
 // vertices of a selected geofence; saving goes through the REST API (POST/PUT/DELETE
-// /api/v1/geofences). The hub does not judge circles yet, so a circle is saved as a 64-sided
-// polygon whose properties record that it was drawn as a circle, with its centre and radius.
+// /api/v1/geofences). A circle is saved as the hub judges it: a Point (its centre) with
+// properties.radius_m.
 
-import type { Polygon, Position } from "geojson";
+import type { Point, Polygon, Position } from "geojson";
 import type { Map as MapLibreMap } from "maplibre-gl";
 import {
   type GeoJSONStoreFeatures,
@@ -14,13 +14,13 @@ import {
 } from "terra-draw";
 import { TerraDrawMapLibreGLAdapter } from "terra-draw-maplibre-gl-adapter";
 import type { Api } from "./api.ts";
-import { circleOf, circleRing } from "./circle.ts";
+import { circleOf } from "./circle.ts";
 import { byId } from "./dom.ts";
 import type { GeofenceForm } from "./geofence-form.ts";
 import type { GeofenceFeature, GeofenceProperties } from "./types.ts";
 
 const CIRCLE_HINT =
-  "Circles are saved as a 64-sided polygon (the hub does not check true circles yet); the centre and radius are kept with it.";
+  "A circle is saved as its centre and radius; vehicles are inside up to that distance from the centre.";
 const POLYGON_HINT = "Drag the white points to move corners; drag a middle point to add one.";
 
 export interface EditorHost {
@@ -161,7 +161,9 @@ export class Editor {
       return;
     }
     if (g.geometry.type !== "Polygon" || g.geometry.coordinates.length !== 1) {
-      this.say("Only a polygon without holes can be edited here; change others through the API.");
+      this.say(
+        "Only a polygon without holes can be reshaped here; change circles, corridors and others through the API.",
+      );
       return;
     }
     this.discard();
@@ -225,14 +227,13 @@ export class Editor {
   private async saveDrawn(name: string): Promise<void> {
     const work = this.work;
     if (!work) return;
-    let geometry = this.drawnPolygon(work.drawId);
+    let geometry: Polygon | Point = this.drawnPolygon(work.drawId);
     const properties: GeofenceProperties = { name };
     if (work.kind === "circle") {
       const { center, radiusM } = circleOf(geometry.coordinates[0] ?? []);
-      geometry = { type: "Polygon", coordinates: [circleRing(center, radiusM)] };
-      properties.drawn_as = "circle";
-      properties.circle_center = center;
-      properties.circle_radius_m = radiusM;
+      geometry = { type: "Point", coordinates: center };
+      // The hub takes radii from 1 m; a click without a drag is still a small circle.
+      properties.radius_m = Math.max(1, radiusM);
     }
     const stored = await this.api.request<GeofenceFeature>("POST", "/api/v1/geofences", {
       type: "Feature",

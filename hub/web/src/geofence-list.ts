@@ -54,7 +54,12 @@ export class GeofenceList {
   }
 
   private fill(item: HTMLButtonElement, g: GeofenceFeature): void {
-    const kind = g.properties.drawn_as === "circle" ? "circle" : "polygon";
+    const kind =
+      g.geometry.type === "Point" || g.properties.drawn_as === "circle"
+        ? "circle"
+        : g.geometry.type === "LineString"
+          ? "corridor"
+          : "polygon";
     const set = (selector: string, text: string) => {
       const node = item.querySelector(selector) as HTMLElement;
       if (node.textContent !== text) node.textContent = text;

@@ -1,7 +1,8 @@
-// Geofences on the map: `geofence-fill` and `geofence-line` layers, names as HTML labels (the
-// offline style has no glyphs), and a flash on a geofence when one of its events happens.
+// Geofences on the map: `geofence-fill`, `geofence-corridor` and `geofence-line` layers, names as
+// HTML labels (the offline style has no glyphs), and a flash on a geofence when one of its events
+// happens. shape-display.ts says how circles and corridors are drawn.
 
-import type { Feature, Position } from "geojson";
+import type { Feature } from "geojson";
 import type {
   ExpressionSpecification,
   GeoJSONSource,
@@ -9,6 +10,7 @@ import type {
   Map as MapLibreMap,
 } from "maplibre-gl";
 import maplibregl from "maplibre-gl";
+import { displayFeature, displayGeometry, outline } from "./shape-display.ts";
 import type { GeofenceFeature } from "./types.ts";
 
 const SOURCE = "geofences";
@@ -21,15 +23,7 @@ const MAX_LABELS = 500;
  * over the map) never hides the vehicles inside.
  */
 export function labelPoint(geofence: GeofenceFeature): [number, number] {
-  const polygons =
-    geofence.geometry.type === "Polygon"
-      ? [geofence.geometry.coordinates]
-      : geofence.geometry.coordinates;
-  let ring: Position[] = [];
-  for (const polygon of polygons) {
-    const outer = polygon[0] ?? [];
-    if (outer.length > ring.length) ring = outer;
-  }
+  const ring = outline(displayGeometry(geofence));
   if (ring.length === 0) return [0, 0];
   let west = Number.POSITIVE_INFINITY;
   let east = Number.NEGATIVE_INFINITY;
@@ -72,6 +66,28 @@ export class GeofencesLayer {
         "fill-opacity": ["case", state("flash"), 0.32, state("selected"), 0.24, 0.12],
       },
     });
+    // A corridor: its line drawn as wide as the corridor, in metres at every zoom (the pixel
+    // width at zoom 0 doubles per level, as Web Mercator's scale does), with round ends.
+    map.addLayer({
+      id: "geofence-corridor",
+      type: "line",
+      source: SOURCE,
+      filter: ["==", ["geometry-type"], "LineString"],
+      layout: { "line-cap": "round", "line-join": "round" },
+      paint: {
+        "line-color": ["case", state("flash"), "#f59e0b", "#4f46e5"],
+        "line-opacity": ["case", state("flash"), 0.32, state("selected"), 0.24, 0.12],
+        "line-width": [
+          "interpolate",
+          ["exponential", 2],
+          ["zoom"],
+          0,
+          ["get", "corridor_px0"],
+          24,
+          ["*", ["get", "corridor_px0"], 2 ** 24],
+        ],
+      },
+    });
     map.addLayer({
       id: "geofence-line",
       type: "line",
@@ -81,7 +97,7 @@ export class GeofencesLayer {
         "line-width": ["case", state("selected"), 3, state("flash"), 3, 1.6],
       },
     });
-    map.on("click", "geofence-fill", (e: MapLayerMouseEvent) => {
+    const clicked = (e: MapLayerMouseEvent) => {
       // A vehicle on top of a geofence wins the click.
       if (
         map.queryRenderedFeatures(e.point, {
@@ -92,7 +108,9 @@ export class GeofencesLayer {
       }
       const id = e.features?.[0]?.properties?.gid;
       if (typeof id === "string") this.select(id);
-    });
+    };
+    map.on("click", "geofence-fill", clicked);
+    map.on("click", "geofence-corridor", clicked);
   }
 
   /** Draws these geofences (all of them: geofences are few next to vehicles). */
@@ -101,12 +119,7 @@ export class GeofencesLayer {
     const features: Feature[] = [];
     for (const g of this.geofences) {
       if (g.id === this.hidden) continue;
-      features.push({
-        type: "Feature",
-        id: this.featureId(g.id),
-        geometry: g.geometry,
-        properties: { gid: g.id, name: g.properties.name },
-      });
+      features.push(displayFeature(g, this.featureId(g.id)));
     }
     (this.map.getSource(SOURCE) as GeoJSONSource).setData({ type: "FeatureCollection", features });
     this.renderLabels();

@@ -8,6 +8,7 @@ import type { EventFeed } from "./event-feed.ts";
 import type { Fleet } from "./fleet.ts";
 import type { GeofenceList } from "./geofence-list.ts";
 import type { GeofencesLayer } from "./geofences-layer.ts";
+import { displayGeometry } from "./shape-display.ts";
 import type { StreamMessage, Vehicle } from "./types.ts";
 import type { VehicleList } from "./vehicle-list.ts";
 import type { VehiclesLayer } from "./vehicles-layer.ts";
@@ -113,13 +114,13 @@ export class LiveView {
         map.easeTo({ center: [fix.longitude, fix.latitude], zoom: Math.max(map.getZoom(), 13) });
     } else {
       const g = fleet.geofences.get(selection.id);
-      if (g) map.fitBounds(boundsOf([g.geometry]), { padding: 80, maxZoom: 16 });
+      if (g) map.fitBounds(boundsOf([displayGeometry(g)]), { padding: 80, maxZoom: 16 });
     }
   }
 
   private fitToFleet(): void {
     const { fleet, map } = this.p;
-    const geometries: GeoJSON.Geometry[] = [...fleet.geofences.values()].map((g) => g.geometry);
+    const geometries: GeoJSON.Geometry[] = [...fleet.geofences.values()].map(displayGeometry);
     for (const v of fleet.vehicles.values()) {
       if (v.last_fix) {
         geometries.push({

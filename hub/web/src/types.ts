@@ -1,6 +1,6 @@
 // The shapes the page receives from the hub: REST answers (CONTRACT §5) and stream messages.
 
-import type { Feature, FeatureCollection, MultiPolygon, Polygon } from "geojson";
+import type { Feature, FeatureCollection, LineString, MultiPolygon, Point, Polygon } from "geojson";
 
 /** A location fix as the hub answers it (CONTRACT §3): times are RFC 3339 strings. */
 export interface Fix {
@@ -34,14 +34,22 @@ export interface GeofenceProperties {
   name: string;
   created_at?: string;
   updated_at?: string;
-  /** Set by this editor on a polygon drawn as a circle: centre [lng, lat] and radius. */
+  /** A circle's radius (with a Point geometry), metres. */
+  radius_m?: number;
+  /** A corridor's full width (with a LineString geometry), metres. */
+  width_m?: number;
+  /** Set by earlier versions of this editor on a polygon drawn as a circle: centre and radius. */
   drawn_as?: "circle";
   circle_center?: [number, number];
   circle_radius_m?: number;
   [key: string]: unknown;
 }
 
-export type GeofenceFeature = Feature<Polygon | MultiPolygon, GeofenceProperties> & { id: string };
+/** A polygon geofence, a circle (a Point with radius_m) or a corridor (a LineString with width_m). */
+export type GeofenceFeature = Feature<
+  Polygon | MultiPolygon | Point | LineString,
+  GeofenceProperties
+> & { id: string };
 
 export interface GeofenceEvent {
   id: string;
