@@ -146,6 +146,7 @@ export class NatsCluster {
     const servers = names ? names.map((n) => this.node(n).url) : this.urls;
     return connect({
       servers,
+      noRandomize: true,
       reconnectTimeWait: 100,
       maxReconnectAttempts: -1,
       pingInterval: 1000,

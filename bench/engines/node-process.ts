@@ -42,7 +42,15 @@ export async function waitFor<T>(
   let lastError: unknown;
   for (;;) {
     try {
-      const value = await check();
+      const value = await Promise.race([
+        check(),
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new Error("check took too long")),
+            Math.max(100, deadline - Date.now()),
+          ).unref(),
+        ),
+      ]);
       if (value) return value;
     } catch (err) {
       lastError = err;

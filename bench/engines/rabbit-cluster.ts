@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -110,7 +111,7 @@ export class RabbitCluster {
         RABBITMQ_ALLOW_INPUT: "true",
         // No scheduler busy-waiting: three VMs share two cores here (and share cores in production).
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:
-          "-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none",
+          "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none",
       };
       const server = new ServerProcess(
         name,
@@ -131,6 +132,8 @@ export class RabbitCluster {
     const cluster = new RabbitCluster(dir, nodes, epmd, baseEnv);
     try {
       epmd.start();
+      // The VMs must find this epmd, never start one of their own (-start_epmd false).
+      await waitFor("epmd to listen", () => canConnect(epmdPort), 10_000, 50);
       // All at once: classic_config peer discovery takes a cluster-wide lock, so the first node
       // to get it forms the cluster and the others join it.
       for (const node of nodes) node.process.start();
@@ -211,4 +214,15 @@ export class RabbitCluster {
     await this.epmd.stop("SIGKILL");
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
