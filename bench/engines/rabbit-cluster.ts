@@ -205,7 +205,13 @@ export class RabbitCluster {
   async restart(name: string, timeoutMs = 90_000): Promise<void> {
     const node = this.node(name);
     node.process.start();
-    await this.waitServing(node, timeoutMs);
+    try {
+      await this.waitServing(node, timeoutMs);
+    } catch (err) {
+      const log = path.join(this.dir, node.name, "log", `${node.erlangNode}.log`);
+      const tail = fs.existsSync(log) ? fs.readFileSync(log, "utf8").slice(-3000) : "";
+      throw new Error(`${(err as Error).message}\n${tail}`);
+    }
   }
 
   /** Stops every node and epmd (SIGKILL by PID) and removes the data directory. */

@@ -126,13 +126,18 @@ export class RabbitEngine implements Engine {
       await ch.prefetch(1000);
       await new Promise<void>((resolve) => {
         let idle = setTimeout(resolve, 2000);
-        void ch.consume(MQTT_QUEUE, (msg) => {
-          if (!msg) return;
-          bodies.push(msg.content);
-          clearTimeout(idle);
-          idle = setTimeout(resolve, 2000);
-          if (bodies.length >= messageCount) resolve();
-        });
+        // Without acks: this read is the last use of the queue in a run.
+        void ch.consume(
+          MQTT_QUEUE,
+          (msg) => {
+            if (!msg) return;
+            bodies.push(msg.content);
+            clearTimeout(idle);
+            idle = setTimeout(resolve, 2000);
+            if (bodies.length >= messageCount) resolve();
+          },
+          { noAck: true },
+        );
       });
       return bodies;
     });
@@ -172,7 +177,12 @@ interface Outstanding {
   routingKey: string;
   body: Buffer;
   resolve: () => void;
+  /** When it was last sent, ms. */
+  sentAt: number;
 }
+
+/** A confirm this late means the channel will not confirm it: reconnect and resend. */
+const CONFIRM_TIMEOUT_MS = 5000;
 
 /**
  * Publishes with confirms; when the connection dies, reconnects to the next node and resends
@@ -185,11 +195,33 @@ class ResendingPublisher implements EnginePublisher {
   private readonly outstanding = new Map<number, Outstanding>();
   private closed = false;
   private reconnecting: Promise<void> | null = null;
+  private readonly watchdog: NodeJS.Timeout;
+  /** Times a channel was given up for a missing confirm. */
+  confirmTimeouts = 0;
+  /** Publishes the broker refused (basic.nack), each resent. */
+  nacks = 0;
 
   constructor(
     private readonly urls: string[],
     private readonly exchange: string,
-  ) {}
+  ) {
+    // RabbitMQ 3.10.8 was seen never confirming some publishes made after a quorum queue's
+    // leader died (on a fresh connection to a live node); they are resent on another connection.
+    this.watchdog = setInterval(() => {
+      if (!this.channel || this.reconnecting) return;
+      const now = Date.now();
+      for (const fix of this.outstanding.values()) {
+        if (now - fix.sentAt > CONFIRM_TIMEOUT_MS) {
+          this.confirmTimeouts += 1;
+          this.channel = null;
+          this.generation += 1;
+          void this.conn?.close().catch(() => undefined);
+          this.reconnecting ??= this.reconnect();
+          return;
+        }
+      }
+    }, 500);
+  }
 
   async connect(): Promise<void> {
     const conn = await connectFirst(this.urls);
@@ -224,6 +256,7 @@ class ResendingPublisher implements EnginePublisher {
 
   private send(n: number, fix: Outstanding): void {
     const channel = this.channel;
+    fix.sentAt = Date.now();
     if (!channel) return;
     const generation = this.generation;
     try {
@@ -235,8 +268,11 @@ class ResendingPublisher implements EnginePublisher {
         (err) => {
           if (generation !== this.generation) return;
           if (err) {
-            // Nacked: resend on this channel (or the next one).
-            if (this.channel) this.send(n, fix);
+            // Nacked (the queue refused it): resend shortly, on this channel or the next one.
+            this.nacks += 1;
+            setTimeout(() => {
+              if (this.outstanding.has(n)) this.send(n, fix);
+            }, 100);
             return;
           }
           this.outstanding.delete(n);
@@ -250,7 +286,7 @@ class ResendingPublisher implements EnginePublisher {
 
   publish(vehicle: string, n: number, body: Buffer): Promise<void> {
     return new Promise((resolve) => {
-      const fix = { routingKey: vehicle, body, resolve };
+      const fix = { routingKey: vehicle, body, resolve, sentAt: Date.now() };
       this.outstanding.set(n, fix);
       this.send(n, fix);
     });
@@ -258,6 +294,7 @@ class ResendingPublisher implements EnginePublisher {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     await this.conn?.close().catch(() => undefined);
   }
 }

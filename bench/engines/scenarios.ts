@@ -25,7 +25,8 @@ export interface CrashOptions {
   window: number;
   /** The node dies after this share of the fixes was sent, and restarts this long after. */
   killAt: number;
-  restartAfterMs: number;
+  /** null: the node stays dead (the rest of the run is on two nodes). */
+  restartAfterMs: number | null;
 }
 
 export interface CrashResult extends LedgerCheck {
@@ -76,11 +77,13 @@ export async function crashScenario(engine: Engine, options: CrashOptions): Prom
       await engine.kill(victim);
       killedAt = Date.now();
       firstSentAfterKill = sent + 1;
-      restarted = sleep(options.restartAfterMs).then(async () => {
-        const spawned = Date.now();
-        await engine.restart(victim);
-        restartMs = Date.now() - spawned;
-      });
+      const restartAfterMs = options.restartAfterMs;
+      if (restartAfterMs !== null)
+        restarted = sleep(restartAfterMs).then(async () => {
+          const spawned = Date.now();
+          await engine.restart(victim);
+          restartMs = Date.now() - spawned;
+        });
     }
     const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * options.rate));
     // One fix in flight per vehicle, as a hub keeps each vehicle's fixes in order.
@@ -360,7 +363,12 @@ export async function mqttQuorumLossScenario(
   );
   const pubackedWithoutMajority = pubacked.size;
   client.end(true);
-  for (const node of others) await engine.restart(node);
+  // Nothing acknowledged, nothing to look for. (Restarting two RabbitMQ nodes at once after this
+  // did not bring them back within 90 s in this spike, so the scenario runs last and leaves the
+  // cluster as it is.)
+  if (pubackedWithoutMajority === 0)
+    return { sent: options.messages, pubackedWithoutMajority, lost: 0 };
+  await Promise.all(others.map((node) => engine.restart(node)));
   const bodies = await waitFor(
     `${engine.name}: MQTT storage readable again`,
     async () => engine.mqttStored(),
