@@ -44,12 +44,13 @@ describe.concurrent("engine clusters survive the death of the storage leader", (
     90_000,
   );
 
-  // RabbitMQ's node takes tens of seconds to boot on two cores, so the killed one stays down.
+  // Restarted too: RabbitMQ 3.10 refused (nacked) publishes to the dead leader's queues until
+  // that node was back (docs/scaling.md). Its nodes boot slowly on two cores, hence the limit.
   it.skipIf(!hasRabbit)(
-    "RabbitMQ: 3 nodes, quorum queue leader killed",
+    "RabbitMQ: 3 nodes, quorum queue leader killed and restarted",
     async () => {
-      await crashLosesNothing(await RabbitEngine.start(), null);
+      await crashLosesNothing(await RabbitEngine.start(), 500);
     },
-    120_000,
+    180_000,
   );
 });

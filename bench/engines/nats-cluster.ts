@@ -99,7 +99,10 @@ export class NatsCluster {
     return this.nodes.filter((n) => n.process.running).map((n) => n.process.pid);
   }
 
-  /** Resolves once every running node has a JetStream meta leader and answers account info. */
+  /**
+   * Resolves once every running node answers JetStream account info and the cluster can place a
+   * stream on all its nodes (until then, creating an R3 stream fails with "no suitable peers").
+   */
   async waitReady(timeoutMs: number): Promise<void> {
     for (const node of this.nodes.filter((n) => n.process.running)) {
       await waitFor(
@@ -118,6 +121,27 @@ export class NatsCluster {
         200,
       );
     }
+    const replicas = this.nodes.filter((n) => n.process.running).length;
+    await waitFor(
+      `JetStream placing a stream on ${replicas} nodes`,
+      async () => {
+        const nc = await connect({ servers: this.urls, reconnect: false, timeout: 1000 });
+        try {
+          const jsm = await nc.jetstreamManager({ timeout: 2000 });
+          await jsm.streams.add({
+            name: "READY",
+            subjects: ["ready.probe"],
+            num_replicas: replicas,
+          });
+          await jsm.streams.delete("READY");
+          return true;
+        } finally {
+          await nc.close();
+        }
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /** SIGKILL one node. */
