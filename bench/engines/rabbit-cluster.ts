@@ -66,6 +66,8 @@ export class RabbitCluster {
       ERL_EPMD_PORT: String(epmdPort),
       ERL_EPMD_ADDRESS: "127.0.0.1",
       RABBITMQ_CONF_ENV_FILE: emptyEnvFile,
+      // rabbitmqctl must not start an epmd of its own either (e.g. while the cluster stops).
+      RABBITMQ_CTL_ERL_ARGS: "-start_epmd false",
     };
     const epmd = new ServerProcess(
       "epmd",
