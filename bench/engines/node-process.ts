@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 
 /** A port in [low, high) that accepted a listener on 127.0.0.1 a moment ago. */
 export async function freePort(low = 20_000, high = 30_000): Promise<number> {
@@ -110,6 +111,8 @@ export class ServerProcess {
     if (this.child) throw new Error(`${this.name} is already running`);
     this.log = fs.createWriteStream(this.logFile, { flags: "a" });
     const child = spawn(this.command, this.args, {
+      // Crash dumps and core files land beside the log, not in the caller's directory.
+      cwd: path.dirname(this.logFile),
       env: this.env,
       stdio: [this.keepStdinOpen ? "pipe" : "ignore", "pipe", "pipe"],
     });

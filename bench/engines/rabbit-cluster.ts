@@ -109,6 +109,7 @@ export class RabbitCluster {
         RABBITMQ_ADVANCED_CONFIG_FILE: path.join(nodeDir, "advanced.config"),
         RABBITMQ_ENABLED_PLUGINS_FILE: path.join(nodeDir, "enabled_plugins"),
         RABBITMQ_PID_FILE: path.join(nodeDir, "rabbit.pid"),
+        ERL_CRASH_DUMP: path.join(nodeDir, "erl_crash.dump"),
         // The script then execs the Erlang VM, so the PID we hold is the broker's own.
         RABBITMQ_ALLOW_INPUT: "true",
         // No scheduler busy-waiting: three VMs share two cores here (and share cores in production).
