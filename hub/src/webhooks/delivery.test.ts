@@ -175,6 +175,7 @@ describe.each(backends)("webhook delivery on %s", (_name, open) => {
     const d: WebhookDispatcher = new WebhookDispatcher({
       store,
       owner,
+      syncMs: 100,
       settings: { ...SETTINGS, ...settings },
       metrics,
     });
@@ -362,9 +363,9 @@ describe.each(backends)("webhook delivery on %s", (_name, open) => {
   it("lets one of two hubs on one database deliver a webhook, and the other take over when it stops", async () => {
     const a = await dispatcher({}, "hub-a");
     const r = await receiver();
-    const hook = await a.d.create(hookInput(r.url));
-    // hub-b learns of the webhook at its start, as a second hub on the database does.
+    // hub-b runs already: it learns of the webhook created through hub-a from the store.
     const b = await dispatcher({}, "hub-b");
+    const hook = await a.d.create(hookInput(r.url));
     const first = events(0, 10);
     await commit(store, a.d, first);
     b.d.notify(await store.webhooks.eventsAfter(0, 100));
@@ -381,6 +382,24 @@ describe.each(backends)("webhook delivery on %s", (_name, open) => {
       const log = await store.webhooks.deliveries(hook?.id as string, 100);
       expect(log.filter((e) => e.outcome === "delivered").length).toBeGreaterThanOrEqual(20);
     });
+    // A webhook replaced and then deleted in the store (through another hub) is followed: hub-b
+    // signs with the new secret, then stops delivering.
+    await store.webhooks.replace(
+      hook?.id as string,
+      hookInput(r.url, { secret: SECRET }),
+      Date.now() + 1000,
+    );
+    // The change reaches hub-b's loop at its next read of the store: events go out until one is
+    // signed.
+    for (let k = 20; k < 60; k++) {
+      const before = r.received.length;
+      await commit(store, b.d, events(k, 1));
+      await r.until((got) => got.length > before);
+      if (r.received[r.received.length - 1]?.headers["locus-signature"] !== undefined) break;
+    }
+    expect(verify(r.received[r.received.length - 1] as never, SECRET)).toBe(true);
+    await store.webhooks.delete(hook?.id as string);
+    await vi.waitFor(() => expect(b.d.lag()).toEqual([]));
   });
 
   it("refuses loopback at delivery when private addresses are not allowed, by address and by name", async () => {

@@ -37,6 +37,11 @@ export interface WebhookDispatcherOptions {
   settings: WebhookSettings;
   metrics?: Pick<HubMetrics, "webhookDelivered" | "webhookFailed" | "webhookAttemptsFailed">;
   logger?: Logger;
+  /**
+   * How often the stored webhooks are read again, ms, to pick up those created, replaced or
+   * deleted through another hub on the same database. Default 5000.
+   */
+  syncMs?: number;
   now?: () => number;
   random?: () => number;
   resolve?: Resolve;
@@ -59,6 +64,9 @@ export class WebhookDispatcher implements WebhookRegistry {
   #latest = 0;
   #started = false;
   #stopped = false;
+  #syncTimer: NodeJS.Timeout | null = null;
+  /** Each loop's webhook as last seen in the store, by id: its updated_at. */
+  readonly #seen = new Map<string, number>();
 
   constructor(options: WebhookDispatcherOptions) {
     this.#o = options;
@@ -69,15 +77,53 @@ export class WebhookDispatcher implements WebhookRegistry {
   async start(): Promise<void> {
     this.#started = true;
     this.#latest = await this.#o.store.webhooks.latestSeqno();
+    await this.#sync();
+    this.#scheduleSync();
+  }
+
+  /**
+   * Brings the loops in step with the stored webhooks: starts one for a webhook it does not run,
+   * passes on settings replaced elsewhere, stops the loop of a webhook deleted elsewhere.
+   */
+  async #sync(): Promise<void> {
+    const stored = new Map<string, WebhookRecord>();
     let after: string | undefined;
     for (;;) {
       const page = await this.#o.store.webhooks.list(
         after === undefined ? { limit: 100 } : { limit: 100, after },
       );
-      for (const hook of page) this.#startLoop(hook);
+      for (const hook of page) stored.set(hook.id, hook);
       if (page.length < 100) break;
       after = page[page.length - 1]?.id;
     }
+    if (this.#stopped) return;
+    for (const hook of stored.values()) {
+      const loop = this.#loops.get(hook.id);
+      if (loop === undefined) this.#startLoop(hook);
+      // Only newer settings: a list read before a PUT through this hub must not undo it.
+      else if (hook.updated_at > (this.#seen.get(hook.id) ?? 0)) {
+        this.#seen.set(hook.id, hook.updated_at);
+        loop.update(hook);
+      }
+    }
+    for (const [id, loop] of this.#loops) {
+      if (stored.has(id)) continue;
+      this.#loops.delete(id);
+      this.#seen.delete(id);
+      await loop.stop();
+    }
+  }
+
+  #scheduleSync(): void {
+    if (this.#stopped) return;
+    this.#syncTimer = setTimeout(() => {
+      this.#sync()
+        .catch((err: Error) =>
+          this.#o.logger?.warn({ err: err.message }, "reading the webhooks failed; will retry"),
+        )
+        .finally(() => this.#scheduleSync());
+    }, this.#o.syncMs ?? 5000);
+    this.#syncTimer.unref();
   }
 
   /** Freshly committed events: loops that are idle look at the store again. */
@@ -100,13 +146,17 @@ export class WebhookDispatcher implements WebhookRegistry {
 
   async replace(id: string, input: WebhookInput): Promise<WebhookRecord | null> {
     const hook = await this.#o.store.webhooks.replace(id, input, this.#now());
-    if (hook !== null) this.#loops.get(id)?.update(hook);
+    if (hook !== null) {
+      this.#seen.set(id, hook.updated_at);
+      this.#loops.get(id)?.update(hook);
+    }
     return hook;
   }
 
   async remove(id: string): Promise<boolean> {
     const loop = this.#loops.get(id);
     this.#loops.delete(id);
+    this.#seen.delete(id);
     // Stopped first, so no attempt of a deleted webhook is logged after its log is gone.
     await loop?.stop();
     return this.#o.store.webhooks.delete(id);
@@ -129,6 +179,7 @@ export class WebhookDispatcher implements WebhookRegistry {
   /** Stops every loop: attempts under way are cut short; the cursors stay for the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     const loops = [...this.#loops.values()];
     this.#loops.clear();
     await Promise.all(loops.map((loop) => loop.stop()));
@@ -146,6 +197,7 @@ export class WebhookDispatcher implements WebhookRegistry {
       ...(this.#o.resolve ? { resolve: this.#o.resolve } : {}),
     });
     this.#loops.set(hook.id, loop);
+    this.#seen.set(hook.id, hook.updated_at);
     loop.start();
   }
 
