@@ -95,6 +95,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
 
     const engine = new GeofenceEngine(fenceIndex(config, pool), {
       defaultMaxAccuracyM: config.maxAccuracyM,
+      crossingMaxGapMs: config.crossingMaxGapMs,
     });
     await engine.load(await store.allGeofences(), await store.vehicleStates());
 

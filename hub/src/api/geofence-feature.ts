@@ -48,6 +48,7 @@ export function toGeofenceInput(body: GeofenceBody, polygons: MultiPolygonCoords
     hysteresis_m: body.properties.hysteresis_m ?? null,
     max_accuracy_m: body.properties.max_accuracy_m ?? null,
     dwell_s: body.properties.dwell_s ?? null,
+    detect_crossing: body.properties.detect_crossing === true,
   };
 }
 

@@ -94,6 +94,11 @@ const DwellSchema = Type.Number({
   description: `Seconds: one dwell event once a vehicle has been inside this long; over 0, up to ${MAX_DWELL_S} (30 days), absent: off`,
 });
 
+const DetectCrossingSchema = Type.Boolean({
+  description:
+    "true: also report a vehicle that passed through between two fixes, neither of them inside, as an enter and an exit with interpolated ts, position and `interpolated: true`; absent or false: off",
+});
+
 export const GeofenceInputSchema = Type.Object(
   {
     type: Type.Literal("Feature"),
@@ -104,6 +109,7 @@ export const GeofenceInputSchema = Type.Object(
         hysteresis_m: Type.Optional(HysteresisSchema),
         max_accuracy_m: Type.Optional(MaxAccuracySchema),
         dwell_s: Type.Optional(DwellSchema),
+        detect_crossing: Type.Optional(DetectCrossingSchema),
       },
       {
         additionalProperties: true,
@@ -131,6 +137,7 @@ export const GeofenceSchema = Type.Object(
         hysteresis_m: Type.Optional(HysteresisSchema),
         max_accuracy_m: Type.Optional(MaxAccuracySchema),
         dwell_s: Type.Optional(DwellSchema),
+        detect_crossing: Type.Optional(DetectCrossingSchema),
         created_at: TimestampSchema,
         updated_at: TimestampSchema,
       },

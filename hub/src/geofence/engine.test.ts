@@ -27,6 +27,7 @@ function square(id: string, west: number): GeofenceRecord {
     hysteresis_m: null,
     max_accuracy_m: null,
     dwell_s: null,
+    detect_crossing: false,
     created_at: T0,
     updated_at: T0,
   };

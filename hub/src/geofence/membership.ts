@@ -32,10 +32,19 @@ export interface Membership {
   dwell_emitted: boolean;
 }
 
+/** Where the newest applied fix was, for crossings between it and the next (crossing-judge.ts). */
+export interface LastPosition {
+  longitude: number;
+  latitude: number;
+  accuracy?: number;
+}
+
 /** What is remembered of one vehicle between fixes. */
 export interface VehicleState {
   /** `ts` of the newest applied fix; null before the first. */
   last_ts: number | null;
+  /** Position of that fix; absent before the first, and in states stored before it was kept. */
+  last_position?: LastPosition;
   /** The fences the vehicle is inside, by id. Never mutated: successive states may share it. */
   inside: ReadonlyMap<string, Membership>;
 }
@@ -125,10 +134,17 @@ export function judgeFix(
   for (const id of exits.sort(compareIds)) transitions.push({ type: "exit", fence_id: id });
   for (const id of enters.sort(compareIds)) transitions.push({ type: "enter", fence_id: id });
   for (const id of dwells.sort(compareIds)) transitions.push({ type: "dwell", fence_id: id });
-  return { state: { last_ts: fix.ts, inside: inside ?? state.inside }, transitions };
+  const last_position: LastPosition = { longitude: fix.longitude, latitude: fix.latitude };
+  if (fix.accuracy !== undefined) last_position.accuracy = fix.accuracy;
+  return { state: { last_ts: fix.ts, last_position, inside: inside ?? state.inside }, transitions };
 }
 
-function tooInaccurate(fix: JudgedFix, fence: Fence, options: JudgeOptions): boolean {
+/** Whether the fix's accuracy is worse than the fence (or the global default) accepts. */
+export function tooInaccurate(
+  fix: { accuracy?: number },
+  fence: Fence,
+  options: JudgeOptions,
+): boolean {
   if (fix.accuracy === undefined) return false;
   return fix.accuracy > (fence.max_accuracy_m ?? options.defaultMaxAccuracyM);
 }

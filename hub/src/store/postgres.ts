@@ -129,8 +129,8 @@ export class PostgresStore implements Store {
     };
     await this.pool.query(
       `INSERT INTO geofences (id, name, geometry_type, geom, properties, hysteresis_m,
-         max_accuracy_m, dwell_s, created_at, updated_at)
-       VALUES ($1, $2, $3, ST_SetSRID(ST_GeomFromWKB($4), 4326), $5::jsonb, $6, $7, $8, $9, $9)`,
+         max_accuracy_m, dwell_s, created_at, updated_at, detect_crossing)
+       VALUES ($1, $2, $3, ST_SetSRID(ST_GeomFromWKB($4), 4326), $5::jsonb, $6, $7, $8, $9, $9, $10)`,
       [
         record.id,
         record.name,
@@ -141,6 +141,7 @@ export class PostgresStore implements Store {
         record.max_accuracy_m,
         record.dwell_s,
         now,
+        record.detect_crossing,
       ],
     );
     return record;
@@ -149,7 +150,8 @@ export class PostgresStore implements Store {
   async replaceGeofence(id: string, input: GeofenceInput, now: number) {
     const result = await this.pool.query<{ created_at: string }>(
       `UPDATE geofences SET name = $2, geometry_type = $3, geom = ST_SetSRID(ST_GeomFromWKB($4), 4326),
-         properties = $5::jsonb, hysteresis_m = $6, max_accuracy_m = $7, dwell_s = $8, updated_at = $9
+         properties = $5::jsonb, hysteresis_m = $6, max_accuracy_m = $7, dwell_s = $8, updated_at = $9,
+         detect_crossing = $10
        WHERE id = $1
        RETURNING created_at`,
       [
@@ -162,6 +164,7 @@ export class PostgresStore implements Store {
         input.max_accuracy_m,
         input.dwell_s,
         now,
+        input.detect_crossing,
       ],
     );
     const row = result.rows[0];

@@ -69,6 +69,7 @@ function fenceInput(name: string, extra: Partial<GeofenceInput> = {}): GeofenceI
     hysteresis_m: null,
     max_accuracy_m: null,
     dwell_s: null,
+    detect_crossing: false,
     ...extra,
   };
 }
@@ -133,6 +134,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           hysteresis_m: 25,
           max_accuracy_m: 50.5,
           dwell_s: 60,
+          detect_crossing: false,
         });
         const created = await store.createGeofence(input, T0);
         expect(created).toEqual({ ...input, id: created.id, created_at: T0, updated_at: T0 });
