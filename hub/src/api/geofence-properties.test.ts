@@ -60,3 +60,29 @@ describe("geofence properties nesting", () => {
     expect([depth, value]).toEqual([levels, 1]);
   });
 });
+
+describe("detect_crossing", () => {
+  it("is stored and returned as sent, on create and on replace", async () => {
+    const r = await call(
+      t.app,
+      "POST",
+      "/api/v1/geofences",
+      polygonFeature("gate", undefined, { detect_crossing: true }),
+    );
+    expect(r.statusCode).toBe(201);
+    const id = r.json().id;
+    expect(r.json().properties.detect_crossing).toBe(true);
+    expect((await t.store.getGeofence(id))?.detect_crossing).toBe(true);
+    const off = polygonFeature("gate", undefined, { detect_crossing: false });
+    const replaced = await call(t.app, "PUT", `/api/v1/geofences/${id}`, off);
+    expect(replaced.statusCode).toBe(200);
+    expect(replaced.json().properties.detect_crossing).toBe(false);
+    expect((await t.store.getGeofence(id))?.detect_crossing).toBe(false);
+  });
+
+  it.each([["yes"], [1], [null], [{}]])("refuses %j with a 400 naming the property", async (v) => {
+    const body = polygonFeature("gate", undefined, { detect_crossing: v });
+    const r = await call(t.app, "POST", "/api/v1/geofences", body);
+    expect(errorMessage(r, 400)).toMatch(/detect_crossing/);
+  });
+});
