@@ -1,10 +1,12 @@
 // The engine's answer to "who is inside": kept in step with the states it applies, from the
-// states it loads at start, and empty for a fence it no longer knows.
+// states it loads at start, and empty for a fence it no longer knows. And crossings between the
+// fixes of one group commit, looked up only while some fence detects them.
 
 import type { Fix } from "@locus/protocol";
 import { describe, expect, it } from "vitest";
 import type { GeofenceRecord } from "../store/store.ts";
 import { GeofenceEngine } from "./engine.ts";
+import type { Box } from "./fence-index.ts";
 import { DEFAULT_JUDGE_OPTIONS } from "./membership.ts";
 import { MemoryFenceIndex } from "./memory-index.ts";
 
@@ -67,5 +69,70 @@ describe("GeofenceEngine.vehiclesInside", () => {
     await restarted.remove("a");
     expect(restarted.vehiclesInside("a")).toEqual([]);
     expect(restarted.vehiclesInside("nope")).toEqual([]);
+  });
+});
+
+/** The real in-memory index, counting the segment lookups it is asked for. */
+class CountingIndex extends MemoryFenceIndex {
+  segmentLookups = 0;
+  override crossingCandidates(boxes: readonly Box[]): string[][] {
+    this.segmentLookups++;
+    return super.crossingCandidates(boxes);
+  }
+}
+
+describe("GeofenceEngine crossings", () => {
+  const gate = (id: string, west: number) => ({ ...square(id, west), detect_crossing: true });
+
+  it("judges the segments between fixes of one group commit, each before its fix's own events", async () => {
+    const engine = new GeofenceEngine(new MemoryFenceIndex(), DEFAULT_JUDGE_OPTIONS);
+    await engine.load([gate("a", 0), square("b", 10)], new Map());
+    // -1 → 2 crosses a (between s 1 and 2); 2 → 10.5 crosses nothing new and enters b.
+    const decision = await engine.judge(
+      [fix("v1", 0, -1), fix("v1", 3, 2), fix("v1", 5, 10.5)],
+      T0,
+    );
+    expect(decision.events.map((e) => [e.type, e.geofence_id, e.ts, e.interpolated])).toEqual([
+      ["enter", "a", new Date(T0 + 1000).toISOString(), true],
+      ["exit", "a", new Date(T0 + 2000).toISOString(), true],
+      ["enter", "b", new Date(T0 + 5000).toISOString(), undefined],
+    ]);
+    // Judged again from the same state (a redelivery after a crash): the same ids.
+    const again = await engine.judge([fix("v1", 0, -1), fix("v1", 3, 2), fix("v1", 5, 10.5)], T0);
+    expect(again.events.map((e) => e.id)).toEqual(decision.events.map((e) => e.id));
+    // Interpolated stays are no membership: nobody is inside a afterwards.
+    engine.apply(decision);
+    expect(engine.vehiclesInside("a")).toEqual([]);
+    expect(engine.state("v1").last_position).toEqual({ longitude: 10.5, latitude: 0.5 });
+  });
+
+  it("asks the index for segments only while some fence detects crossings", async () => {
+    const index = new CountingIndex();
+    const engine = new GeofenceEngine(index, DEFAULT_JUDGE_OPTIONS);
+    await engine.load([square("a", 0)], new Map());
+    await step(engine, [fix("v1", 0, -1), fix("v1", 3, 2)]);
+    expect(index.segmentLookups).toBe(0);
+    await engine.upsert(gate("a", 0));
+    await step(engine, [fix("v1", 4, -1)]);
+    expect(index.segmentLookups).toBe(1);
+    await engine.upsert(square("a", 0));
+    await step(engine, [fix("v1", 5, 2)]);
+    expect(index.segmentLookups).toBe(1);
+    await engine.upsert(gate("c", 20));
+    await engine.remove("c");
+    await step(engine, [fix("v1", 6, -1)]);
+    expect(index.segmentLookups).toBe(1);
+  });
+
+  it("gives no crossing over a gap longer than crossingMaxGapMs", async () => {
+    const engine = new GeofenceEngine(new MemoryFenceIndex(), {
+      ...DEFAULT_JUDGE_OPTIONS,
+      crossingMaxGapMs: 2000,
+    });
+    await engine.load([gate("a", 0)], new Map());
+    const slow = await engine.judge([fix("v1", 0, -1), fix("v1", 3, 2)], T0);
+    expect(slow.events).toEqual([]);
+    const quick = await engine.judge([fix("v1", 0, -1), fix("v1", 2, 2)], T0);
+    expect(quick.events.map((e) => e.type)).toEqual(["enter", "exit"]);
   });
 });
