@@ -46,7 +46,11 @@ const OPTIONS: CrossingOptions = { defaultMaxAccuracyM: Infinity, maxGapMs: 600_
 
 /** The state after `first` was judged, optionally inside some fences. */
 function after(first: JudgedFix, inside: string[] = []): VehicleState {
-  const state = judgeFix(EMPTY_VEHICLE_STATE, first, [], new Map()).state;
+  // As the engine keeps it while some fence detects crossings.
+  const state = {
+    ...judgeFix(EMPTY_VEHICLE_STATE, first, [], new Map()).state,
+    last_position: first,
+  };
   const memberships = new Map<string, Membership>(
     inside.map((id) => [id, { entered_at: first.ts, dwell_emitted: false }]),
   );
@@ -148,12 +152,7 @@ describe("judgeCrossings", () => {
         ],
       ],
     };
-    const state = judgeFix(
-      EMPTY_VEHICLE_STATE,
-      { longitude: 179.5, latitude: 0, ts: T0 },
-      [],
-      new Map(),
-    ).state;
+    const state = after({ longitude: 179.5, latitude: 0, ts: T0 });
     const next = { longitude: -179.5, latitude: 0, ts: T0 + 1000 };
     expect(judge([f], state, next)).toEqual([]);
   });

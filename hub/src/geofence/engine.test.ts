@@ -103,24 +103,29 @@ describe("GeofenceEngine crossings", () => {
     // Interpolated stays are no membership: nobody is inside a afterwards.
     engine.apply(decision);
     expect(engine.vehiclesInside("a")).toEqual([]);
-    expect(engine.state("v1").last_position).toEqual({ longitude: 10.5, latitude: 0.5 });
+    expect(engine.state("v1").last_position).toMatchObject({ longitude: 10.5, latitude: 0.5 });
   });
 
-  it("asks the index for segments only while some fence detects crossings", async () => {
+  it("keeps positions and asks the index for segments only while a fence detects crossings", async () => {
     const index = new CountingIndex();
     const engine = new GeofenceEngine(index, DEFAULT_JUDGE_OPTIONS);
     await engine.load([square("a", 0)], new Map());
     await step(engine, [fix("v1", 0, -1), fix("v1", 3, 2)]);
     expect(index.segmentLookups).toBe(0);
+    expect(engine.state("v1").last_position).toBeUndefined();
+    // A new crossing fence is judged from the segment that starts at each vehicle's next fix.
     await engine.upsert(gate("a", 0));
     await step(engine, [fix("v1", 4, -1)]);
-    expect(index.segmentLookups).toBe(1);
-    await engine.upsert(square("a", 0));
+    expect(index.segmentLookups).toBe(0);
     await step(engine, [fix("v1", 5, 2)]);
     expect(index.segmentLookups).toBe(1);
+    await engine.upsert(square("a", 0));
+    await step(engine, [fix("v1", 6, -1)]);
+    expect(index.segmentLookups).toBe(1);
+    expect(engine.state("v1").last_position).toBeUndefined();
     await engine.upsert(gate("c", 20));
     await engine.remove("c");
-    await step(engine, [fix("v1", 6, -1)]);
+    await step(engine, [fix("v1", 7, 2)]);
     expect(index.segmentLookups).toBe(1);
   });
 

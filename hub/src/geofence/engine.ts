@@ -136,11 +136,10 @@ export class GeofenceEngine {
       const fix = judged[i] as Fix;
       const previous = touched.get(fix.vehicle_id)?.state ?? this.state(fix.vehicle_id);
       const result = judgeFix(previous, fix, covering[i] ?? [], this.#fences, this.#options);
-      touched.set(fix.vehicle_id, {
-        vehicle_id: fix.vehicle_id,
-        state: result.state,
-        last_fix: fix,
-      });
+      // The position only while it can be used: a fence detecting crossings is judged from the
+      // segment that starts at each vehicle's next fix.
+      const state = crossing === null ? result.state : { ...result.state, last_position: fix };
+      touched.set(fix.vehicle_id, { vehicle_id: fix.vehicle_id, state, last_fix: fix });
       // On the way to the fix, so before its own transitions.
       const candidates = crossing?.[i];
       if (candidates !== undefined && candidates.length > 0) {
@@ -187,8 +186,7 @@ export class GeofenceEngine {
         ]);
         at.push(i);
       }
-      const position = { longitude: fix.longitude, latitude: fix.latitude };
-      last.set(fix.vehicle_id, { last_ts: fix.ts, last_position: position, inside: before.inside });
+      last.set(fix.vehicle_id, { last_ts: fix.ts, last_position: fix, inside: before.inside });
     }
     const out: string[][] = judged.map(() => []);
     if (boxes.length === 0) return out;

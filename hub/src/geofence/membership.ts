@@ -33,17 +33,17 @@ export interface Membership {
 }
 
 /** Where the newest applied fix was, for crossings between it and the next (crossing-judge.ts). */
-export interface LastPosition {
-  longitude: number;
-  latitude: number;
-  accuracy?: number;
-}
+export type LastPosition = Pick<JudgedFix, "longitude" | "latitude" | "accuracy">;
 
 /** What is remembered of one vehicle between fixes. */
 export interface VehicleState {
   /** `ts` of the newest applied fix; null before the first. */
   last_ts: number | null;
-  /** Position of that fix; absent before the first, and in states stored before it was kept. */
+  /**
+   * Position of that fix, kept by the engine only while some fence detects crossings. judgeFix
+   * leaves it out: retaining one more object per fix until the vehicle's next one slowed its
+   * measured rate by a fifth (GC promotion). Absent otherwise.
+   */
   last_position?: LastPosition;
   /** The fences the vehicle is inside, by id. Never mutated: successive states may share it. */
   inside: ReadonlyMap<string, Membership>;
@@ -134,9 +134,7 @@ export function judgeFix(
   for (const id of exits.sort(compareIds)) transitions.push({ type: "exit", fence_id: id });
   for (const id of enters.sort(compareIds)) transitions.push({ type: "enter", fence_id: id });
   for (const id of dwells.sort(compareIds)) transitions.push({ type: "dwell", fence_id: id });
-  const last_position: LastPosition = { longitude: fix.longitude, latitude: fix.latitude };
-  if (fix.accuracy !== undefined) last_position.accuracy = fix.accuracy;
-  return { state: { last_ts: fix.ts, last_position, inside: inside ?? state.inside }, transitions };
+  return { state: { last_ts: fix.ts, inside: inside ?? state.inside }, transitions };
 }
 
 /** Whether the fix's accuracy is worse than the fence (or the global default) accepts. */
