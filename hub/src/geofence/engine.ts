@@ -21,6 +21,9 @@ import {
   type VehicleState,
 } from "./membership.ts";
 
+const NO_IDS: readonly string[] = Object.freeze([]);
+const NO_MEMBERSHIPS: VehicleState["inside"] = new Map();
+
 /** Longest gap between two fixes (ms) with crossings between them, unless configured. */
 export const DEFAULT_CROSSING_MAX_GAP_MS = 600_000;
 
@@ -138,7 +141,10 @@ export class GeofenceEngine {
       const result = judgeFix(previous, fix, covering[i] ?? [], this.#fences, this.#options);
       // The position only while it can be used: a fence detecting crossings is judged from the
       // segment that starts at each vehicle's next fix.
-      const state = crossing === null ? result.state : { ...result.state, last_position: fix };
+      const state: VehicleState =
+        crossing === null
+          ? result.state
+          : { last_ts: result.state.last_ts, last_position: fix, inside: result.state.inside };
       touched.set(fix.vehicle_id, { vehicle_id: fix.vehicle_id, state, last_fix: fix });
       // On the way to the fix, so before its own transitions.
       const candidates = crossing?.[i];
@@ -169,13 +175,18 @@ export class GeofenceEngine {
    * For each judged fix, the crossing fences whose bbox meets the segment from the vehicle's
    * previous applied fix (in this group or before it); empty where no crossing can be judged.
    */
-  async #crossingCandidates(judged: readonly Fix[]): Promise<string[][]> {
-    const last = new Map<string, VehicleState>();
+  async #crossingCandidates(judged: readonly Fix[]): Promise<(readonly string[])[]> {
+    // Each vehicle's previous fix within this group; only last_ts and last_position are read.
+    const last = new Map<string, Fix>();
     const boxes: Box[] = [];
     const at: number[] = [];
     for (let i = 0; i < judged.length; i++) {
       const fix = judged[i] as Fix;
-      const before = last.get(fix.vehicle_id) ?? this.state(fix.vehicle_id);
+      const previous = last.get(fix.vehicle_id);
+      const before: VehicleState =
+        previous === undefined
+          ? this.state(fix.vehicle_id)
+          : { last_ts: previous.ts, last_position: previous, inside: NO_MEMBERSHIPS };
       const s = segmentTo(before, fix, this.#options);
       if (s !== null) {
         boxes.push([
@@ -186,9 +197,9 @@ export class GeofenceEngine {
         ]);
         at.push(i);
       }
-      last.set(fix.vehicle_id, { last_ts: fix.ts, last_position: fix, inside: before.inside });
+      last.set(fix.vehicle_id, fix);
     }
-    const out: string[][] = judged.map(() => []);
+    const out = new Array<readonly string[]>(judged.length).fill(NO_IDS);
     if (boxes.length === 0) return out;
     const found = await this.#index.crossingCandidates(boxes);
     at.forEach((i, k) => {

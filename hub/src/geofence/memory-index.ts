@@ -127,9 +127,13 @@ export class MemoryFenceIndex implements FenceIndex {
     const tree = this.#crossingTreeNow();
     const owners = this.#crossingOwners;
     return boxes.map(([x0, y0, x1, y1]) => {
-      if ([x0, y0, x1, y1].some(Number.isNaN)) return [];
-      const ids = tree.search(x0, y0, x1, y1).map((i) => (owners[i] as FenceRecord).fence.id);
-      return ids.sort(compareIds);
+      // NaN passes every bbox comparison (see coveringPoint).
+      if (Number.isNaN(x0 + y0 + x1 + y1)) return [];
+      const hits = tree.search(x0, y0, x1, y1);
+      const ids = new Array<string>(hits.length);
+      for (let k = 0; k < hits.length; k++)
+        ids[k] = (owners[hits[k] as number] as FenceRecord).fence.id;
+      return ids.length > 1 ? ids.sort(compareIds) : ids;
     });
   }
 
