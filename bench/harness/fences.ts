@@ -143,6 +143,7 @@ export async function seedSqlite(dataDir: string, fences: readonly Fence[]): Pro
           hysteresis_m: null,
           max_accuracy_m: null,
           dwell_s: null,
+          detect_crossing: false,
         },
         now,
       );

@@ -16,6 +16,20 @@ describe("LOCUS_MAX_FUTURE_S", () => {
   });
 });
 
+describe("LOCUS_CROSSING_MAX_GAP_S", () => {
+  it("defaults to 600 s and takes seconds up to a day", () => {
+    expect(loadConfig({}).crossingMaxGapMs).toBe(600_000);
+    expect(loadConfig({ LOCUS_CROSSING_MAX_GAP_S: "90.5" }).crossingMaxGapMs).toBe(90_500);
+    expect(loadConfig({ LOCUS_CROSSING_MAX_GAP_S: "0" }).crossingMaxGapMs).toBe(0);
+  });
+
+  it.each(["-1", "86401", "long"])("refuses %s naming the setting", (value) => {
+    expect(() => loadConfig({ LOCUS_CROSSING_MAX_GAP_S: value })).toThrow(
+      /^LOCUS_CROSSING_MAX_GAP_S: /,
+    );
+  });
+});
+
 describe("LOCUS_RETENTION_DAYS", () => {
   it("is off by default and takes days, fractions included", () => {
     expect(loadConfig({}).retentionMs).toBeNull();

@@ -49,6 +49,8 @@ export interface HubConfig {
   maxFutureMs: number;
   /** Fixes whose accuracy is worse than this change no membership, unless a geofence says otherwise. */
   maxAccuracyM: number;
+  /** Longest gap between two fixes with crossings judged between them (detect_crossing), ms. */
+  crossingMaxGapMs: number;
   sqliteSynchronous: "full" | "normal";
   /** Most fixes per group commit; 1 commits every message on its own (no grouping). */
   groupCommitMaxFixes: number;
@@ -287,6 +289,7 @@ export function loadConfig(env: Env = process.env): HubConfig {
         : number(env, "LOCUS_RETENTION_DAYS", 0, 0.001, 36_500) * 86_400_000,
     maxFutureMs: 1000 * integer(env, "LOCUS_MAX_FUTURE_S", 600, 0, 31_536_000),
     maxAccuracyM: number(env, "LOCUS_MAX_ACCURACY_M", Number.POSITIVE_INFINITY, 0, Infinity),
+    crossingMaxGapMs: 1000 * number(env, "LOCUS_CROSSING_MAX_GAP_S", 600, 0, 86_400),
     sqliteSynchronous: oneOf(env, "LOCUS_SQLITE_SYNCHRONOUS", "full", ["full", "normal"]),
     groupCommitMaxFixes: number(env, "LOCUS_GROUP_COMMIT_MAX_FIXES", 5000, 1, 100_000),
     outboxGraceMs: number(env, "LOCUS_OUTBOX_GRACE_MS", 2000, 0, 600_000),

@@ -98,6 +98,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
 
     const engine = new GeofenceEngine(fenceIndex(config, pool), {
       defaultMaxAccuracyM: config.maxAccuracyM,
+      crossingMaxGapMs: config.crossingMaxGapMs,
     });
     let broker: Broker | null = null;
     const metrics = createMetrics({

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import Value from "typebox/value";
 import { describe, expect, it } from "vitest";
 import {
+  buildCrossingEvent,
   buildEvent,
   decodeEvent,
   encodeEvent,
@@ -153,5 +154,53 @@ describe("decodeEvent", () => {
 
   it("never throws", () => {
     fc.assert(fc.property(fc.jsonValue(), (v) => void decodeEvent(JSON.stringify(v) ?? "")));
+  });
+});
+
+describe("buildCrossingEvent", () => {
+  const fix = { vehicle_id: "truck-01", ts: T0 + 10_000, seq: 3 };
+  const crossing = { ts: T0 + 2_000, latitude: 34.051, longitude: -118.241, ordinal: 0 };
+  const enter = buildCrossingEvent({ type: "enter", geofence_id: "g1" }, fix, crossing, "yard", T0);
+
+  it("carries the crossing's time and place and interpolated: true, on the wire too", () => {
+    expect(enter).toMatchObject({
+      type: "enter",
+      ts: "2026-11-24T20:00:03.000Z",
+      latitude: 34.051,
+      longitude: -118.241,
+      interpolated: true,
+    });
+    expect(Object.keys(JSON.parse(encodeEvent(enter))).at(-1)).toBe("interpolated");
+    expect(Value.Check(GeofenceEventSchema, enter)).toBe(true);
+    expect(decodeEvent(encodeEvent(enter))).toStrictEqual(enter);
+  });
+
+  it("has an id that is the same when recomputed and that no fix's own transition has", () => {
+    const again = buildCrossingEvent({ type: "enter", geofence_id: "g1" }, fix, crossing, "x", T0);
+    expect(again.id).toBe(enter.id);
+    // A real fix at exactly the interpolated time, with the same seq: a different transition.
+    const real = { vehicle_id: "truck-01", ts: crossing.ts, seq: 3, latitude: 0, longitude: 0 };
+    expect(buildEvent({ type: "enter", geofence_id: "g1" }, real, "yard", T0).id).not.toBe(
+      enter.id,
+    );
+    // The second pass through the fence along the same segment, at the same rounded ms.
+    const second = buildCrossingEvent(
+      { type: "enter", geofence_id: "g1" },
+      fix,
+      { ...crossing, ordinal: 1 },
+      "yard",
+      T0,
+    );
+    expect(second.id).not.toBe(enter.id);
+    const exit = buildCrossingEvent({ type: "exit", geofence_id: "g1" }, fix, crossing, "yard", T0);
+    expect(exit.id).not.toBe(enter.id);
+  });
+
+  it("is refused by decodeEvent with an interpolated other than true", () => {
+    const text = JSON.stringify({ ...enter, interpolated: "yes" });
+    expect(decodeEvent(text)).toBeNull();
+    expect(decodeEvent(JSON.stringify({ ...enter, interpolated: undefined }))).not.toHaveProperty(
+      "interpolated",
+    );
   });
 });

@@ -25,10 +25,26 @@ export const GeofenceEventSchema = Type.Object(
     vehicle_id: Type.String({ pattern: VEHICLE_ID_PATTERN.source, description: "Vehicle id" }),
     geofence_id: Type.String({ description: "Geofence id" }),
     geofence_name: Type.String({ description: "Geofence name when the event was detected" }),
-    ts: timeStringSchema("Time of the fix that caused the event, RFC 3339 UTC"),
-    latitude: Type.Number({ minimum: -90, maximum: 90, description: "Latitude of that fix" }),
-    longitude: Type.Number({ minimum: -180, maximum: 180, description: "Longitude of that fix" }),
+    ts: timeStringSchema(
+      "Time of the fix that caused the event, RFC 3339 UTC; for an interpolated event, the time interpolated along the way between two fixes",
+    ),
+    latitude: Type.Number({
+      minimum: -90,
+      maximum: 90,
+      description: "Latitude of that fix (of the crossing point when interpolated)",
+    }),
+    longitude: Type.Number({
+      minimum: -180,
+      maximum: 180,
+      description: "Longitude of that fix (of the crossing point when interpolated)",
+    }),
     detected_at: timeStringSchema("When the hub decided the event, RFC 3339 UTC"),
+    interpolated: Type.Optional(
+      Type.Literal(true, {
+        description:
+          "Present (true) only on an enter or exit found between two fixes, neither inside the geofence (properties.detect_crossing): ts, latitude and longitude are interpolated along the straight line between them",
+      }),
+    ),
   },
   { description: "A geofence event" },
 );
@@ -39,9 +55,19 @@ export interface TransitionKey {
   vehicle_id: string;
   geofence_id: string;
   type: string;
-  /** Epoch ms of the triggering fix. */
+  /** Epoch ms of the triggering fix (of the crossing, when interpolated). */
   ts: number;
   seq?: number;
+  /** For an interpolated transition: the fix that ended the segment, and which pass it is. */
+  crossing?: CrossingKey;
+}
+
+/** What tells interpolated transitions apart: the segment's end fix and the pass along it. */
+export interface CrossingKey {
+  /** Epoch ms of the fix that ended the segment. */
+  fix_ts: number;
+  /** Which of the fence's enters (or exits) along that segment, from 0. */
+  ordinal: number;
 }
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -51,15 +77,18 @@ const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padSt
  * made from the SHA-256 of the transition's key, so a redelivered or recomputed event keeps its id.
  */
 export function eventId(t: TransitionKey): string {
-  // A JSON array is an unambiguous encoding: no choice of ids can make two keys collide.
-  const key = JSON.stringify([
+  // A JSON array is an unambiguous encoding: no choice of ids can make two keys collide. An
+  // interpolated transition's key is longer, so it never equals a fix's own.
+  const parts: unknown[] = [
     "locus-event-1",
     t.vehicle_id,
     t.geofence_id,
     t.type,
     t.ts,
     t.seq ?? null,
-  ]);
+  ];
+  if (t.crossing !== undefined) parts.push("crossing", t.crossing.fix_ts, t.crossing.ordinal);
+  const key = JSON.stringify(parts);
   const b = createHash("sha256").update(key).digest();
   const h = (i: number): string => HEX[b[i] as number] as string;
   const version = HEX[((b[6] as number) & 0x0f) | 0x80] as string;
@@ -99,14 +128,59 @@ export function buildEvent(
   };
 }
 
-/** The MQTT payload of an event: exactly the §3 fields, in the §3 order, nothing else. */
+/** Where and when a segment between two fixes crossed a geofence's boundary. */
+export interface Crossing {
+  /** Which of the fence's enters (or exits) along the segment, from 0. */
+  ordinal: number;
+  /** Epoch ms, interpolated. */
+  ts: number;
+  latitude: number;
+  longitude: number;
+}
+
+/**
+ * The §3 event for an interpolated enter or exit on the segment that `fix` ended: the crossing's
+ * time and place, `interpolated: true`, and an id that no fix's own transition can have.
+ */
+export function buildCrossingEvent(
+  transition: { type: "enter" | "exit"; geofence_id: string },
+  fix: Pick<Fix, "vehicle_id" | "ts" | "seq">,
+  crossing: Crossing,
+  geofenceName: string,
+  detectedAt: number,
+): GeofenceEvent {
+  return {
+    id: eventId({
+      vehicle_id: fix.vehicle_id,
+      geofence_id: transition.geofence_id,
+      type: transition.type,
+      ts: crossing.ts,
+      seq: fix.seq,
+      crossing: { fix_ts: fix.ts, ordinal: crossing.ordinal },
+    }),
+    type: transition.type,
+    vehicle_id: fix.vehicle_id,
+    geofence_id: transition.geofence_id,
+    geofence_name: geofenceName,
+    ts: formatTs(crossing.ts),
+    latitude: crossing.latitude,
+    longitude: crossing.longitude,
+    detected_at: formatTs(detectedAt),
+    interpolated: true,
+  };
+}
+
+/**
+ * The MQTT payload of an event: exactly the §3 fields, in the §3 order, then `interpolated` where
+ * it is true (an additive field consumers that do not know it ignore), nothing else.
+ */
 export function encodeEvent(event: GeofenceEvent): string {
   return JSON.stringify(toWireEvent(event));
 }
 
-/** Exactly the §3 fields, in the §3 order, whatever else the object carries. */
+/** Exactly the §3 fields, in the §3 order, and `interpolated` when true, whatever else it carries. */
 export function toWireEvent(e: GeofenceEvent): GeofenceEvent {
-  return {
+  const wire: GeofenceEvent = {
     id: e.id,
     type: e.type,
     vehicle_id: e.vehicle_id,
@@ -117,6 +191,8 @@ export function toWireEvent(e: GeofenceEvent): GeofenceEvent {
     longitude: e.longitude,
     detected_at: e.detected_at,
   };
+  if (e.interpolated === true) wire.interpolated = true;
+  return wire;
 }
 
 function isEventType(v: unknown): v is EventType {
@@ -155,7 +231,8 @@ export function decodeEvent(payload: Uint8Array | string): GeofenceEvent | null 
     !isNumberIn(e.latitude, -90, 90) ||
     !isNumberIn(e.longitude, -180, 180) ||
     typeof e.detected_at !== "string" ||
-    parseTs(e.detected_at) === null
+    parseTs(e.detected_at) === null ||
+    (e.interpolated !== undefined && e.interpolated !== true)
   ) {
     return null;
   }

@@ -55,6 +55,7 @@ export function toGeofenceInput(body: GeofenceBody, shape: ValidatedShape): Geof
     hysteresis_m: body.properties.hysteresis_m ?? null,
     max_accuracy_m: body.properties.max_accuracy_m ?? null,
     dwell_s: body.properties.dwell_s ?? null,
+    detect_crossing: body.properties.detect_crossing === true,
   };
   if (shape.circle !== undefined) input.circle = shape.circle;
   if (shape.corridor !== undefined) input.corridor = shape.corridor;

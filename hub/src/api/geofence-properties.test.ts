@@ -60,3 +60,67 @@ describe("geofence properties nesting", () => {
     expect([depth, value]).toEqual([levels, 1]);
   });
 });
+
+describe("detect_crossing", () => {
+  it("is stored and returned as sent, on create and on replace", async () => {
+    const r = await call(
+      t.app,
+      "POST",
+      "/api/v1/geofences",
+      polygonFeature("gate", undefined, { detect_crossing: true }),
+    );
+    expect(r.statusCode).toBe(201);
+    const id = r.json().id;
+    expect(r.json().properties.detect_crossing).toBe(true);
+    expect((await t.store.getGeofence(id))?.detect_crossing).toBe(true);
+    const off = polygonFeature("gate", undefined, { detect_crossing: false });
+    const replaced = await call(t.app, "PUT", `/api/v1/geofences/${id}`, off);
+    expect(replaced.statusCode).toBe(200);
+    expect(replaced.json().properties.detect_crossing).toBe(false);
+    expect((await t.store.getGeofence(id))?.detect_crossing).toBe(false);
+  });
+
+  it.each([["yes"], [1], [null], [{}]])("refuses %j with a 400 naming the property", async (v) => {
+    const body = polygonFeature("gate", undefined, { detect_crossing: v });
+    const r = await call(t.app, "POST", "/api/v1/geofences", body);
+    expect(errorMessage(r, 400)).toMatch(/detect_crossing/);
+  });
+
+  it.each([
+    ["a circle", { type: "Point", coordinates: [10, 50] }, { radius_m: 100 }, /circle \(Point\)/],
+    [
+      "a corridor",
+      {
+        type: "LineString",
+        coordinates: [
+          [10, 50],
+          [10.01, 50],
+        ],
+      },
+      { width_m: 60 },
+      /corridor \(LineString\)/,
+    ],
+  ])(
+    "refuses it on %s with a 400 naming the problem, on create and replace",
+    async (_, geometry, shape, kind) => {
+      const feature = (detect_crossing: boolean) => ({
+        type: "Feature",
+        geometry,
+        properties: { name: "round", ...shape, detect_crossing },
+      });
+      const refused = await call(t.app, "POST", "/api/v1/geofences", feature(true));
+      const message = errorMessage(refused, 400);
+      expect(message).toMatch(/^body\/properties\.detect_crossing: /);
+      expect(message).toMatch(/only for Polygon and MultiPolygon/);
+      expect(message).toMatch(kind);
+      // false is accepted (and stored as off); true is refused on replace too.
+      const created = await call(t.app, "POST", "/api/v1/geofences", feature(false));
+      expect(created.statusCode).toBe(201);
+      const id = created.json().id;
+      expect((await t.store.getGeofence(id))?.detect_crossing).toBe(false);
+      const replaced = await call(t.app, "PUT", `/api/v1/geofences/${id}`, feature(true));
+      expect(errorMessage(replaced, 400)).toMatch(/detect_crossing/);
+      expect((await t.store.getGeofence(id))?.detect_crossing).toBe(false);
+    },
+  );
+});

@@ -17,6 +17,7 @@ function record(id: string, name: string, version?: number): GeofenceRecord {
     hysteresis_m: null,
     max_accuracy_m: null,
     dwell_s: null,
+    detect_crossing: false,
     created_at: 0,
     updated_at: 0,
     ...(version === undefined ? {} : { version }),

@@ -122,6 +122,11 @@ const DwellSchema = Type.Number({
   description: `Seconds: one dwell event once a vehicle has been inside this long; over 0, up to ${MAX_DWELL_S} (30 days), absent: off`,
 });
 
+const DetectCrossingSchema = Type.Boolean({
+  description:
+    "true: also report a vehicle that passed through between two fixes, neither of them inside, as an enter and an exit with interpolated ts, position and `interpolated: true`; absent or false: off",
+});
+
 export const GeofenceInputSchema = Type.Object(
   {
     type: Type.Literal("Feature"),
@@ -134,6 +139,7 @@ export const GeofenceInputSchema = Type.Object(
         dwell_s: Type.Optional(DwellSchema),
         radius_m: Type.Optional(RadiusSchema),
         width_m: Type.Optional(WidthSchema),
+        detect_crossing: Type.Optional(DetectCrossingSchema),
       },
       {
         additionalProperties: true,
@@ -164,6 +170,7 @@ export const GeofenceSchema = Type.Object(
         dwell_s: Type.Optional(DwellSchema),
         radius_m: Type.Optional(RadiusSchema),
         width_m: Type.Optional(WidthSchema),
+        detect_crossing: Type.Optional(DetectCrossingSchema),
         created_at: TimestampSchema,
         updated_at: TimestampSchema,
       },

@@ -16,12 +16,15 @@
 
 import fs from "node:fs";
 import { createRequire } from "node:module";
+import type { Fix } from "@locus/protocol";
 import fc from "fast-check";
 import { feature } from "topojson-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestSchema } from "../../../tests/support/postgres.ts";
 import { mulberry32 } from "../../../tests/support/random.ts";
 import { openPostgresStore, type PostgresStore } from "../store/postgres.ts";
+import type { GeofenceRecord } from "../store/store.ts";
+import { GeofenceEngine } from "./engine.ts";
 import type { Fence, MultiPolygonCoords, Position, Ring } from "./fence.ts";
 import type { LonLat } from "./fence-index.ts";
 import { MemoryFenceIndex } from "./memory-index.ts";
@@ -41,6 +44,7 @@ const NEAR_DEG = 1e-9;
 /** No circle or corridor disagreement may lie farther than this from the edge (metres). */
 const SHAPE_TOLERANCE_M = 1e-3;
 const BATCH = 1000;
+const T0 = Date.UTC(2026, 11, 6, 12);
 
 const server = await startPostgres();
 afterAll(async () => {
@@ -253,6 +257,87 @@ if (server === null) {
       // Only points placed on the edge may differ; 1 mm either side never does.
       expect(byKind["1 mm inside"] + byKind["1 mm outside"] + byKind["1 m either side"]).toBe(0);
       expect(byKind.nearby).toBe(0);
+    });
+
+    it("decides the same events, interpolated crossings included, with either index", async () => {
+      await store.pool.query("TRUNCATE geofences");
+      const rand = mulberry32(7);
+      const options = { defaultMaxAccuracyM: 50, crossingMaxGapMs: 600_000 };
+      const memory = new GeofenceEngine(new MemoryFenceIndex(), options);
+      const viaPostgis = new GeofenceEngine(postgis, options);
+      // Stars with holes, fans sharing edges and MultiPolygons, in a 10° square; most detect
+      // crossings, some do not.
+      const generated = fc.sample(fc.array(starFence(false), { minLength: 30, maxLength: 30 }), {
+        numRuns: 1,
+        seed: 7,
+      })[0] as Ring[][][][];
+      let n = 0;
+      for (const polygons of generated.flat()) {
+        // Each shape scaled to 1–3° across and moved to a random place in the square.
+        const all = polygons.flat(2);
+        const [xs, ys] = [all.map((p) => p[0]), all.map((p) => p[1])];
+        const [x0, y0] = [Math.min(...xs), Math.min(...ys)];
+        const extent = Math.max(Math.max(...xs) - x0, Math.max(...ys) - y0);
+        const k = (1 + 2 * rand()) / extent;
+        const [cx, cy] = [1 + 6 * rand(), 1 + 6 * rand()];
+        const moved = polygons.map((rings) =>
+          rings.map((ring) =>
+            ring.map(([x, y]): Position => [cx + (x - x0) * k, cy + (y - y0) * k]),
+          ),
+        );
+        const checked = validateGeometry({ type: "MultiPolygon", coordinates: moved });
+        if (!checked.ok) continue;
+        const record: GeofenceRecord = {
+          id: `x${n}`,
+          name: `x${n}`,
+          geometry_type: "MultiPolygon",
+          polygons: checked.polygons,
+          properties: {},
+          hysteresis_m: null,
+          max_accuracy_m: null,
+          dwell_s: null,
+          detect_crossing: n % 5 !== 0,
+          created_at: 0,
+          updated_at: 0,
+        };
+        n++;
+        await memory.upsert(record);
+        await viaPostgis.upsert(record);
+      }
+      // Ten vehicles jumping about the square: sparse fixes, now and then too inaccurate, or
+      // after a gap too long for a crossing.
+      const vehicles = Array.from({ length: 10 }, (_, i) => ({ id: `v${i}`, ts: T0 }));
+      let interpolated = 0;
+      let total = 0;
+      for (let round = 0; round < 40; round++) {
+        const batch: Fix[] = [];
+        for (let k = 0; k < 25; k++) {
+          const v = vehicles[Math.floor(rand() * vehicles.length)] as { id: string; ts: number };
+          v.ts += rand() < 0.05 ? 700_000 : Math.floor(rand() * 60_000);
+          const fix: Fix = {
+            vehicle_id: v.id,
+            latitude: rand() * 10,
+            longitude: rand() * 10,
+            ts: v.ts,
+            ts_given: true,
+          };
+          if (rand() < 0.1) fix.accuracy = 100;
+          batch.push(fix);
+        }
+        const a = await memory.judge(batch, T0);
+        const b = await viaPostgis.judge(batch, T0);
+        expect(b.events).toEqual(a.events);
+        expect(b.vehicles).toEqual(a.vehicles);
+        memory.apply(a);
+        viaPostgis.apply(b);
+        total += a.events.length;
+        interpolated += a.events.filter((e) => e.interpolated === true).length;
+      }
+      console.info(
+        `differential crossings: ${n} fences, 1000 fixes, ${total} events, ${interpolated} interpolated`,
+      );
+      expect(interpolated).toBeGreaterThan(50);
+      expect(total - interpolated).toBeGreaterThan(50);
     });
 
     for (const atlas of REAL_BOUNDARIES) {

@@ -1,10 +1,12 @@
 // The engine's answer to "who is inside": kept in step with the states it applies, from the
-// states it loads at start, and empty for a fence it no longer knows.
+// states it loads at start, and empty for a fence it no longer knows. And crossings between the
+// fixes of one group commit, looked up only while some fence detects them.
 
 import type { Fix } from "@locus/protocol";
 import { describe, expect, it } from "vitest";
 import type { GeofenceRecord } from "../store/store.ts";
 import { GeofenceEngine } from "./engine.ts";
+import type { Box } from "./fence-index.ts";
 import { DEFAULT_JUDGE_OPTIONS } from "./membership.ts";
 import { MemoryFenceIndex } from "./memory-index.ts";
 
@@ -27,6 +29,7 @@ function square(id: string, west: number): GeofenceRecord {
     hysteresis_m: null,
     max_accuracy_m: null,
     dwell_s: null,
+    detect_crossing: false,
     created_at: T0,
     updated_at: T0,
   };
@@ -151,5 +154,114 @@ describe("GeofenceEngine with circles and corridors", () => {
     expect(await types(at("v", 63, north(20)))).toEqual(["enter c", "enter r"]);
     expect(await types(at("v", 64, north(5000)))).toEqual(["exit c"]);
     expect(engine.vehiclesInside("r")).toEqual(["v"]);
+  });
+});
+
+/** The real in-memory index, counting the segment lookups it is asked for. */
+class CountingIndex extends MemoryFenceIndex {
+  segmentLookups = 0;
+  override crossingCandidates(boxes: readonly Box[]): string[][] {
+    this.segmentLookups++;
+    return super.crossingCandidates(boxes);
+  }
+}
+
+describe("GeofenceEngine crossings", () => {
+  const gate = (id: string, west: number) => ({ ...square(id, west), detect_crossing: true });
+
+  it("judges the segments between fixes of one group commit, each before its fix's own events", async () => {
+    const engine = new GeofenceEngine(new MemoryFenceIndex(), DEFAULT_JUDGE_OPTIONS);
+    await engine.load([gate("a", 0), square("b", 10)], new Map());
+    // -1 → 2 crosses a (between s 1 and 2); 2 → 10.5 crosses nothing new and enters b.
+    const decision = await engine.judge(
+      [fix("v1", 0, -1), fix("v1", 3, 2), fix("v1", 5, 10.5)],
+      T0,
+    );
+    expect(decision.events.map((e) => [e.type, e.geofence_id, e.ts, e.interpolated])).toEqual([
+      ["enter", "a", new Date(T0 + 1000).toISOString(), true],
+      ["exit", "a", new Date(T0 + 2000).toISOString(), true],
+      ["enter", "b", new Date(T0 + 5000).toISOString(), undefined],
+    ]);
+    // Judged again from the same state (a redelivery after a crash): the same ids.
+    const again = await engine.judge([fix("v1", 0, -1), fix("v1", 3, 2), fix("v1", 5, 10.5)], T0);
+    expect(again.events.map((e) => e.id)).toEqual(decision.events.map((e) => e.id));
+    // Interpolated stays are no membership: nobody is inside a afterwards.
+    engine.apply(decision);
+    expect(engine.vehiclesInside("a")).toEqual([]);
+    expect(engine.state("v1").last_position).toMatchObject({ longitude: 10.5, latitude: 0.5 });
+  });
+
+  it("keeps positions and asks the index for segments only while a fence detects crossings", async () => {
+    const index = new CountingIndex();
+    const engine = new GeofenceEngine(index, DEFAULT_JUDGE_OPTIONS);
+    await engine.load([square("a", 0)], new Map());
+    await step(engine, [fix("v1", 0, -1), fix("v1", 3, 2)]);
+    expect(index.segmentLookups).toBe(0);
+    expect(engine.state("v1").last_position).toBeUndefined();
+    // A new crossing fence is judged from the segment that starts at each vehicle's next fix.
+    await engine.upsert(gate("a", 0));
+    await step(engine, [fix("v1", 4, -1)]);
+    expect(index.segmentLookups).toBe(0);
+    await step(engine, [fix("v1", 5, 2)]);
+    expect(index.segmentLookups).toBe(1);
+    await engine.upsert(square("a", 0));
+    await step(engine, [fix("v1", 6, -1)]);
+    expect(index.segmentLookups).toBe(1);
+    expect(engine.state("v1").last_position).toBeUndefined();
+    await engine.upsert(gate("c", 20));
+    await engine.remove("c");
+    await step(engine, [fix("v1", 7, 2)]);
+    expect(index.segmentLookups).toBe(1);
+  });
+
+  it("gives no crossing over a gap longer than crossingMaxGapMs", async () => {
+    const engine = new GeofenceEngine(new MemoryFenceIndex(), {
+      ...DEFAULT_JUDGE_OPTIONS,
+      crossingMaxGapMs: 2000,
+    });
+    await engine.load([gate("a", 0)], new Map());
+    const slow = await engine.judge([fix("v1", 0, -1), fix("v1", 3, 2)], T0);
+    expect(slow.events).toEqual([]);
+    const quick = await engine.judge([fix("v1", 0, -1), fix("v1", 2, 2)], T0);
+    expect(quick.events.map((e) => e.type)).toEqual(["enter", "exit"]);
+  });
+
+  it("never judges crossings of a circle or corridor, whatever its record says", async () => {
+    const index = new CountingIndex();
+    const engine = new GeofenceEngine(index, DEFAULT_JUDGE_OPTIONS);
+    // A circle and a corridor on the way from -1 to 2, both marked detect_crossing (which the API
+    // refuses): judged as circles and corridors, by the fixes alone.
+    const circle = {
+      ...square("c", 0),
+      geometry_type: "Point" as const,
+      polygons: [],
+      circle: { center: [0.5, 0.5] as const, radius_m: 1000 },
+      detect_crossing: true,
+    };
+    const corridor = {
+      ...square("r", 0),
+      geometry_type: "LineString" as const,
+      polygons: [],
+      corridor: {
+        line: [
+          [0.5, 0],
+          [0.5, 1],
+        ] as const,
+        width_m: 1000,
+      },
+      detect_crossing: true,
+    };
+    await engine.load([circle, corridor], new Map());
+    const decision = await engine.judge([fix("v1", 0, -1), fix("v1", 3, 2)], T0);
+    expect(decision.events).toEqual([]);
+    expect(index.segmentLookups).toBe(0);
+    expect(index.crossingCandidates([[-2, -2, 3, 3]])).toEqual([[]]);
+    // The same shape as a polygon is crossed.
+    await engine.upsert(gate("c", 0));
+    const crossed = await engine.judge([fix("v1", 0, -1), fix("v1", 3, 2)], T0);
+    expect(crossed.events.map((e) => [e.type, e.geofence_id, e.interpolated])).toEqual([
+      ["enter", "c", true],
+      ["exit", "c", true],
+    ]);
   });
 });

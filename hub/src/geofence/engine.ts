@@ -1,18 +1,37 @@
 // The geofence engine: the live fences (by id and in the spatial index) and every vehicle's
 // judged state with its version, behind one seam. It judges a group commit's fresh fixes with the
-// pure `judgeFix` and changes its vehicle states only when told that the decision was committed,
-// or, when another hub wrote them, when given the stored ones again.
+// pure `judgeFix` (and `judgeCrossings` where fences detect crossings) and changes its vehicle
+// states only when told that the decision was committed, or, when another hub wrote them, when
+// given the stored ones again.
 
-import { buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
+import { buildCrossingEvent, buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
 import type { GeofenceRecord, VehicleUpdate, VersionedState } from "../store/store.ts";
+import { crossableShape, detectsCrossing } from "./crossing.ts";
+import {
+  type CrossingFence,
+  type CrossingOptions,
+  judgeCrossings,
+  segmentTo,
+} from "./crossing-judge.ts";
 import type { Fence } from "./fence.ts";
-import type { FenceIndex, LonLat } from "./fence-index.ts";
+import type { Box, FenceIndex, LonLat } from "./fence-index.ts";
 import {
   EMPTY_VEHICLE_STATE,
   type JudgeOptions,
   judgeFix,
   type VehicleState,
 } from "./membership.ts";
+
+const NO_IDS: readonly string[] = Object.freeze([]);
+const NO_MEMBERSHIPS: VehicleState["inside"] = new Map();
+
+/** Longest gap between two fixes (ms) with crossings between them, unless configured. */
+export const DEFAULT_CROSSING_MAX_GAP_MS = 600_000;
+
+export interface EngineOptions extends JudgeOptions {
+  /** A longer gap between two fixes (ms) gives no crossing. Default DEFAULT_CROSSING_MAX_GAP_MS. */
+  crossingMaxGapMs?: number;
+}
 
 /** What the engine decided about the fresh fixes of one group commit. */
 export interface Decision {
@@ -27,6 +46,7 @@ export function fenceFromRecord(record: GeofenceRecord): Fence {
   if (record.hysteresis_m !== null) fence.hysteresis_m = record.hysteresis_m;
   if (record.max_accuracy_m !== null) fence.max_accuracy_m = record.max_accuracy_m;
   if (record.dwell_s !== null) fence.dwell_s = record.dwell_s;
+  if (record.detect_crossing) fence.detect_crossing = true;
   return fence;
 }
 
@@ -37,12 +57,15 @@ export class GeofenceEngine {
   readonly #versions = new Map<string, number>();
   /** Who is inside each fence: the states' memberships turned around, kept in step by #setState. */
   readonly #insideOf = new Map<string, Set<string>>();
+  /** The fences with detect_crossing, with their shapes; empty keeps judging free of segments. */
+  readonly #crossing = new Map<string, CrossingFence>();
   readonly #index: FenceIndex;
-  readonly #options: JudgeOptions;
+  readonly #options: CrossingOptions;
 
-  constructor(index: FenceIndex, options: JudgeOptions) {
+  constructor(index: FenceIndex, options: EngineOptions) {
     this.#index = index;
-    this.#options = options;
+    const { crossingMaxGapMs, ...judge } = options;
+    this.#options = { ...judge, maxGapMs: crossingMaxGapMs ?? DEFAULT_CROSSING_MAX_GAP_MS };
   }
 
   /**
@@ -54,7 +77,7 @@ export class GeofenceEngine {
     states: ReadonlyMap<string, VehicleState | VersionedState>,
   ): Promise<void> {
     const fences = records.map(fenceFromRecord);
-    for (const fence of fences) this.#fences.set(fence.id, fence);
+    for (const fence of fences) this.#setFence(fence);
     for (const [id, stored] of states) {
       if ("version" in stored) {
         this.#setState(id, stored.state);
@@ -82,13 +105,23 @@ export class GeofenceEngine {
   async upsert(record: GeofenceRecord): Promise<void> {
     const fence = fenceFromRecord(record);
     await this.#index.upsert(fence);
-    this.#fences.set(fence.id, fence);
+    this.#setFence(fence);
   }
 
   /** After a geofence was deleted: memberships of it end without an event. */
   async remove(id: string): Promise<void> {
     this.#fences.delete(id);
+    this.#crossing.delete(id);
     await this.#index.remove(id);
+  }
+
+  #setFence(fence: Fence): void {
+    this.#fences.set(fence.id, fence);
+    if (detectsCrossing(fence)) {
+      this.#crossing.set(fence.id, { fence, shape: crossableShape(fence) });
+    } else {
+      this.#crossing.delete(fence.id);
+    }
   }
 
   has(id: string): boolean {
@@ -125,6 +158,7 @@ export class GeofenceEngine {
     if (judged.length === 0) return { vehicles: [], events: [] };
     const points = judged.map((f): LonLat => [f.longitude, f.latitude]);
     const covering = await this.#index.covering(points);
+    const crossing = this.#crossing.size === 0 ? null : await this.#crossingCandidates(judged);
 
     const touched = new Map<string, VehicleUpdate>();
     const events: GeofenceEvent[] = [];
@@ -132,18 +166,78 @@ export class GeofenceEngine {
       const fix = judged[i] as Fix;
       const previous = touched.get(fix.vehicle_id)?.state ?? this.state(fix.vehicle_id);
       const result = judgeFix(previous, fix, covering[i] ?? [], this.#fences, this.#options);
+      // The position only while it can be used: a fence detecting crossings is judged from the
+      // segment that starts at each vehicle's next fix.
+      const state: VehicleState =
+        crossing === null
+          ? result.state
+          : { last_ts: result.state.last_ts, last_position: fix, inside: result.state.inside };
       touched.set(fix.vehicle_id, {
         vehicle_id: fix.vehicle_id,
-        state: result.state,
+        state,
         last_fix: fix,
         base_version: this.#versions.get(fix.vehicle_id) ?? 0,
       });
+      // On the way to the fix, so before its own transitions.
+      const candidates = crossing?.[i];
+      if (candidates !== undefined && candidates.length > 0) {
+        const crossed = judgeCrossings(
+          previous,
+          fix,
+          candidates,
+          covering[i] ?? [],
+          this.#crossing,
+          this.#options,
+        );
+        for (const c of crossed) {
+          const name = this.#fences.get(c.fence_id)?.name ?? "";
+          const transition = { type: c.type, geofence_id: c.fence_id };
+          events.push(buildCrossingEvent(transition, fix, c, name, detectedAt));
+        }
+      }
       for (const t of result.transitions) {
         const name = this.#fences.get(t.fence_id)?.name ?? "";
         events.push(buildEvent({ type: t.type, geofence_id: t.fence_id }, fix, name, detectedAt));
       }
     }
     return { vehicles: [...touched.values()], events };
+  }
+
+  /**
+   * For each judged fix, the crossing fences whose bbox meets the segment from the vehicle's
+   * previous applied fix (in this group or before it); empty where no crossing can be judged.
+   */
+  async #crossingCandidates(judged: readonly Fix[]): Promise<(readonly string[])[]> {
+    // Each vehicle's previous fix within this group; only last_ts and last_position are read.
+    const last = new Map<string, Fix>();
+    const boxes: Box[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < judged.length; i++) {
+      const fix = judged[i] as Fix;
+      const previous = last.get(fix.vehicle_id);
+      const before: VehicleState =
+        previous === undefined
+          ? this.state(fix.vehicle_id)
+          : { last_ts: previous.ts, last_position: previous, inside: NO_MEMBERSHIPS };
+      const s = segmentTo(before, fix, this.#options);
+      if (s !== null) {
+        boxes.push([
+          Math.min(s.ax, s.bx),
+          Math.min(s.ay, s.by),
+          Math.max(s.ax, s.bx),
+          Math.max(s.ay, s.by),
+        ]);
+        at.push(i);
+      }
+      last.set(fix.vehicle_id, fix);
+    }
+    const out = new Array<readonly string[]>(judged.length).fill(NO_IDS);
+    if (boxes.length === 0) return out;
+    const found = await this.#index.crossingCandidates(boxes);
+    at.forEach((i, k) => {
+      out[i] = found[k] ?? [];
+    });
+    return out;
   }
 
   /** Makes a committed decision's states the ones the next fixes are judged from. */

@@ -256,6 +256,31 @@ export function fenceIndexContract(
       });
     });
 
+    it("finds the crossing fences whose bbox meets a segment's box, and only those", async () => {
+      const crossing = (f: Fence): Fence => ({ ...f, detect_crossing: true });
+      const far = crossing(fence("far", [[rect(100, 100, 101, 101)]]));
+      const fences = [crossing(squareWithHole), crossing(twoParts), triangle, far];
+      await withIndex(fences, async (index) => {
+        expect(
+          await index.crossingCandidates([
+            [-5, 5, 40, 5.5], // across A and T's bbox (T does not detect), above M
+            [-5, 1, 40, 1.5], // across A, T and M
+            [32.5, 0.5, 33.5, 1.5], // between M's parts: inside its bbox
+            [50, 50, 60, 60], // nothing
+            [4.5, 4.5, 5.5, 5.5], // inside A's hole: still A's bbox
+          ]),
+        ).toEqual([["A"], ["A", "M"], ["M"], [], ["A"]]);
+        expect(await index.crossingCandidates([])).toEqual([]);
+        // Turned off by an upsert, and gone with a remove.
+        await index.upsert({ ...squareWithHole, detect_crossing: false });
+        await index.remove("M");
+        expect(await index.crossingCandidates([[-5, 1, 40, 1.5]])).toEqual([[]]);
+        await index.upsert(crossing(triangle));
+        expect(await index.crossingCandidates([[-5, 1, 40, 1.5]])).toEqual([["T"]]);
+        expect(await covering(index, [[21, 1]])).toEqual([["T"]]);
+      });
+    });
+
     it("answers an empty index and an empty query", async () => {
       await withIndex([], async (index) => {
         expect(index.size).toBe(0);

@@ -1,4 +1,5 @@
-// The spatial lookup every geofence backend offers: which fences cover a point.
+// The spatial lookup every geofence backend offers: which fences cover a point, and which fences
+// that detect crossings a segment's box meets.
 // Results may be promises so that a database-backed index (PostGIS) fits the same interface.
 
 import type { Fence } from "./fence.ts";
@@ -8,6 +9,9 @@ export type MaybePromise<T> = T | Promise<T>;
 
 /** A point as GeoJSON orders it: [longitude, latitude], WGS 84 degrees. */
 export type LonLat = readonly [number, number];
+
+/** An axis-aligned box: [minLon, minLat, maxLon, maxLat]. */
+export type Box = readonly [number, number, number, number];
 
 /**
  * The set of live fences, searchable by point. Semantics are those of PostGIS `ST_Covers` on
@@ -29,6 +33,12 @@ export interface FenceIndex {
    * default string order; PostgreSQL gives the same for ASCII ids under `COLLATE "C"`).
    */
   covering(points: readonly LonLat[]): MaybePromise<string[][]>;
+  /**
+   * For each box (a segment's between two fixes), the ids of the fences with `detect_crossing`
+   * whose bounding box meets it, sorted as `covering` sorts. A superset is allowed: the caller
+   * tests the segment against each fence's exact shape.
+   */
+  crossingCandidates(boxes: readonly Box[]): MaybePromise<string[][]>;
   /** How many fences are held. */
   readonly size: number;
 }

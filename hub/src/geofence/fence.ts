@@ -1,4 +1,4 @@
-// What the geofence engine knows of a geofence: its id, name, geometry and jitter settings.
+// What the geofence engine knows of a geofence: its id, name, geometry, jitter and crossing settings.
 
 /** A GeoJSON position: [longitude, latitude] in WGS 84 degrees. */
 export type Position = readonly [number, number];
@@ -40,4 +40,9 @@ export interface Fence {
   max_accuracy_m?: number;
   /** One `dwell` event once a vehicle has been inside continuously this long (seconds). Absent: off. */
   dwell_s?: number;
+  /**
+   * Also report a vehicle that passed through between two fixes, neither of them inside: an
+   * interpolated `enter` and `exit` (crossing-judge.ts). Absent: off.
+   */
+  detect_crossing?: boolean;
 }

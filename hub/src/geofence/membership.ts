@@ -32,10 +32,19 @@ export interface Membership {
   dwell_emitted: boolean;
 }
 
+/** Where the newest applied fix was, for crossings between it and the next (crossing-judge.ts). */
+export type LastPosition = Pick<JudgedFix, "longitude" | "latitude" | "accuracy">;
+
 /** What is remembered of one vehicle between fixes. */
 export interface VehicleState {
   /** `ts` of the newest applied fix; null before the first. */
   last_ts: number | null;
+  /**
+   * Position of that fix, kept by the engine only while some fence detects crossings. judgeFix
+   * leaves it out: retaining one more object per fix until the vehicle's next one slowed its
+   * measured rate by a fifth (GC promotion). Absent otherwise.
+   */
+  last_position?: LastPosition;
   /** The fences the vehicle is inside, by id. Never mutated: successive states may share it. */
   inside: ReadonlyMap<string, Membership>;
 }
@@ -128,7 +137,12 @@ export function judgeFix(
   return { state: { last_ts: fix.ts, inside: inside ?? state.inside }, transitions };
 }
 
-function tooInaccurate(fix: JudgedFix, fence: Fence, options: JudgeOptions): boolean {
+/** Whether the fix's accuracy is worse than the fence (or the global default) accepts. */
+export function tooInaccurate(
+  fix: { accuracy?: number },
+  fence: Fence,
+  options: JudgeOptions,
+): boolean {
   if (fix.accuracy === undefined) return false;
   return fix.accuracy > (fence.max_accuracy_m ?? options.defaultMaxAccuracyM);
 }

@@ -12,10 +12,13 @@
 // apart, and on the benchmark's mix per-polygon boxes measured no slower. Circles and corridors
 // go in as their parts (reach.ts): a circle's bbox, or each run of a corridor's segments, grown by
 // the radius or half width; their exact test is a great-circle distance (sphere.ts).
+// Fences with `detect_crossing` (polygons only) also get a second, small tree of their bboxes for
+// segment lookups, rebuilt on the first lookup after one of them changed: point lookups never see it.
 
 import Flatbush from "flatbush";
+import { detectsCrossing } from "./crossing.ts";
 import type { Fence } from "./fence.ts";
-import { compareIds, type FenceIndex, type LonLat } from "./fence-index.ts";
+import { type Box, compareIds, type FenceIndex, type LonLat } from "./fence-index.ts";
 import {
   type CompiledGeometry,
   type CompiledPolygon,
@@ -66,6 +69,11 @@ export class MemoryFenceIndex implements FenceIndex {
   #overlay: FenceRecord[] = [];
   /** The overlay records' bboxes, 4 numbers each, packed for a cache-friendly scan. */
   #overlayBoxes = new Float64Array(4 * 64);
+
+  /** The fences with detect_crossing, and a tree of their bboxes (null: to be rebuilt). */
+  readonly #crossing = new Map<string, FenceRecord>();
+  #crossingTree: Flatbush | null = null;
+  #crossingOwners: FenceRecord[] = [];
 
   /** Increments per lookup; see FenceRecord.hitStamp. */
   #stamp = 0;
@@ -122,6 +130,33 @@ export class MemoryFenceIndex implements FenceIndex {
   /** For each [lon, lat], the sorted ids of the fences covering it. */
   covering(points: readonly LonLat[]): string[][] {
     return points.map(([lon, lat]) => this.coveringPoint(lon, lat));
+  }
+
+  /** For each box, the sorted ids of the crossing fences whose bbox meets it. */
+  crossingCandidates(boxes: readonly Box[]): string[][] {
+    if (this.#crossing.size === 0) return boxes.map(() => []);
+    const tree = this.#crossingTreeNow();
+    const owners = this.#crossingOwners;
+    return boxes.map(([x0, y0, x1, y1]) => {
+      // NaN passes every bbox comparison (see coveringPoint).
+      if (Number.isNaN(x0 + y0 + x1 + y1)) return [];
+      const hits = tree.search(x0, y0, x1, y1);
+      const ids = new Array<string>(hits.length);
+      for (let k = 0; k < hits.length; k++)
+        ids[k] = (owners[hits[k] as number] as FenceRecord).fence.id;
+      return ids.length > 1 ? ids.sort(compareIds) : ids;
+    });
+  }
+
+  #crossingTreeNow(): Flatbush {
+    if (this.#crossingTree !== null) return this.#crossingTree;
+    const owners = [...this.#crossing.values()];
+    const tree = new Flatbush(owners.length, NODE_SIZE);
+    for (const { geometry: g } of owners) tree.add(g.minX, g.minY, g.maxX, g.maxY);
+    tree.finish();
+    this.#crossingTree = tree;
+    this.#crossingOwners = owners;
+    return tree;
   }
 
   /**
@@ -211,11 +246,19 @@ export class MemoryFenceIndex implements FenceIndex {
       hitStamp: 0,
     };
     this.#records.set(fence.id, record);
+    if (detectsCrossing(fence)) {
+      this.#crossing.set(fence.id, record);
+      this.#crossingTree = null;
+    }
     return record;
   }
 
   #retire(record: FenceRecord): void {
     record.live = false;
+    if (this.#crossing.get(record.fence.id) === record) {
+      this.#crossing.delete(record.fence.id);
+      this.#crossingTree = null;
+    }
     if (record.overlaySlot >= 0) this.#overlayRemove(record);
     else if (this.#tree !== null) this.#tombstones++;
   }

@@ -67,6 +67,7 @@ if (server === null) {
           hysteresis_m: null,
           max_accuracy_m: null,
           dwell_s: null,
+          detect_crossing: false,
         };
         const a = await store.createGeofence({ ...input, name: "a", polygons: square(0, 0) }, 1);
         const b = await store.createGeofence({ ...input, name: "b", polygons: square(0.5, 0) }, 2);
@@ -93,6 +94,7 @@ if (server === null) {
             hysteresis_m: 5,
             max_accuracy_m: null,
             dwell_s: 60,
+            detect_crossing: false,
           },
           1,
         );
@@ -125,6 +127,7 @@ if (server === null) {
             hysteresis_m: null,
             max_accuracy_m: null,
             dwell_s: null,
+            detect_crossing: false,
           },
           1,
         );

@@ -15,8 +15,9 @@
 
 import type pg from "pg";
 import { shapeColumns } from "../store/postgres-wkb.ts";
+import { detectsCrossing } from "./crossing.ts";
 import type { Fence } from "./fence.ts";
-import type { FenceIndex, LonLat } from "./fence-index.ts";
+import type { Box, FenceIndex, LonLat } from "./fence-index.ts";
 
 // The ids covering each point, in UTF-16 order as compareIds sorts (byte order is the same for
 // the ASCII ids the hub makes). The trailing row carries the fence count, for `size`.
@@ -36,8 +37,18 @@ const COVERING = `
   UNION ALL
   SELECT 0, NULL, n FROM geofence_count`;
 
-// Only the geometry of an existing row is replaced, and only when it differs: name, properties
-// and the rest belong to the store. An unchanged fence (the store wrote it already) writes
+// For each box, the crossing fences whose bbox meets it (`&&`, which PostGIS answers from float4
+// boxes rounded outwards: a superset, as the interface allows; the exact test is the caller's).
+const CROSSING_CANDIDATES = `
+  SELECT b.i::int AS i, array_agg(g.id ORDER BY g.id COLLATE "C") AS ids
+  FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) WITH ORDINALITY
+    AS b(x0, y0, x1, y1, i)
+  JOIN geofences g ON g.detect_crossing
+    AND g.geom && ST_MakeEnvelope(b.x0, b.y0, b.x1, b.y1, 4326)
+  GROUP BY b.i`;
+
+// Only the geometry (and detect_crossing) of an existing row is replaced, and only when it
+// differs: name, properties and the rest belong to the store. An unchanged fence (the store wrote it already) writes
 // nothing, so it costs a read and no commit flush.
 const UPSERT = `
   WITH incoming AS (
@@ -48,18 +59,20 @@ const UPSERT = `
   ),
   up AS (
     INSERT INTO geofences (id, name, geometry_type, geom, properties, hysteresis_m,
-      max_accuracy_m, dwell_s, created_at, updated_at, radius_m, width_m, reach)
+      max_accuracy_m, dwell_s, created_at, updated_at, radius_m, width_m, reach, detect_crossing)
     SELECT $1, $2, $11, incoming.geom, jsonb_build_object('name', $2::text), $4, $5,
-      $6, $7, $7, incoming.radius_m, incoming.width_m, incoming.reach
+      $6, $7, $7, incoming.radius_m, incoming.width_m, incoming.reach, $12
     FROM incoming
     WHERE NOT EXISTS (
       SELECT 1 FROM geofences g WHERE g.id = $1 AND g.geom = incoming.geom
         AND g.radius_m IS NOT DISTINCT FROM incoming.radius_m
-        AND g.width_m IS NOT DISTINCT FROM incoming.width_m)
+        AND g.width_m IS NOT DISTINCT FROM incoming.width_m
+        AND g.detect_crossing = $12)
     ON CONFLICT (id) DO UPDATE SET geom = excluded.geom,
       geometry_type = CASE WHEN excluded.geometry_type = 'MultiPolygon'
         AND geofences.geometry_type = 'Polygon' THEN 'Polygon' ELSE excluded.geometry_type END,
-      radius_m = excluded.radius_m, width_m = excluded.width_m, reach = excluded.reach
+      radius_m = excluded.radius_m, width_m = excluded.width_m, reach = excluded.reach,
+      detect_crossing = excluded.detect_crossing
     RETURNING xmax = 0 AS inserted
   )
   SELECT n + (SELECT count(*) FROM up WHERE inserted) AS n FROM geofence_count`;
@@ -130,6 +143,8 @@ export class PostgisFenceIndex implements FenceIndex {
         shape.width_m,
         shape.reach,
         kind,
+        // Circles and corridors do not detect crossings (the table's check refuses it).
+        detectsCrossing(fence),
       ],
     });
     this.#size = Number(result.rows[0]?.n ?? this.#size);
@@ -167,6 +182,20 @@ export class PostgisFenceIndex implements FenceIndex {
       if (row.i === 0) this.#size = Number(row.n ?? 0);
       else out[row.i - 1] = row.ids ?? [];
     }
+    return out;
+  }
+
+  async crossingCandidates(boxes: readonly Box[]): Promise<string[][]> {
+    const out: string[][] = boxes.map(() => []);
+    if (boxes.length === 0) return out;
+    const columns: number[][] = [[], [], [], []];
+    for (const box of boxes) for (let k = 0; k < 4; k++) columns[k]?.push(box[k] as number);
+    const result = await this.#pool.query<{ i: number; ids: string[] }>({
+      name: "locus_fences_crossing",
+      text: CROSSING_CANDIDATES,
+      values: columns,
+    });
+    for (const row of result.rows) out[row.i - 1] = row.ids;
     return out;
   }
 }

@@ -97,6 +97,7 @@ if (server === null) {
           hysteresis_m: null,
           max_accuracy_m: null,
           dwell_s: null,
+          detect_crossing: false,
         },
         T0,
       );

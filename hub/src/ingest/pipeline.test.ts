@@ -63,6 +63,7 @@ beforeEach(async () => {
       hysteresis_m: null,
       max_accuracy_m: null,
       dwell_s: null,
+      detect_crossing: false,
     },
     T0,
   );

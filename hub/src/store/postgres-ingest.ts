@@ -70,13 +70,13 @@ const COMMIT_GROUP = `
   ),
   lk AS (SELECT pg_advisory_xact_lock($13, ${SCHEMA_KEY}))
   INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude,
-    detected_at)
+    detected_at, interpolated)
   SELECT u.id, u.type, u.vehicle_id, u.geofence_id, u.geofence_name, u.ts, u.latitude,
-    u.longitude, u.detected_at
+    u.longitude, u.detected_at, u.interpolated
   FROM lk, unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
-    $10::float8[], $11::float8[], $12::bigint[]) WITH ORDINALITY
+    $10::float8[], $11::float8[], $12::bigint[], $14::boolean[]) WITH ORDINALITY
     AS u(id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at,
-      ord)
+      interpolated, ord)
   ORDER BY u.ord
   ON CONFLICT (id) DO NOTHING
   RETURNING seqno, id`;
@@ -97,6 +97,7 @@ export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<Ou
     vehiclesJson(batch.vehicles),
     ...eventColumns([...byId.values()]),
     LOCK_OUTBOX,
+    [...byId.values()].map((e) => e.interpolated === true),
   ];
   for (let attempt = 1; ; attempt++) {
     try {

@@ -17,6 +17,7 @@ export interface GeofenceRow {
   hysteresis_m: number | null;
   max_accuracy_m: number | null;
   dwell_s: number | null;
+  detect_crossing: boolean;
   created_at: string;
   updated_at: string;
   version: string;
@@ -40,14 +41,16 @@ export interface EventRow {
   latitude: number;
   longitude: number;
   detected_at: string;
+  interpolated: boolean;
 }
 
 export const GEOFENCE_COLUMNS = `id, name, geometry_type, ST_AsBinary(geom) AS wkb, radius_m,
-  width_m, properties, hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at, version`;
+  width_m, properties, hysteresis_m, max_accuracy_m, dwell_s, detect_crossing, created_at, updated_at,
+  version`;
 export const FIX_COLUMNS = `vehicle_id, ts, seq_key, nonce, ST_Y(geom) AS latitude, ST_X(geom) AS longitude,
   speed, heading, accuracy, altitude`;
 export const EVENT_COLUMNS = `seqno, id, type, vehicle_id, geofence_id, geofence_name, ts, latitude,
-  longitude, detected_at`;
+  longitude, detected_at, interpolated`;
 export const VEHICLE_COLUMNS = "id, name, last_fix::text AS last_fix, state::text AS state, status";
 
 export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
@@ -72,6 +75,7 @@ export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
     hysteresis_m: row.hysteresis_m,
     max_accuracy_m: row.max_accuracy_m,
     dwell_s: row.dwell_s,
+    detect_crossing: row.detect_crossing,
     created_at: Number(row.created_at),
     updated_at: Number(row.updated_at),
     version: Number(row.version),

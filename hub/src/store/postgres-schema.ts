@@ -237,6 +237,28 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX geofences_reach ON geofences USING gist (reach) WHERE reach IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    description: "crossings between fixes: detect_crossing, interpolated events, last position",
+    sql: `
+    -- detect_crossing from properties already stored where it was exactly true, on polygons only:
+    -- circles and corridors (migration 5) do not detect crossings, and the check says so. A
+    -- partial GiST index serves the segment lookups over the (usually few) fences that do.
+    ALTER TABLE geofences ADD COLUMN detect_crossing boolean NOT NULL DEFAULT false;
+    UPDATE geofences SET detect_crossing = true
+      WHERE properties -> 'detect_crossing' = 'true'::jsonb
+        AND geometry_type IN ('Polygon', 'MultiPolygon');
+    ALTER TABLE geofences ADD CONSTRAINT geofences_crossing_check
+      CHECK (NOT detect_crossing OR geometry_type IN ('Polygon', 'MultiPolygon'));
+    CREATE INDEX geofences_crossing_geom ON geofences USING gist (geom) WHERE detect_crossing;
+    ALTER TABLE events ADD COLUMN interpolated boolean NOT NULL DEFAULT false;
+    -- Each vehicle's last applied position, from its last fix (the applied fix whose ts the
+    -- state holds).
+    UPDATE vehicles SET state = jsonb_set(state, '{last_position}', jsonb_build_array(
+        last_fix -> 'longitude', last_fix -> 'latitude', coalesce(last_fix -> 'accuracy', 'null')))
+      WHERE last_fix IS NOT NULL AND last_fix -> 'ts' = state -> 'last_ts';
+    `,
+  },
 ];
 
 /** The channel a schema's geofence changes are announced on (see migration 3). */

@@ -1,5 +1,5 @@
 // The PostgreSQL store's webhooks: their settings, delivery cursors and deliveries logs (schema
-// migration 3 in postgres-schema.ts). PostgresStore delegates its webhook methods here.
+// migration 4 in postgres-schema.ts). PostgresStore delegates its webhook methods here.
 
 import type pg from "pg";
 import { idGenerator } from "./ids.ts";

@@ -127,10 +127,77 @@ if (server === null) {
             hysteresis_m: null,
             max_accuracy_m: null,
             dwell_s: null,
+            detect_crossing: false,
           },
           T0,
         );
         expect(await stores[5]?.getGeofence(fence?.id ?? "")).toEqual(fence);
+      });
+
+      it("migrates a version 5 schema for crossings: detect_crossing, interpolated, last positions", async () => {
+        const p = pool();
+        await migrate(p, MIGRATIONS.slice(0, 5));
+        const square = "ST_GeomFromText('MULTIPOLYGON(((0 0,1 0,1 1,0 1,0 0)))', 4326)";
+        for (const [id, properties] of [
+          ["on", { detect_crossing: true }],
+          ["text", { detect_crossing: "true" }],
+          ["off", {}],
+        ] as const) {
+          await p.query(
+            `INSERT INTO geofences (id, name, geometry_type, geom, properties, created_at, updated_at)
+             VALUES ($1, $1, 'Polygon', ${square}, $2::jsonb, 0, 0)`,
+            [id, JSON.stringify(properties)],
+          );
+        }
+        // A circle (migration 5) whose properties asked for crossings: circles detect none.
+        await p.query(
+          `INSERT INTO geofences (id, name, geometry_type, geom, radius_m, reach, properties, created_at, updated_at)
+           VALUES ('round', 'round', 'Point', ST_SetSRID(ST_MakePoint(0.5, 0.5), 4326), 100,
+             ST_MakeEnvelope(0.49, 0.49, 0.51, 0.51, 4326), '{"detect_crossing": true}'::jsonb, 0, 0)`,
+        );
+        const fixAt = (ts: number, accuracy?: number) =>
+          JSON.stringify({ vehicle_id: "v", latitude: 34.5, longitude: -118.25, ts, accuracy });
+        const stateAt = (ts: number) => JSON.stringify({ last_ts: ts, inside: [["on", ts, 0]] });
+        const vehicles: [string, string | null, string][] = [
+          ["v1", fixAt(T0, 12), stateAt(T0)],
+          ["v2", fixAt(T0), stateAt(T0)],
+          ["v3", fixAt(T0 - 1000), stateAt(T0)],
+          ["v4", null, JSON.stringify({ last_ts: null, inside: [] })],
+        ];
+        for (const row of vehicles) {
+          await p.query("INSERT INTO vehicles (id, last_fix, state) VALUES ($1, $2, $3)", row);
+        }
+        await p.query(
+          `INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at)
+           VALUES ('e-1', 'enter', 'v1', 'on', 'on', $1, 34, -118, $1)`,
+          [T0],
+        );
+
+        const store = await open();
+        const crossing = Object.fromEntries(
+          (await store.allGeofences()).map((g) => [g.id, g.detect_crossing]),
+        );
+        expect(crossing).toEqual({ on: true, text: false, off: false, round: false });
+        // And the table refuses one that would.
+        await expect(
+          p.query("UPDATE geofences SET detect_crossing = true WHERE id = 'round'"),
+        ).rejects.toThrow(/geofences_crossing_check/);
+        const states = await store.vehicleStates();
+        expect(states.get("v1")?.last_position).toEqual({
+          longitude: -118.25,
+          latitude: 34.5,
+          accuracy: 12,
+        });
+        expect(states.get("v1")?.inside.get("on")).toEqual({
+          entered_at: T0,
+          dwell_emitted: false,
+        });
+        expect(states.get("v2")?.last_position).toEqual({ longitude: -118.25, latitude: 34.5 });
+        expect(states.get("v3")?.last_position).toBeUndefined();
+        expect(states.get("v4")?.last_position).toBeUndefined();
+        const [event] = await store.events({ limit: 10 });
+        expect(event?.id).toBe("e-1");
+        expect(event).not.toHaveProperty("interpolated");
       });
 
       it("brings an older schema up to date, applying only the missing migrations", async () => {
@@ -314,6 +381,7 @@ if (server === null) {
           hysteresis_m: null,
           max_accuracy_m: null,
           dwell_s: null,
+          detect_crossing: false,
         };
         const fence = await store.createGeofence(input, T0);
         const replaced = await store.replaceGeofence(

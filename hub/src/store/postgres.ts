@@ -137,9 +137,9 @@ export class PostgresStore implements Store {
     const shape = shapeColumns(record);
     await this.pool.query(
       `INSERT INTO geofences (id, name, geometry_type, geom, properties, hysteresis_m,
-         max_accuracy_m, dwell_s, created_at, updated_at, radius_m, width_m, reach)
+         max_accuracy_m, dwell_s, created_at, updated_at, radius_m, width_m, reach, detect_crossing)
        VALUES ($1, $2, $3, ST_SetSRID(ST_GeomFromWKB($4), 4326), $5::jsonb, $6, $7, $8, $9, $9,
-         $10, $11, ST_MakeEnvelope(($12::float8[])[1], ($12::float8[])[2], ($12::float8[])[3], ($12::float8[])[4], 4326))`,
+         $10, $11, ST_MakeEnvelope(($12::float8[])[1], ($12::float8[])[2], ($12::float8[])[3], ($12::float8[])[4], 4326), $13)`,
       [
         record.id,
         record.name,
@@ -153,6 +153,7 @@ export class PostgresStore implements Store {
         shape.radius_m,
         shape.width_m,
         shape.reach,
+        record.detect_crossing,
       ],
     );
     return record;
@@ -163,7 +164,8 @@ export class PostgresStore implements Store {
     const result = await this.pool.query<{ created_at: string; version: string }>(
       `UPDATE geofences SET name = $2, geometry_type = $3, geom = ST_SetSRID(ST_GeomFromWKB($4), 4326),
          properties = $5::jsonb, hysteresis_m = $6, max_accuracy_m = $7, dwell_s = $8, updated_at = $9,
-         radius_m = $10, width_m = $11, reach = ST_MakeEnvelope(($12::float8[])[1], ($12::float8[])[2], ($12::float8[])[3], ($12::float8[])[4], 4326)
+         radius_m = $10, width_m = $11, reach = ST_MakeEnvelope(($12::float8[])[1], ($12::float8[])[2], ($12::float8[])[3], ($12::float8[])[4], 4326),
+         detect_crossing = $13
        WHERE id = $1
        RETURNING created_at, version`,
       [
@@ -179,6 +181,7 @@ export class PostgresStore implements Store {
         shape.radius_m,
         shape.width_m,
         shape.reach,
+        input.detect_crossing,
       ],
     );
     const row = result.rows[0];

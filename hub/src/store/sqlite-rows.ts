@@ -15,6 +15,8 @@ export interface GeofenceRow {
   hysteresis_m: number | null;
   max_accuracy_m: number | null;
   dwell_s: number | null;
+  /** 0 or 1. */
+  detect_crossing: number;
   created_at: number;
   updated_at: number;
 }
@@ -44,6 +46,7 @@ export function geofenceFromRow(row: GeofenceRow): GeofenceRecord {
     hysteresis_m: row.hysteresis_m,
     max_accuracy_m: row.max_accuracy_m,
     dwell_s: row.dwell_s,
+    detect_crossing: row.detect_crossing === 1,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };

@@ -166,6 +166,24 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE geofences ADD COLUMN radius_m REAL;
   ALTER TABLE geofences ADD COLUMN width_m REAL;
   `,
+  // 7: crossings between fixes (docs/geofences.md). A geofence's detect_crossing setting (taken
+  // from properties already stored, where it was exactly true, on polygons only: circles and
+  // corridors do not detect crossings); whether an event was interpolated; and each vehicle's
+  // last applied position in its state, filled from its last fix (the applied fix whose ts the
+  // state holds).
+  `
+  ALTER TABLE geofences ADD COLUMN detect_crossing INTEGER NOT NULL DEFAULT 0;
+  UPDATE geofences SET detect_crossing = 1
+    WHERE json_type(properties, '$.detect_crossing') = 'true'
+      AND geometry_type IN ('Polygon', 'MultiPolygon');
+  ALTER TABLE events ADD COLUMN interpolated INTEGER NOT NULL DEFAULT 0;
+  UPDATE vehicles SET state = json_set(state, '$.last_position', json_array(
+      json_extract(last_fix, '$.longitude'),
+      json_extract(last_fix, '$.latitude'),
+      json_extract(last_fix, '$.accuracy')))
+    WHERE last_fix IS NOT NULL
+      AND json_extract(last_fix, '$.ts') = json_extract(state, '$.last_ts');
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -143,4 +143,76 @@ describe("SqliteStore on disk", () => {
     }
     expect(userVersion()).toBe(SCHEMA_VERSION);
   });
+
+  it("migrates a version 6 database for crossings: detect_crossing, interpolated, last positions", async () => {
+    const T0 = Date.parse("2026-11-24T20:00:00.000Z");
+    const old = new Database(file);
+    old.pragma("journal_mode = WAL");
+    migrate(old, 6);
+    const square = JSON.stringify([
+      [
+        [
+          [0, 0],
+          [1, 0],
+          [1, 1],
+          [0, 1],
+          [0, 0],
+        ],
+      ],
+    ]);
+    const fence = old.prepare(
+      `INSERT INTO geofences (id, name, geometry_type, polygons, properties, created_at, updated_at)
+       VALUES (?, ?, 'Polygon', ?, ?, 0, 0)`,
+    );
+    fence.run("on", "on", square, JSON.stringify({ detect_crossing: true }));
+    fence.run("text", "text", square, JSON.stringify({ detect_crossing: "true" }));
+    fence.run("off", "off", square, "{}");
+    // A circle (migration 6) whose properties asked for crossings: circles detect none.
+    old
+      .prepare(
+        `INSERT INTO geofences (id, name, geometry_type, polygons, radius_m, properties, created_at, updated_at)
+         VALUES ('round', 'round', 'Point', '[0.5,0.5]', 100, ?, 0, 0)`,
+      )
+      .run(JSON.stringify({ detect_crossing: true }));
+    const vehicle = old.prepare("INSERT INTO vehicles (id, last_fix, state) VALUES (?, ?, ?)");
+    const fixAt = (ts: number, accuracy?: number) =>
+      JSON.stringify({ vehicle_id: "v", latitude: 34.5, longitude: -118.25, ts, accuracy });
+    const stateAt = (ts: number) => JSON.stringify({ last_ts: ts, inside: [["on", ts, 0]] });
+    vehicle.run("v1", fixAt(T0, 12), stateAt(T0));
+    vehicle.run("v2", fixAt(T0), stateAt(T0));
+    // A last fix that is not the applied one (cannot happen, but must not be taken for it).
+    vehicle.run("v3", fixAt(T0 - 1000), stateAt(T0));
+    vehicle.run("v4", null, JSON.stringify({ last_ts: null, inside: [] }));
+    old
+      .prepare(
+        `INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at)
+         VALUES ('e-1', 'enter', 'v1', 'on', 'on', ?, 34, -118, ?)`,
+      )
+      .run(T0, T0);
+    old.close();
+
+    const store = new SqliteStore(file);
+    try {
+      const crossing = Object.fromEntries(
+        (await store.allGeofences()).map((g) => [g.id, g.detect_crossing]),
+      );
+      expect(crossing).toEqual({ on: true, text: false, off: false, round: false });
+      const states = await store.vehicleStates();
+      expect(states.get("v1")?.last_position).toEqual({
+        longitude: -118.25,
+        latitude: 34.5,
+        accuracy: 12,
+      });
+      expect(states.get("v1")?.inside.get("on")).toEqual({ entered_at: T0, dwell_emitted: false });
+      expect(states.get("v2")?.last_position).toEqual({ longitude: -118.25, latitude: 34.5 });
+      expect(states.get("v3")?.last_position).toBeUndefined();
+      expect(states.get("v4")?.last_position).toBeUndefined();
+      const [event] = await store.events({ limit: 10 });
+      expect(event?.id).toBe("e-1");
+      expect(event).not.toHaveProperty("interpolated");
+    } finally {
+      await store.close();
+    }
+    expect(userVersion()).toBe(SCHEMA_VERSION);
+  });
 });

@@ -107,13 +107,13 @@ export class SqliteStore implements Store {
     });
     this.#stmt = {
       insertGeofence: db.prepare(
-        `INSERT INTO geofences (id, name, geometry_type, polygons, radius_m, width_m, properties, hysteresis_m, max_accuracy_m, dwell_s, created_at, updated_at)
-         VALUES (@id, @name, @geometry_type, @polygons, @radius_m, @width_m, @properties, @hysteresis_m, @max_accuracy_m, @dwell_s, @created_at, @updated_at)`,
+        `INSERT INTO geofences (id, name, geometry_type, polygons, radius_m, width_m, properties, hysteresis_m, max_accuracy_m, dwell_s, detect_crossing, created_at, updated_at)
+         VALUES (@id, @name, @geometry_type, @polygons, @radius_m, @width_m, @properties, @hysteresis_m, @max_accuracy_m, @dwell_s, @detect_crossing, @created_at, @updated_at)`,
       ),
       replaceGeofence: db.prepare(
         `UPDATE geofences SET name = @name, geometry_type = @geometry_type, polygons = @polygons,
            radius_m = @radius_m, width_m = @width_m, properties = @properties, hysteresis_m = @hysteresis_m, max_accuracy_m = @max_accuracy_m,
-           dwell_s = @dwell_s, updated_at = @updated_at
+           dwell_s = @dwell_s, detect_crossing = @detect_crossing, updated_at = @updated_at
          WHERE id = @id`,
       ),
       deleteGeofence: db.prepare("DELETE FROM geofences WHERE id = ?"),
@@ -135,8 +135,8 @@ export class SqliteStore implements Store {
       // vehicle's events at that ts (events_vehicle_ts) finds it without an index on ids.
       eventExists: db.prepare("SELECT 1 FROM events WHERE vehicle_id = ? AND ts = ? AND id = ?"),
       insertEvent: db.prepare(
-        `INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude, detected_at, interpolated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       undelivered: db.prepare(
         "SELECT * FROM events WHERE delivered = 0 AND seqno > ? ORDER BY seqno LIMIT ?",
@@ -224,6 +224,7 @@ export class SqliteStore implements Store {
           e.latitude,
           e.longitude,
           Date.parse(e.detected_at),
+          e.interpolated === true ? 1 : 0,
         );
         events.push({ seqno: Number(result.lastInsertRowid), event: e });
       }
@@ -376,6 +377,7 @@ export class SqliteStore implements Store {
       hysteresis_m: record.hysteresis_m,
       max_accuracy_m: record.max_accuracy_m,
       dwell_s: record.dwell_s,
+      detect_crossing: record.detect_crossing ? 1 : 0,
       created_at: record.created_at,
       updated_at: record.updated_at,
     };

@@ -1,7 +1,7 @@
 // The behaviour every Store must show, as one vitest suite that each implementation's test file
 // runs against its own backend. It works only through the Store interface.
 
-import { buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
+import { buildCrossingEvent, buildEvent, type Fix, type GeofenceEvent } from "@locus/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Decision } from "../geofence/engine.ts";
 import type { MultiPolygonCoords } from "../geofence/fence.ts";
@@ -70,6 +70,7 @@ function fenceInput(name: string, extra: Partial<GeofenceInput> = {}): GeofenceI
     hysteresis_m: null,
     max_accuracy_m: null,
     dwell_s: null,
+    detect_crossing: false,
     ...extra,
   };
 }
@@ -142,6 +143,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
           hysteresis_m: 25,
           max_accuracy_m: 50.5,
           dwell_s: 60,
+          detect_crossing: true,
         });
         const created = await store.createGeofence(input, T0);
         // A store that versions geofences (to announce changes to other hubs) starts at 1.
@@ -206,7 +208,8 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
       });
 
       it("replaces one, keeping created_at and bumping updated_at", async () => {
-        const created = await store.createGeofence(fenceInput("old", { hysteresis_m: 10 }), T0);
+        const old = fenceInput("old", { hysteresis_m: 10, detect_crossing: true });
+        const created = await store.createGeofence(old, T0);
         const input = fenceInput("new", {
           geometry_type: "MultiPolygon",
           polygons: TWO_SQUARES_ONE_WITH_HOLE,
@@ -431,10 +434,13 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
     });
 
     describe("vehicles", () => {
-      const state = stateInside(T0 + 2000, {
-        "fence-a": { entered_at: T0 + 1000, dwell_emitted: false },
-        "fence-b": { entered_at: T0, dwell_emitted: true },
-      });
+      const state: VehicleState = {
+        ...stateInside(T0 + 2000, {
+          "fence-a": { entered_at: T0 + 1000, dwell_emitted: false },
+          "fence-b": { entered_at: T0, dwell_emitted: true },
+        }),
+        last_position: { longitude: -118.24, latitude: 34.05, accuracy: 7.5 },
+      };
 
       it("persists the vehicle updates decide returns", async () => {
         const fix = fixAt("v1", 2, { seq: 3, speed: 4 });
@@ -559,6 +565,25 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>): 
         expect(new Set(seqnos).size).toBe(3);
         expect(await store.undelivered(0, 100)).toEqual([...first.events, ...second.events]);
         expect(await store.outboxDepth()).toBe(3);
+      });
+
+      it("keeps whether an event was interpolated, in the outbox and in the history", async () => {
+        const a = fixAt("v1", 10);
+        const crossing = buildCrossingEvent(
+          { type: "enter", geofence_id: "fence-a" },
+          a,
+          { ts: T0 + 4000, latitude: 34.051, longitude: -118.241, ordinal: 0 },
+          "fence-a",
+          T0 + 10_005,
+        );
+        const own = eventFor(a, "exit");
+        const { events } = await ingest(store, [a], emitting([crossing, own]));
+        expect(events.map((e) => e.event)).toEqual([crossing, own]);
+        expect((await store.undelivered(0, 10)).map((e) => e.event)).toEqual([crossing, own]);
+        const stored = await store.events({ limit: 10 });
+        expect(stored).toEqual([crossing, own]);
+        expect(stored[0]?.interpolated).toBe(true);
+        expect(stored[1]).not.toHaveProperty("interpolated");
       });
 
       it("stores an event id once, within one call and across calls", async () => {

@@ -33,6 +33,8 @@ export interface GeofenceRecord {
   hysteresis_m: number | null;
   max_accuracy_m: number | null;
   dwell_s: number | null;
+  /** Whether crossings between fixes are reported (`properties.detect_crossing` true). */
+  detect_crossing: boolean;
   created_at: number;
   updated_at: number;
 }
