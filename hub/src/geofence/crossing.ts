@@ -2,10 +2,10 @@
 // detected between sparse fixes (`detect_crossing`), apart from who asks and what is emitted.
 //
 // The segment is straight in planar [longitude, latitude] degrees, the plane fences are judged in
-// (PostGIS SRID 4326 semantics). Each shape kind implements CrossableShape; polygons (with holes,
-// and MultiPolygons) do here. Circles and corridors do not detect crossings yet (the API refuses
-// `detect_crossing` on them, docs/geofences.md); one would only need its own `spans`.
+// (PostGIS SRID 4326 semantics). Each shape kind implements CrossableShape: polygons (with holes,
+// and MultiPolygons) here, circles and corridors in crossing-reach.ts.
 
+import { ReachShape } from "./crossing-reach.ts";
 import type { Fence } from "./fence.ts";
 import { type CompiledGeometry, compileFence, geometryCovers } from "./geometry.ts";
 
@@ -36,20 +36,16 @@ export interface CrossableShape {
  */
 export const MAX_SPANS = 16;
 
-/**
- * Whether a fence detects crossings: a polygon fence with `detect_crossing`. Circles and
- * corridors never do, whatever a stored record says.
- */
-export function detectsCrossing(
-  fence: Pick<Fence, "detect_crossing" | "circle" | "corridor">,
-): boolean {
-  return (
-    fence.detect_crossing === true && fence.circle === undefined && fence.corridor === undefined
-  );
+/** Whether a fence detects crossings: any fence (polygon, circle, corridor) with `detect_crossing`. */
+export function detectsCrossing(fence: Pick<Fence, "detect_crossing">): boolean {
+  return fence.detect_crossing === true;
 }
 
-/** The shape of a fence for crossing detection (a polygon fence: see detectsCrossing). */
-export function crossableShape(fence: Pick<Fence, "polygons">): CrossableShape {
+/** The shape of a fence for crossing detection. */
+export function crossableShape(
+  fence: Pick<Fence, "polygons" | "circle" | "corridor">,
+): CrossableShape {
+  if (fence.circle !== undefined || fence.corridor !== undefined) return new ReachShape(fence);
   return new PolygonShape(compileFence(fence));
 }
 

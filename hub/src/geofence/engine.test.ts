@@ -226,16 +226,15 @@ describe("GeofenceEngine crossings", () => {
     expect(quick.events.map((e) => e.type)).toEqual(["enter", "exit"]);
   });
 
-  it("never judges crossings of a circle or corridor, whatever its record says", async () => {
+  it("judges crossings of a circle and a corridor marked detect_crossing", async () => {
     const index = new CountingIndex();
     const engine = new GeofenceEngine(index, DEFAULT_JUDGE_OPTIONS);
-    // A circle and a corridor on the way from -1 to 2, both marked detect_crossing (which the API
-    // refuses): judged as circles and corridors, by the fixes alone.
+    // A circle and a corridor on the way from (0, 0.5) to (1, 0.5), neither fix inside either.
     const circle = {
       ...square("c", 0),
       geometry_type: "Point" as const,
       polygons: [],
-      circle: { center: [0.5, 0.5] as const, radius_m: 1000 },
+      circle: { center: [0.25, 0.5] as const, radius_m: 1000 },
       detect_crossing: true,
     };
     const corridor = {
@@ -244,24 +243,25 @@ describe("GeofenceEngine crossings", () => {
       polygons: [],
       corridor: {
         line: [
-          [0.5, 0],
-          [0.5, 1],
+          [0.75, 0],
+          [0.75, 1],
         ] as const,
         width_m: 1000,
       },
       detect_crossing: true,
     };
     await engine.load([circle, corridor], new Map());
-    const decision = await engine.judge([fix("v1", 0, -1), fix("v1", 3, 2)], T0);
-    expect(decision.events).toEqual([]);
-    expect(index.segmentLookups).toBe(0);
-    expect(index.crossingCandidates([[-2, -2, 3, 3]])).toEqual([[]]);
-    // The same shape as a polygon is crossed.
-    await engine.upsert(gate("c", 0));
-    const crossed = await engine.judge([fix("v1", 0, -1), fix("v1", 3, 2)], T0);
-    expect(crossed.events.map((e) => [e.type, e.geofence_id, e.interpolated])).toEqual([
+    const decision = await engine.judge([fix("v1", 0, 0), fix("v1", 10, 1)], T0);
+    expect(decision.events.map((e) => [e.type, e.geofence_id, e.interpolated])).toEqual([
       ["enter", "c", true],
       ["exit", "c", true],
+      ["enter", "r", true],
+      ["exit", "r", true],
     ]);
+    expect(index.crossingCandidates([[-2, -2, 3, 3]])).toEqual([["c", "r"]]);
+    // Without detect_crossing, the same fixes pass unseen.
+    await engine.upsert({ ...circle, detect_crossing: false });
+    const quiet = await engine.judge([fix("v2", 0, 0), fix("v2", 10, 0.5)], T0);
+    expect(quiet.events).toEqual([]);
   });
 });

@@ -37,14 +37,15 @@ const COVERING = `
   UNION ALL
   SELECT 0, NULL, n FROM geofence_count`;
 
-// For each box, the crossing fences whose bbox meets it (`&&`, which PostGIS answers from float4
+// For each box, the crossing fences whose bbox (a circle's or corridor's: its reach) meets it (`&&`, which PostGIS answers from float4
 // boxes rounded outwards: a superset, as the interface allows; the exact test is the caller's).
 const CROSSING_CANDIDATES = `
   SELECT b.i::int AS i, array_agg(g.id ORDER BY g.id COLLATE "C") AS ids
   FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) WITH ORDINALITY
     AS b(x0, y0, x1, y1, i)
   JOIN geofences g ON g.detect_crossing
-    AND g.geom && ST_MakeEnvelope(b.x0, b.y0, b.x1, b.y1, 4326)
+    AND (g.geom && ST_MakeEnvelope(b.x0, b.y0, b.x1, b.y1, 4326)
+      OR g.reach && ST_MakeEnvelope(b.x0, b.y0, b.x1, b.y1, 4326))
   GROUP BY b.i`;
 
 // Only the geometry (and detect_crossing) of an existing row is replaced, and only when it
@@ -143,7 +144,6 @@ export class PostgisFenceIndex implements FenceIndex {
         shape.width_m,
         shape.reach,
         kind,
-        // Circles and corridors do not detect crossings (the table's check refuses it).
         detectsCrossing(fence),
       ],
     });

@@ -39,13 +39,6 @@ export function validateShape(
     string,
     unknown
   >;
-  if (props.detect_crossing === true) {
-    const kind = geometry.type === "Point" ? "a circle (Point)" : "a corridor (LineString)";
-    return problem(
-      "properties.detect_crossing",
-      `crossings between fixes are detected only for Polygon and MultiPolygon geofences, not for ${kind}: remove detect_crossing or send the area as a Polygon`,
-    );
-  }
   if (geometry.type === "Point") {
     if ("width_m" in props) {
       return problem(

@@ -259,6 +259,16 @@ export const MIGRATIONS: readonly Migration[] = [
       WHERE last_fix IS NOT NULL AND last_fix -> 'ts' = state -> 'last_ts';
     `,
   },
+  {
+    version: 7,
+    description: "crossings between fixes on circles and corridors too",
+    sql: `
+    -- Circles and corridors detect crossings as polygons do (docs/geofences.md): the check that
+    -- refused it goes, and their candidates are found through their reach bbox.
+    ALTER TABLE geofences DROP CONSTRAINT geofences_crossing_check;
+    CREATE INDEX geofences_crossing_reach ON geofences USING gist (reach) WHERE detect_crossing;
+    `,
+  },
 ];
 
 /** The channel a schema's geofence changes are announced on (see migration 3). */

@@ -178,10 +178,12 @@ if (server === null) {
           (await store.allGeofences()).map((g) => [g.id, g.detect_crossing]),
         );
         expect(crossing).toEqual({ on: true, text: false, off: false, round: false });
-        // And the table refuses one that would.
-        await expect(
-          p.query("UPDATE geofences SET detect_crossing = true WHERE id = 'round'"),
-        ).rejects.toThrow(/geofences_crossing_check/);
+        // Migration 7 dropped the check that refused crossings on circles and corridors.
+        await p.query("UPDATE geofences SET detect_crossing = true WHERE id = 'round'");
+        const constraints = await p.query(
+          "SELECT 1 FROM pg_constraint WHERE conname = 'geofences_crossing_check'",
+        );
+        expect(constraints.rowCount).toBe(0);
         const states = await store.vehicleStates();
         expect(states.get("v1")?.last_position).toEqual({
           longitude: -118.25,
