@@ -265,8 +265,8 @@ if (server === null) {
       const options = { defaultMaxAccuracyM: 50, crossingMaxGapMs: 600_000 };
       const memory = new GeofenceEngine(new MemoryFenceIndex(), options);
       const viaPostgis = new GeofenceEngine(postgis, options);
-      // Stars with holes, fans sharing edges and MultiPolygons, in a 10° square; most detect
-      // crossings, some do not.
+      // Stars with holes, fans sharing edges and MultiPolygons, circles and corridors, in a 10°
+      // square; most detect crossings, some do not.
       const generated = fc.sample(fc.array(starFence(false), { minLength: 30, maxLength: 30 }), {
         numRuns: 1,
         seed: 7,
@@ -304,10 +304,42 @@ if (server === null) {
         await memory.upsert(record);
         await viaPostgis.upsert(record);
       }
+      // Circles and corridors in the same square, 20–80 km across, most of them detecting
+      // crossings.
+      const roundIds = new Set<string>();
+      for (let i = 0; i < 16; i++) {
+        roundIds.add(`x${n}`);
+        const reach = 10_000 + 30_000 * rand();
+        const at = (): Position => [1 + 8 * rand(), 1 + 8 * rand()];
+        const base = {
+          id: `x${n}`,
+          name: `x${n}`,
+          polygons: [],
+          properties: {},
+          hysteresis_m: null,
+          max_accuracy_m: null,
+          dwell_s: null,
+          detect_crossing: n % 5 !== 0,
+          created_at: 0,
+          updated_at: 0,
+        };
+        const record: GeofenceRecord =
+          i % 2 === 0
+            ? { ...base, geometry_type: "Point", circle: { center: at(), radius_m: reach } }
+            : {
+                ...base,
+                geometry_type: "LineString",
+                corridor: { line: [at(), at(), at()], width_m: 2 * reach },
+              };
+        n++;
+        await memory.upsert(record);
+        await viaPostgis.upsert(record);
+      }
       // Ten vehicles jumping about the square: sparse fixes, now and then too inaccurate, or
       // after a gap too long for a crossing.
       const vehicles = Array.from({ length: 10 }, (_, i) => ({ id: `v${i}`, ts: T0 }));
       let interpolated = 0;
+      let roundInterpolated = 0;
       let total = 0;
       for (let round = 0; round < 40; round++) {
         const batch: Fix[] = [];
@@ -332,10 +364,14 @@ if (server === null) {
         viaPostgis.apply(b);
         total += a.events.length;
         interpolated += a.events.filter((e) => e.interpolated === true).length;
+        roundInterpolated += a.events.filter(
+          (e) => e.interpolated === true && roundIds.has(e.geofence_id),
+        ).length;
       }
       console.info(
-        `differential crossings: ${n} fences, 1000 fixes, ${total} events, ${interpolated} interpolated`,
+        `differential crossings: ${n} fences, 1000 fixes, ${total} events, ${interpolated} interpolated (${roundInterpolated} of circles and corridors)`,
       );
+      expect(roundInterpolated).toBeGreaterThan(10);
       expect(interpolated).toBeGreaterThan(50);
       expect(total - interpolated).toBeGreaterThan(50);
     });
