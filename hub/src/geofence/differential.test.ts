@@ -97,7 +97,7 @@ if (server === null) {
   // Only on a machine without PostgreSQL/PostGIS binaries and no LOCUS_TEST_DATABASE_URL:
   // startPostgres has printed one SKIPPING line saying what to install. Under CI=true it throws
   // instead, so this suite never skips there.
-  describe.skip("MemoryFenceIndex vs PostgisFenceIndex (PostgreSQL not installed)", () => {
+  describe.skip("MemoryFenceIndex vs PostgisFenceIndex (PostgreSQL not installed; under CI=true startPostgres throws instead)", () => {
     it("needs PostgreSQL", () => {});
   });
 } else {
