@@ -109,21 +109,34 @@ export function buildEvent(
   geofenceName: string,
   detectedAt: number,
 ): GeofenceEvent {
-  return {
-    id: eventId({
-      vehicle_id: fix.vehicle_id,
-      geofence_id: transition.geofence_id,
-      type: transition.type,
-      ts: fix.ts,
-      seq: fix.seq,
-    }),
-    type: transition.type,
+  const id = eventId({
     vehicle_id: fix.vehicle_id,
     geofence_id: transition.geofence_id,
+    type: transition.type,
+    ts: fix.ts,
+    seq: fix.seq,
+  });
+  return eventAt(id, transition, fix.vehicle_id, fix, geofenceName, detectedAt);
+}
+
+/** The §3 fields of an event with its id, at `at`'s time and place. */
+function eventAt(
+  id: string,
+  transition: { type: EventType; geofence_id: string },
+  vehicleId: string,
+  at: Pick<Fix, "ts" | "latitude" | "longitude">,
+  geofenceName: string,
+  detectedAt: number,
+): GeofenceEvent {
+  return {
+    id,
+    type: transition.type,
+    vehicle_id: vehicleId,
+    geofence_id: transition.geofence_id,
     geofence_name: geofenceName,
-    ts: formatTs(fix.ts),
-    latitude: fix.latitude,
-    longitude: fix.longitude,
+    ts: formatTs(at.ts),
+    latitude: at.latitude,
+    longitude: at.longitude,
     detected_at: formatTs(detectedAt),
   };
 }
@@ -149,25 +162,17 @@ export function buildCrossingEvent(
   geofenceName: string,
   detectedAt: number,
 ): GeofenceEvent {
-  return {
-    id: eventId({
-      vehicle_id: fix.vehicle_id,
-      geofence_id: transition.geofence_id,
-      type: transition.type,
-      ts: crossing.ts,
-      seq: fix.seq,
-      crossing: { fix_ts: fix.ts, ordinal: crossing.ordinal },
-    }),
-    type: transition.type,
+  const id = eventId({
     vehicle_id: fix.vehicle_id,
     geofence_id: transition.geofence_id,
-    geofence_name: geofenceName,
-    ts: formatTs(crossing.ts),
-    latitude: crossing.latitude,
-    longitude: crossing.longitude,
-    detected_at: formatTs(detectedAt),
-    interpolated: true,
-  };
+    type: transition.type,
+    ts: crossing.ts,
+    seq: fix.seq,
+    crossing: { fix_ts: fix.ts, ordinal: crossing.ordinal },
+  });
+  const event = eventAt(id, transition, fix.vehicle_id, crossing, geofenceName, detectedAt);
+  event.interpolated = true;
+  return event;
 }
 
 /**
