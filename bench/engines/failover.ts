@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import readline from "node:readline";
+import { waitFor } from "../../tests/support/node-process.ts";
 import type { Engine } from "./engine.ts";
 import { decodeFix, encodeFix, FixSource, Ledger, type LedgerCheck } from "./fixes.ts";
-import { waitFor } from "./node-process.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CONSUMER = path.join(import.meta.dirname, "partition-consumer.ts");

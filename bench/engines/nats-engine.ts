@@ -9,9 +9,9 @@ import {
   type JsMsg,
   type NatsConnection,
 } from "nats";
+import { NatsCluster } from "../../tests/support/nats-cluster.ts";
 import type { Engine, EngineConsumer, EnginePublisher } from "./engine.ts";
 import { partitionOf } from "./fixes.ts";
-import { NatsCluster } from "./nats-cluster.ts";
 
 export const FIXES_STREAM = "FIXES";
 export const MQTT_STREAM = "MQTTFIX";

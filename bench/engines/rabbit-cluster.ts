@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import amqp from "amqplib";
-import { at, freePorts, ServerProcess, waitFor } from "./node-process.ts";
+import { at, freePorts, ServerProcess, waitFor } from "../../tests/support/node-process.ts";
 
 const run = promisify(execFile);
 

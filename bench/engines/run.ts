@@ -10,11 +10,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { rssBytes } from "../../tests/support/node-process.ts";
 import { machineInfo } from "../harness/versions.ts";
 import type { Engine } from "./engine.ts";
 import { type FailoverResult, failoverScenario } from "./failover.ts";
 import { NatsEngine } from "./nats-engine.ts";
-import { rssBytes } from "./node-process.ts";
 import { RabbitEngine } from "./rabbit-engine.ts";
 import {
   type CrashResult,

@@ -2,6 +2,7 @@
 // Each is bounded in time and returns plain figures for the table and the JSON report.
 
 import mqtt, { type MqttClient } from "mqtt";
+import { cpuMicros, rssBytes, waitFor } from "../../tests/support/node-process.ts";
 import type { Engine } from "./engine.ts";
 import {
   decodeFix,
@@ -11,7 +12,6 @@ import {
   type LedgerCheck,
   type SentFix,
 } from "./fixes.ts";
-import { cpuMicros, rssBytes, waitFor } from "./node-process.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -2,6 +2,7 @@
 
 import path from "node:path";
 import { DEFAULT_MQTT_LIMITS, type MqttLimits } from "./broker/limits.ts";
+import { DEFAULT_PARTITIONS } from "./cluster/partition.ts";
 import { loadTlsCredentials, type TlsCredentials, TlsSettingError } from "./tls.ts";
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from "./webhooks/dispatcher.ts";
 
@@ -61,6 +62,16 @@ export interface HubConfig {
   mapStyleUrl: string | null;
   /** Webhook delivery and limits (docs/webhooks.md). */
   webhooks: WebhookSettings;
+  /**
+   * LOCUS_ENGINE_URL set: several hubs share the fleet through the engine (docs/scaling.md).
+   * Null: this hub judges every fix it receives.
+   */
+  engine: {
+    urls: string[];
+    partitions: number;
+    replicas: number;
+    leaseMs: number;
+  } | null;
   /** The live stream's limits (docs/stream.md). */
   stream: {
     /** Stream connections at most (LOCUS_STREAM_MAX_CLIENTS). */
@@ -296,12 +307,43 @@ export function loadConfig(env: Env = process.env): HubConfig {
     logLevel: oneOf(env, "LOCUS_LOG_LEVEL", "warn", LOG_LEVELS),
     mapStyleUrl: url(env, "LOCUS_MAP_STYLE_URL", ["https:", "http:"]),
     webhooks: webhookSettings(env),
+    engine: engineSettings(env, databaseUrl),
     stream: {
       maxClients: integer(env, "LOCUS_STREAM_MAX_CLIENTS", 1000, 0, 1_000_000),
       authTimeoutMs: integer(env, "LOCUS_STREAM_AUTH_TIMEOUT_MS", 10_000, 100, 600_000),
       highWaterBytes: integer(env, "LOCUS_STREAM_HIGH_WATER_BYTES", 1024 * 1024, 1024, 2 ** 30),
       stallTimeoutMs: integer(env, "LOCUS_STREAM_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
     },
+  };
+}
+
+/** Several hubs on the engine (CONTRACT §11; docs/scaling.md): needs PostgreSQL. */
+function engineSettings(env: Env, databaseUrl: string | null): HubConfig["engine"] {
+  const raw = optional(env, "LOCUS_ENGINE_URL");
+  if (raw === null) return null;
+  const urls = raw.split(",").map((u) => u.trim());
+  for (const u of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new ConfigError("LOCUS_ENGINE_URL", `"${u}" is not a URL`);
+    }
+    if (parsed.protocol !== "nats:" && parsed.protocol !== "tls:") {
+      throw new ConfigError("LOCUS_ENGINE_URL", `"${parsed.protocol}" is not nats: or tls:`);
+    }
+  }
+  if (databaseUrl === null) {
+    throw new ConfigError(
+      "LOCUS_ENGINE_URL",
+      "several hubs share their store: set LOCUS_DATABASE_URL (PostgreSQL) too",
+    );
+  }
+  return {
+    urls,
+    partitions: integer(env, "LOCUS_ENGINE_PARTITIONS", DEFAULT_PARTITIONS, 1, 4096),
+    replicas: integer(env, "LOCUS_ENGINE_REPLICAS", 3, 1, 5),
+    leaseMs: integer(env, "LOCUS_ENGINE_LEASE_MS", 4000, 1000, 60_000),
   };
 }
 

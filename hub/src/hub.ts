@@ -2,7 +2,7 @@
 // Embedded (SQLite, aedes) or production (PostgreSQL/PostGIS, Mosquitto), in any combination.
 
 import path from "node:path";
-import { redactUrl } from "@locus/protocol";
+import { EVENTS_TOPIC, redactUrl } from "@locus/protocol";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
@@ -14,6 +14,8 @@ import { type OpenedBrokerAccounts, openBrokerAccounts } from "./broker/broker-a
 import { BrokerListenError, EmbeddedBroker } from "./broker/embedded.ts";
 import { EmbeddedBrokerAccounts } from "./broker/embedded-accounts.ts";
 import { BrokerConnectError, ExternalBroker } from "./broker/external.ts";
+import { Cluster, type ClusterOptions } from "./cluster/cluster.ts";
+import { EngineLinkError } from "./cluster/engine-link.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
 import { ensureDataDir, resolveApiToken } from "./data-dir.ts";
 import { GeofenceEngine } from "./geofence/engine.ts";
@@ -101,11 +103,15 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       crossingMaxGapMs: config.crossingMaxGapMs,
     });
     let broker: Broker | null = null;
+    // With several hubs (LOCUS_ENGINE_URL), events and fixes committed by any hub reach every
+    // hub's subscribers through the engine; set below, before any fix is taken.
+    let cluster: Cluster | null = null;
     const metrics = createMetrics({
       outboxDepth: () => store.outboxDepth(),
       connectedDevices: () => broker?.connectedClients ?? 0,
       // Read at scrapes only, once the dispatcher below exists.
       webhooks: () => dispatcher.lag(),
+      partitionsHeld: () => cluster?.held().size ?? 0,
     });
     // Webhooks read the outbox by their own cursors: a slow endpoint holds up only its own.
     const dispatcher = new WebhookDispatcher({
@@ -139,13 +145,20 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     fences.loaded(records);
     sync.start();
 
+    const toBroker = (topic: string, payload: string) => {
+      if (broker === null || broker.state === "closed") {
+        return Promise.reject(new Error("broker is closed"));
+      }
+      return broker.publish(topic, payload);
+    };
     const publisher = new OutboxPublisher({
       store,
-      publish: (topic, payload) => {
-        if (broker === null || broker.state === "closed") {
-          return Promise.reject(new Error("broker is closed"));
-        }
-        return broker.publish(topic, payload);
+      publish: (topic, payload, id) => {
+        if (cluster === null) return toBroker(topic, payload);
+        // An external broker is shared by the hubs: the committing hub publishes there itself.
+        // Embedded brokers each get every hub's events from the engine (see onEvent below).
+        const relayed = cluster.publishEvent(payload, id);
+        return config.mqttUrl === null ? relayed : relayed.then(() => toBroker(topic, payload));
       },
       onError: (err) => log.warn({ err: err.message }, "event publication failed; will retry"),
     });
@@ -156,13 +169,33 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       onEvents: (events) => {
         publisher.enqueue(events);
         dispatcher.notify(events);
-        feed.publishEvents(events.map((e) => e.event));
+        if (cluster === null) feed.publishEvents(events.map((e) => e.event));
       },
-      onFixes: (fixes) => feed.publishFixes(fixes),
+      onFixes: (fixes) => {
+        if (cluster === null) feed.publishFixes(fixes);
+        else cluster.publishFixes(fixes);
+      },
       maxFixesPerCommit: config.groupCommitMaxFixes,
     });
+    if (config.engine !== null) {
+      cluster = await startCluster(config, pipeline, store, log, metrics, {
+        onEvent: (payload, event) => {
+          feed.publishEvents([event]);
+          if (config.mqttUrl === null) {
+            toBroker(EVENTS_TOPIC, payload).catch((err: Error) =>
+              log.warn({ err: err.message }, "could not publish a relayed event"),
+            );
+          }
+        },
+        onFixes: (fixes) => feed.publishFixes(fixes),
+      });
+      const started = cluster;
+      cleanups.push(() => started.close());
+    }
+    // Where received fixes go: this hub's group commit, or their partition on the engine.
+    const sink = cluster?.forwarder ?? pipeline;
     const receiver = new Receiver({
-      pipeline,
+      pipeline: sink,
       store,
       metrics,
       logger: log,
@@ -225,7 +258,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const loginLinks = new LoginLinks();
     // Phones, trackers and imports (CONTRACT §5, §9) go through the same pipeline.
     const devices = new DeviceFixes({
-      pipeline,
+      pipeline: sink,
       metrics,
       allowAnonymous: config.mqtt.allowAnonymous,
       maxFutureMs: config.maxFutureMs,
@@ -282,6 +315,10 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         // broker closes; later ones are left to be sent again.
         receiver.stop();
         await retention?.stop();
+        // With several hubs: forwarding ends, then each partition is given back once what this
+        // hub took from it is committed, so the other hubs take over at once.
+        await cluster?.stopForwarding();
+        await cluster?.releasePartitions();
         await pipeline.flush();
         await publisher.drain();
         await publisher.stop();
@@ -297,6 +334,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         await changes?.close();
         await sync.idle();
         await pipeline.flush();
+        await cluster?.close();
         await store.close();
       })();
       return closing;
@@ -369,6 +407,34 @@ async function listenForGeofenceChanges(
       "LOCUS_DATABASE_URL",
       `cannot listen for geofence changes at ${redactUrl(config.databaseUrl)}: ${message}`,
     );
+  }
+}
+
+/** Joins the hubs sharing the fleet through the engine (LOCUS_ENGINE_URL). */
+async function startCluster(
+  config: HubConfig,
+  pipeline: IngestPipeline,
+  store: Store,
+  log: Logger,
+  metrics: HubMetrics,
+  relay: Pick<ClusterOptions, "onEvent" | "onFixes">,
+): Promise<Cluster> {
+  const engine = config.engine as NonNullable<HubConfig["engine"]>;
+  try {
+    return await Cluster.start({
+      settings: { ...engine, name: config.mqtt.clientId },
+      pipeline,
+      store,
+      ...relay,
+      onForwarded: (fixes, duplicate) =>
+        metrics.engineFixesForwarded.inc({ duplicate: String(duplicate) }, fixes),
+      onTaken: (partition, token) => log.info({ partition, token }, "took a partition"),
+      onDropped: (partition) => log.info({ partition }, "gave up a partition"),
+      onError: (err, context) => log.warn({ err: err.message, context }, "engine"),
+    });
+  } catch (err) {
+    if (err instanceof EngineLinkError) throw new ConfigError("LOCUS_ENGINE_URL", err.message);
+    throw err;
   }
 }
 

@@ -28,6 +28,9 @@ export interface HubMetrics {
   geofenceNotifications: Counter<"op">;
   retentionDeleted: Counter;
   connectedDevices: Gauge;
+  /** With several hubs (docs/scaling.md): partitions this hub holds, fixes it forwarded. */
+  enginePartitionsHeld: Gauge;
+  engineFixesForwarded: Counter<"duplicate">;
   /** Logins, publishes and subscriptions the MQTT broker refused, by reason (CONTRACT §3). */
   mqttRefused: Counter<"reason">;
   /** MQTT clients refused, cut off or slowed down by the embedded broker's limits, by reason. */
@@ -64,6 +67,8 @@ export function createMetrics(sample: {
   connectedDevices: () => number;
   /** Every webhook's state; absent: none. */
   webhooks?: () => readonly WebhookLag[];
+  /** Partitions held on the engine; absent: one hub alone. */
+  partitionsHeld?: () => number;
 }): HubMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "locus_" });
@@ -182,6 +187,20 @@ export function createMetrics(sample: {
       },
     }),
     mqttRefused,
+    enginePartitionsHeld: new Gauge({
+      name: "locus_engine_partitions_held",
+      help: "Partitions of the fleet this hub holds on the engine (0 without one)",
+      registers: [registry],
+      collect() {
+        this.set(sample.partitionsHeld?.() ?? 0);
+      },
+    }),
+    engineFixesForwarded: new Counter({
+      name: "locus_engine_fixes_forwarded_total",
+      help: "Fixes this hub received and stored on the engine for their partition's owner; duplicate: the engine had them already",
+      labelNames: ["duplicate"] as const,
+      registers: [registry],
+    }),
     streamClients: new Gauge({
       name: "locus_stream_clients",
       help: "Authenticated clients of the live stream (GET /api/v1/stream)",

@@ -5,7 +5,7 @@
 
 import { type Fix, REJECT_REASONS, type Reject, type RejectReason } from "@locus/protocol";
 import type { FixSource, HubMetrics } from "../metrics.ts";
-import type { IngestPipeline } from "./pipeline.ts";
+import type { FixSink } from "./pipeline.ts";
 
 /** Fixes of one import queued at a time: about one group commit's worth of writing. */
 export const IMPORT_CHUNK = 1000;
@@ -13,7 +13,8 @@ export const IMPORT_CHUNK = 1000;
 const KNOWN_REASONS = new Set<string>(REJECT_REASONS);
 
 export interface DeviceFixesOptions {
-  pipeline: Pick<IngestPipeline, "submit">;
+  /** Where fixes go: the group commit, or with several hubs the engine in front of it. */
+  pipeline: FixSink;
   metrics: Pick<HubMetrics, "fixesRejected">;
   /** LOCUS_MQTT_ALLOW_ANONYMOUS: whether devices without credentials are taken (from loopback). */
   allowAnonymous: boolean;

@@ -14,7 +14,13 @@
 import type { Fix } from "@locus/protocol";
 import type { Decision, GeofenceEngine } from "../geofence/engine.ts";
 import type { FixSource, HubMetrics } from "../metrics.ts";
-import { type Committed, type OutboxEvent, StateConflict, type Store } from "../store/store.ts";
+import {
+  type Committed,
+  type OutboxEvent,
+  type PartitionClaim,
+  StateConflict,
+  type Store,
+} from "../store/store.ts";
 import { Deduplicator } from "./dedup.ts";
 
 const noop = () => {};
@@ -27,6 +33,16 @@ interface Pending {
   source: FixSource;
   arrivedAt: number;
   done: (err: Error | null) => void;
+  claim: PartitionClaim | undefined;
+}
+
+/** Where fixes go to be stored: the pipeline itself, or the engine in front of it (cluster/). */
+export interface FixSink {
+  /**
+   * Queues one message's fixes; `done` runs once they are stored (null) or could not be (the
+   * sender should send them again). An empty list is acknowledged at once.
+   */
+  submit(fixes: readonly Fix[], done: (err: Error | null) => void, source?: FixSource): void;
 }
 
 export interface PipelineOptions {
@@ -49,7 +65,7 @@ export interface PipelineOptions {
   maxUnflushed?: number;
 }
 
-export class IngestPipeline {
+export class IngestPipeline implements FixSink {
   readonly #o: Required<PipelineOptions>;
   readonly #dedup: Deduplicator;
   #queue: Pending[] = [];
@@ -86,18 +102,21 @@ export class IngestPipeline {
 
   /**
    * Queues one message's fixes; `done` runs after they are committed (null) or the commit failed.
-   * An empty list is acknowledged at once. `source` says where they came from, for the metrics.
+   * An empty list is acknowledged at once. `source` says where they came from, for the metrics;
+   * `claim`, the partition they belong to and the fencing token it is held by, when they come
+   * from the engine (the commit is refused with Fenced if another hub has claimed it since).
    */
   submit(
     fixes: readonly Fix[],
     done: (err: Error | null) => void,
     source: FixSource = "agent",
+    claim?: PartitionClaim,
   ): void {
     if (fixes.length === 0) {
       done(null);
       return;
     }
-    this.#queue.push({ fixes, source, arrivedAt: performance.now(), done });
+    this.#queue.push({ fixes, source, arrivedAt: performance.now(), done, claim });
     this.#queuedFixes += fixes.length;
     this.#schedule();
   }
@@ -173,7 +192,11 @@ export class IngestPipeline {
   async #commit(batch: Pending[], onWritten: () => void, previous: Promise<void>): Promise<void> {
     const { store, engine, metrics } = this.#o;
     const fixes: Fix[] = [];
-    for (const p of batch) for (const f of p.fixes) fixes.push(f);
+    const claims: PartitionClaim[] = [];
+    for (const p of batch) {
+      for (const f of p.fixes) fixes.push(f);
+      if (p.claim !== undefined) claims.push(p.claim);
+    }
     let events: OutboxEvent[];
     let fresh: Fix[];
     try {
@@ -183,7 +206,11 @@ export class IngestPipeline {
         fresh = await this.#dedup.fresh(fixes);
         decision = await engine.judge(fresh, Date.now());
         try {
-          committed = await store.commit({ fixes: fresh, ...decision });
+          committed = await store.commit(
+            claims.length > 0
+              ? { fixes: fresh, ...decision, claims }
+              : { fixes: fresh, ...decision },
+          );
           break;
         } catch (err) {
           if (!(err instanceof StateConflict) || attempt >= JUDGE_ATTEMPTS) throw err;

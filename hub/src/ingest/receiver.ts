@@ -13,7 +13,7 @@ import {
 import type { Logger } from "pino";
 import type { HubMetrics } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
-import type { IngestPipeline } from "./pipeline.ts";
+import type { FixSink } from "./pipeline.ts";
 
 /** Logs at most one line per reason per interval, with how many were not logged. */
 class RateLimitedLog {
@@ -36,7 +36,8 @@ class RateLimitedLog {
 }
 
 export interface ReceiverOptions {
-  pipeline: IngestPipeline;
+  /** Where fixes go: the group commit, or with several hubs the engine in front of it. */
+  pipeline: FixSink;
   store: Store;
   metrics: HubMetrics;
   logger: Logger;

@@ -16,8 +16,11 @@ import type { OutboxEvent, Store } from "../store/store.ts";
 /** Longest wait between retries, ms. */
 const MAX_RETRY_MS = 30_000;
 
-/** Publishes one payload at QoS 1; resolves once the broker has taken it. */
-export type PublishEvent = (topic: string, payload: string) => Promise<void>;
+/**
+ * Publishes one payload at QoS 1; resolves once the broker (or the engine, with several hubs)
+ * has taken it. `id` is the event's, for an engine that stores a repeat once.
+ */
+export type PublishEvent = (topic: string, payload: string, id: string) => Promise<void>;
 
 export interface OutboxPublisherOptions {
   store: Store;
@@ -198,7 +201,7 @@ export class OutboxPublisher {
     const results = await Promise.allSettled(
       window.map((e) => {
         try {
-          return this.#o.publish(EVENTS_TOPIC, encodeEvent(e.event));
+          return this.#o.publish(EVENTS_TOPIC, encodeEvent(e.event), e.event.id);
         } catch (err) {
           return Promise.reject(err);
         }

@@ -6,10 +6,19 @@ import type { Fix, GeofenceEvent } from "@locus/protocol";
 import type pg from "pg";
 import { encodeFix, encodeState } from "./codec.ts";
 import { LOCK_OUTBOX, SCHEMA_KEY } from "./postgres-schema.ts";
-import { type GroupCommit, type OutboxEvent, StateConflict, type VehicleUpdate } from "./store.ts";
+import {
+  Fenced,
+  type GroupCommit,
+  type OutboxEvent,
+  type PartitionClaim,
+  StateConflict,
+  type VehicleUpdate,
+} from "./store.ts";
 
 /** SQLSTATE of the vehicles trigger that refuses a state judged from an older version. */
 const STATE_CONFLICT_CODE = "LC409";
+/** SQLSTATE of the partition_claims trigger that refuses a lower fencing token (migration 8). */
+export const FENCED_CODE = "LC410";
 
 /** Attempts of one group commit that hit a deadlock or serialisation failure (another hub). */
 const INGEST_ATTEMPTS = 3;
@@ -35,7 +44,10 @@ function isRetryable(err: unknown): boolean {
 // Each vehicle row is written as version base + 1, base being the version of the state it was
 // judged from; the vehicles trigger (migration 3) refuses it when the stored version is another,
 // and the whole statement fails with SQLSTATE LC409. Rows without a base (tools, tests) are
-// written whatever is stored. The vehicles' JSON is read once (uv) for both.
+// written whatever is stored. The vehicles' JSON is read once (uv) for both. With several hubs on
+// the engine, the partitions carried are written with this hub's fencing tokens (pc); the
+// partition_claims trigger (migration 8) fails the statement with SQLSTATE LC410 when another
+// hub has claimed one under a higher token.
 const COMMIT_GROUP = `
   WITH
   fx AS (
@@ -68,6 +80,13 @@ const COMMIT_GROUP = `
     ON CONFLICT (id) DO UPDATE SET last_fix = excluded.last_fix, state = excluded.state,
       version = vehicles.version + 1
   ),
+  pc AS (
+    INSERT INTO partition_claims (partition, token, owner, claimed_at)
+    SELECT c.p, c.t, c.o, $2 FROM json_to_recordset($15::json) AS c(p integer, t bigint, o text)
+    ORDER BY c.p
+    ON CONFLICT (partition) DO UPDATE SET token = excluded.token, owner = excluded.owner,
+      claimed_at = excluded.claimed_at
+  ),
   lk AS (SELECT pg_advisory_xact_lock($13, ${SCHEMA_KEY}))
   INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude,
     detected_at, interpolated)
@@ -98,6 +117,7 @@ export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<Ou
     ...eventColumns([...byId.values()]),
     LOCK_OUTBOX,
     [...byId.values()].map((e) => e.interpolated === true),
+    claimsJson(batch.claims ?? []),
   ];
   for (let attempt = 1; ; attempt++) {
     try {
@@ -115,6 +135,9 @@ export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<Ou
     } catch (err) {
       if ((err as { code?: string }).code === STATE_CONFLICT_CODE) {
         throw new StateConflict((err as { detail?: string }).detail ?? "", { cause: err });
+      }
+      if ((err as { code?: string }).code === FENCED_CODE) {
+        throw new Fenced(Number((err as { detail?: string }).detail), { cause: err });
       }
       if (attempt >= INGEST_ATTEMPTS || !isRetryable(err)) throw err;
     }
@@ -137,6 +160,18 @@ function fixesJson(fixes: readonly Fix[]): string {
       ac: fix.accuracy,
       al: fix.altitude,
     })),
+  );
+}
+
+/** One row per partition, under the highest token given for it, as a JSON array. */
+function claimsJson(claims: readonly PartitionClaim[]): string {
+  const highest = new Map<number, PartitionClaim>();
+  for (const c of claims) {
+    const seen = highest.get(c.partition);
+    if (seen === undefined || c.token > seen.token) highest.set(c.partition, c);
+  }
+  return JSON.stringify(
+    [...highest.values()].map((c) => ({ p: c.partition, t: c.token, o: c.owner })),
   );
 }
 

@@ -269,6 +269,33 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX geofences_crossing_reach ON geofences USING gist (reach) WHERE detect_crossing;
     `,
   },
+  {
+    version: 8,
+    description: "partition claims: fencing tokens of hubs sharing the fleet through the engine",
+    sql: `
+    -- With several hubs on the distributed engine (docs/scaling.md), each partition of the fleet
+    -- is owned through a lease whose revision, the fencing token, only rises. A hub writes its
+    -- token here when it takes a partition and with every group commit carrying that partition's
+    -- fixes; the trigger refuses a lower token than stored, so a hub that lost its lease (paused,
+    -- cut off from the engine) writes nothing once the next owner has claimed the partition: the
+    -- whole statement fails with SQLSTATE LC410.
+    CREATE TABLE partition_claims (
+      partition integer PRIMARY KEY,
+      token bigint NOT NULL,
+      owner text NOT NULL,
+      claimed_at bigint NOT NULL
+    );
+    CREATE FUNCTION partition_fenced() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'partition % is claimed under token % by %; token % is stale',
+          OLD.partition, OLD.token, OLD.owner, NEW.token
+          USING ERRCODE = 'LC410', DETAIL = OLD.partition::text;
+      END $$;
+    CREATE TRIGGER partition_claims_fence BEFORE UPDATE ON partition_claims
+      FOR EACH ROW WHEN (NEW.token < OLD.token)
+      EXECUTE FUNCTION partition_fenced();
+    `,
+  },
 ];
 
 /** The channel a schema's geofence changes are announced on (see migration 3). */

@@ -9,7 +9,7 @@ import type { VehicleState } from "../geofence/membership.ts";
 import { decodeState, type VehicleRow, vehicleFromRow } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { PostgresAccounts } from "./postgres-accounts.ts";
-import { commitGroup } from "./postgres-ingest.ts";
+import { commitGroup, FENCED_CODE } from "./postgres-ingest.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import {
   EVENT_COLUMNS,
@@ -26,17 +26,19 @@ import {
 import { migrate } from "./postgres-schema.ts";
 import { PostgresWebhooks } from "./postgres-webhooks.ts";
 import { multiPolygonToWkb, shapeColumns } from "./postgres-wkb.ts";
-import type {
-  Committed,
-  EventFilter,
-  FixKey,
-  GeofenceInput,
-  GeofenceRecord,
-  GroupCommit,
-  Page,
-  Store,
-  TimeRange,
-  VersionedState,
+import {
+  type Committed,
+  type EventFilter,
+  Fenced,
+  type FixKey,
+  type GeofenceInput,
+  type GeofenceRecord,
+  type GroupCommit,
+  type Page,
+  type PartitionClaim,
+  type Store,
+  type TimeRange,
+  type VersionedState,
 } from "./store.ts";
 
 export interface PostgresStoreOptions {
@@ -285,6 +287,24 @@ export class PostgresStore implements Store {
       states.set(row.id, { state: decodeState(row.state), version: Number(row.version) });
     }
     return states;
+  }
+
+  async claimPartition(claim: PartitionClaim) {
+    try {
+      await this.pool.query({
+        name: "locus_claim_partition",
+        text: `INSERT INTO partition_claims (partition, token, owner, claimed_at)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (partition) DO UPDATE SET token = excluded.token,
+                 owner = excluded.owner, claimed_at = excluded.claimed_at`,
+        values: [claim.partition, claim.token, claim.owner, Date.now()],
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === FENCED_CODE) {
+        throw new Fenced(claim.partition, { cause: err });
+      }
+      throw err;
+    }
   }
 
   async setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number) {

@@ -100,6 +100,35 @@ export interface GroupCommit {
   vehicles: readonly VehicleUpdate[];
   /** Events to append to the outbox; an event id already stored is skipped. */
   events: readonly GeofenceEvent[];
+  /**
+   * Only with several hubs on the engine (PostgreSQL): the partitions whose fixes this commit
+   * carries, under the fencing tokens this hub holds them by. A store refuses the whole commit
+   * with Fenced when another hub has claimed one of them under a higher token since.
+   */
+  claims?: readonly PartitionClaim[];
+}
+
+/** A hub's hold on one partition of the fleet (docs/scaling.md). */
+export interface PartitionClaim {
+  partition: number;
+  /** The lease's fencing token: higher for every later owner. */
+  token: number;
+  /** Which hub holds it (for the operator reading partition_claims). */
+  owner: string;
+}
+
+/**
+ * Thrown by a store's commit or claim: a partition is claimed by another hub under a higher
+ * fencing token. Nothing was written; this hub no longer owns the partition.
+ */
+export class Fenced extends Error {
+  constructor(
+    readonly partition: number,
+    options?: ErrorOptions,
+  ) {
+    super(`partition ${partition} has been claimed by another hub`, options);
+    this.name = "Fenced";
+  }
 }
 
 /** A group commit that is committed: later reads and commits see it. */
@@ -308,6 +337,11 @@ export interface Store {
    * states with their versions, of the vehicles named (those stored; all when `ids` is absent).
    */
   versionedStates?(ids?: readonly string[]): Promise<Map<string, VersionedState>>;
+  /**
+   * Only in a store several hubs may share: records a newly taken partition's fencing token, so
+   * that the previous owner's commits fail from now on. Throws Fenced when a higher one is stored.
+   */
+  claimPartition?(claim: PartitionClaim): Promise<void>;
   setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number): Promise<void>;
 
   listVehicles(page: Page): Promise<VehicleRecord[]>;

@@ -1,0 +1,139 @@
+// A hub's part in a fleet shared by several hubs through the engine (docs/scaling.md): devices'
+// fixes are forwarded into their partitions; the partitions this hub holds leases on are
+// consumed into its group commit under their fencing tokens; committed events and fixes reach
+// every hub. The owner of that flow: hub.ts only plugs it in.
+
+import { randomBytes } from "node:crypto";
+import type { Fix, GeofenceEvent } from "@locus/protocol";
+import type { PartitionClaim, Store } from "../store/store.ts";
+import { EngineLink, type EngineSettings } from "./engine-link.ts";
+import { FixForwarder } from "./fix-forwarder.ts";
+import { PartitionLeases } from "./leases.ts";
+import { type ClaimedSink, PartitionConsumer } from "./partition-consumer.ts";
+import { ClusterRelay } from "./relay.ts";
+
+export interface ClusterOptions {
+  settings: EngineSettings;
+  /** The hub's group commit: fixes of held partitions go there, with their claims. */
+  pipeline: ClaimedSink;
+  store: Pick<Store, "claimPartition">;
+  /** Committed events from every hub, once each. */
+  onEvent: (payload: string, event: GeofenceEvent) => void;
+  /** Committed fixes from every hub. */
+  onFixes: (fixes: Fix[]) => void;
+  /** Fixes stored on the engine for their partition's owner (duplicate: it had them). */
+  onForwarded?: (fixes: number, duplicate: boolean) => void;
+  onTaken?: (partition: number, token: number) => void;
+  onDropped?: (partition: number) => void;
+  onError: (err: Error, context: string) => void;
+}
+
+export class Cluster {
+  readonly member: string;
+  readonly forwarder: FixForwarder;
+  readonly #link: EngineLink;
+  readonly #relay: ClusterRelay;
+  readonly #leases: PartitionLeases;
+  readonly #consumers = new Map<number, PartitionConsumer>();
+
+  private constructor(o: ClusterOptions, link: EngineLink, relay: ClusterRelay) {
+    this.#link = link;
+    this.#relay = relay;
+    // Unique per process, a valid key in the lease bucket.
+    this.member = `${o.settings.name.replace(/[^A-Za-z0-9_-]/g, "_")}-${randomBytes(4).toString("hex")}`;
+    this.forwarder = new FixForwarder({
+      js: link.js,
+      partitions: o.settings.partitions,
+      ...(o.onForwarded ? { onForwarded: o.onForwarded } : {}),
+    });
+    const claimOf = (partition: number, token: number): PartitionClaim => ({
+      partition,
+      token,
+      owner: this.member,
+    });
+    this.#leases = new PartitionLeases({
+      kv: link.leases,
+      partitions: o.settings.partitions,
+      member: this.member,
+      leaseMs: o.settings.leaseMs,
+      onError: (err) => o.onError(err, "partition leases"),
+      owner: {
+        take: async (partition, token) => {
+          const claim = claimOf(partition, token);
+          // Claimed in the database first: the previous owner's commits fail from here on.
+          await o.store.claimPartition?.(claim);
+          const consumer = new PartitionConsumer({
+            js: link.js,
+            jsm: link.jsm,
+            sink: o.pipeline,
+            claim,
+            onFenced: (p) => void this.#leases.lost(p),
+            onError: (err, p) => o.onError(err, `partition ${p}`),
+          });
+          this.#consumers.set(partition, consumer);
+          consumer.start();
+          o.onTaken?.(partition, token);
+        },
+        drop: async (partition) => {
+          const consumer = this.#consumers.get(partition);
+          this.#consumers.delete(partition);
+          await consumer?.stop();
+          o.onDropped?.(partition);
+        },
+      },
+    });
+  }
+
+  static async start(o: ClusterOptions): Promise<Cluster> {
+    const link = await EngineLink.open(o.settings);
+    try {
+      const relay = await ClusterRelay.start({
+        link,
+        onEvent: o.onEvent,
+        onFixes: o.onFixes,
+        onError: (err) => o.onError(err, "relay"),
+      });
+      const cluster = new Cluster(o, link, relay);
+      cluster.#leases.start();
+      return cluster;
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
+  }
+
+  /** The partitions this hub holds, with their fencing tokens. */
+  held(): Map<number, number> {
+    return this.#leases.held();
+  }
+
+  /** The outbox's way out (see ClusterRelay.publishEvent). */
+  publishEvent(payload: string, id: string): Promise<void> {
+    return this.#relay.publishEvent(payload, id);
+  }
+
+  publishFixes(fixes: readonly Fix[]): void {
+    this.#relay.publishFixes(fixes);
+  }
+
+  /** Stops forwarding (what is under way finishes); call before stop(). */
+  async stopForwarding(): Promise<void> {
+    this.forwarder.stop();
+    await this.forwarder.idle();
+  }
+
+  /**
+   * Gives every partition back once what this hub took from it is committed, so the other hubs
+   * go on at once. Events and live fixes still flow until close().
+   */
+  async releasePartitions(): Promise<void> {
+    await this.#leases.stop();
+  }
+
+  /** Leaves the engine. */
+  async close(): Promise<void> {
+    await this.#leases.stop();
+    await this.#relay.stop();
+    await this.#link.close();
+  }
+}

@@ -1,0 +1,138 @@
+// The hub's connection to the engine (NATS JetStream, docs/scaling.md), and the streams and the
+// lease bucket every hub expects there: created by whichever hub comes first, checked by the rest.
+
+import { redactUrl } from "@locus/protocol";
+import {
+  connect,
+  type JetStreamClient,
+  type JetStreamManager,
+  type KV,
+  type NatsConnection,
+  RetentionPolicy,
+  StorageType,
+} from "nats";
+import { EVENTS_STREAM, EVENTS_SUBJECT, FIXES_STREAM, LEASES_BUCKET } from "./partition.ts";
+
+export interface EngineSettings {
+  /** The engine's nodes: `nats://` or `tls://` URLs, credentials in the URL if any. */
+  urls: string[];
+  /** Partitions of the fleet: the same on every hub (checked). */
+  partitions: number;
+  /** Replicas of every stream and of the lease bucket: 3 on a three-node engine, 1 on one node. */
+  replicas: number;
+  /** How long a partition lease lives without renewal, ms: failover takes about this long. */
+  leaseMs: number;
+  /** A name for this hub's connection, as the engine's monitoring shows it. */
+  name: string;
+}
+
+/** How long committed events stay on the events stream for hubs that fell behind. */
+const EVENTS_MAX_AGE_NS = 3600 * 1e9;
+/** Resends within this window are stored once (by message id). */
+const DUPLICATE_WINDOW_NS = 120 * 1e9;
+
+export class EngineLinkError extends Error {
+  override name = "EngineLinkError";
+}
+
+export class EngineLink {
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly leases: KV,
+    readonly settings: EngineSettings,
+  ) {}
+
+  /** Connects (trying every URL), then creates or checks the streams and the lease bucket. */
+  static async open(settings: EngineSettings): Promise<EngineLink> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: settings.urls,
+        name: settings.name,
+        // Keeps trying for as long as the hub runs: fixes wait (unacknowledged) meanwhile.
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 10_000,
+      });
+    } catch (err) {
+      const where = settings.urls.map(redactUrl).join(", ");
+      throw new EngineLinkError(`cannot reach the engine at ${where}: ${(err as Error).message}`);
+    }
+    try {
+      const jsm = await nc.jetstreamManager({ timeout: 10_000 });
+      await ensureStream(jsm, {
+        name: FIXES_STREAM,
+        subjects: ["locus.p.>"],
+        // A fix leaves the stream once its partition's owner committed and acknowledged it.
+        retention: RetentionPolicy.Workqueue,
+        // Every hub must cut the fleet alike; the stream records how (compared below).
+        description: partitionsDescription(settings.partitions),
+        storage: StorageType.File,
+        num_replicas: settings.replicas,
+        duplicate_window: DUPLICATE_WINDOW_NS,
+      });
+      await ensureStream(jsm, {
+        name: EVENTS_STREAM,
+        subjects: [EVENTS_SUBJECT],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        num_replicas: settings.replicas,
+        max_age: EVENTS_MAX_AGE_NS,
+        duplicate_window: DUPLICATE_WINDOW_NS,
+      });
+      const js = nc.jetstream({ timeout: 10_000 });
+      const leases = await js.views.kv(LEASES_BUCKET, {
+        history: 1,
+        ttl: settings.leaseMs,
+        replicas: settings.replicas,
+      });
+      return new EngineLink(nc, js, jsm, leases, settings);
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      if (err instanceof EngineLinkError) throw err;
+      throw new EngineLinkError(`cannot set up the engine's streams: ${(err as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+type StreamSettings = Parameters<JetStreamManager["streams"]["add"]>[0] & { name: string };
+
+/** Adds the stream, or checks that the one there was made with the same essentials. */
+async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings): Promise<void> {
+  const info = await jsm.streams.info(wanted.name).catch((err: Error) => {
+    if (/not found/i.test(err.message)) return null;
+    throw err;
+  });
+  if (info === null) {
+    try {
+      await jsm.streams.add(wanted);
+      return;
+    } catch (err) {
+      // Another hub created it meanwhile: check that one instead.
+      if (!/already in use|exists/i.test((err as Error).message)) throw err;
+    }
+  }
+  const config = (await jsm.streams.info(wanted.name)).config;
+  if (wanted.description !== undefined && config.description !== wanted.description) {
+    throw new EngineLinkError(
+      `the engine's stream ${wanted.name} says "${config.description ?? ""}", this hub ` +
+        `"${wanted.description}": LOCUS_ENGINE_PARTITIONS must be the same on every hub`,
+    );
+  }
+  if (config.retention !== wanted.retention || config.num_replicas !== wanted.num_replicas) {
+    throw new EngineLinkError(
+      `the engine's stream ${wanted.name} has retention ${config.retention} and ` +
+        `${config.num_replicas} replicas, not ${wanted.retention} and ${wanted.num_replicas}`,
+    );
+  }
+}
+
+function partitionsDescription(partitions: number): string {
+  return `Locus fixes in ${partitions} partitions`;
+}
