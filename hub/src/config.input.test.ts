@@ -126,3 +126,49 @@ describe("LOCUS_WEBHOOK_*", () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
   });
 });
+
+describe("LOCUS_ENGINE_*", () => {
+  const PG = { LOCUS_DATABASE_URL: "postgres://locus@127.0.0.1/locus" };
+
+  it("is off by default: one hub judges every fix it receives", () => {
+    expect(loadConfig(PG).engine).toBeNull();
+  });
+
+  it("takes the engine's nodes, 64 partitions, 3 replicas and a 4 s lease by default", () => {
+    const config = loadConfig({
+      ...PG,
+      LOCUS_ENGINE_URL: "nats://hub:pw@10.0.0.1:4222, tls://10.0.0.2:4222",
+    });
+    expect(config.engine).toEqual({
+      urls: ["nats://hub:pw@10.0.0.1:4222", "tls://10.0.0.2:4222"],
+      partitions: 64,
+      replicas: 3,
+      leaseMs: 4000,
+    });
+    const tuned = loadConfig({
+      ...PG,
+      LOCUS_ENGINE_URL: "nats://127.0.0.1:4222",
+      LOCUS_ENGINE_PARTITIONS: "16",
+      LOCUS_ENGINE_REPLICAS: "1",
+      LOCUS_ENGINE_LEASE_MS: "2000",
+    });
+    expect(tuned.engine).toMatchObject({ partitions: 16, replicas: 1, leaseMs: 2000 });
+  });
+
+  it("refuses another scheme, no PostgreSQL, an external broker and bad numbers", () => {
+    const engine = { LOCUS_ENGINE_URL: "nats://127.0.0.1:4222" };
+    expect(() => loadConfig({ ...PG, LOCUS_ENGINE_URL: "http://127.0.0.1:4222" })).toThrow(
+      /LOCUS_ENGINE_URL: "http:" is not nats: or tls:/,
+    );
+    expect(() => loadConfig(engine)).toThrow(/LOCUS_ENGINE_URL: .*LOCUS_DATABASE_URL/);
+    expect(() => loadConfig({ ...PG, ...engine, LOCUS_MQTT_URL: "mqtt://127.0.0.1:1883" })).toThrow(
+      /LOCUS_ENGINE_URL: .*unset LOCUS_MQTT_URL/,
+    );
+    expect(() => loadConfig({ ...PG, ...engine, LOCUS_ENGINE_PARTITIONS: "0" })).toThrow(
+      /LOCUS_ENGINE_PARTITIONS/,
+    );
+    expect(() => loadConfig({ ...PG, ...engine, LOCUS_ENGINE_LEASE_MS: "100" })).toThrow(
+      /LOCUS_ENGINE_LEASE_MS/,
+    );
+  });
+});

@@ -339,6 +339,13 @@ function engineSettings(env: Env, databaseUrl: string | null): HubConfig["engine
       "several hubs share their store: set LOCUS_DATABASE_URL (PostgreSQL) too",
     );
   }
+  if (optional(env, "LOCUS_MQTT_URL") !== null) {
+    throw new ConfigError(
+      "LOCUS_ENGINE_URL",
+      "with several hubs, each hub is its devices' MQTT front (its embedded broker): " +
+        "unset LOCUS_MQTT_URL (docs/scaling.md)",
+    );
+  }
   return {
     urls,
     partitions: integer(env, "LOCUS_ENGINE_PARTITIONS", DEFAULT_PARTITIONS, 1, 4096),

@@ -153,13 +153,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     };
     const publisher = new OutboxPublisher({
       store,
-      publish: (topic, payload, id) => {
-        if (cluster === null) return toBroker(topic, payload);
-        // An external broker is shared by the hubs: the committing hub publishes there itself.
-        // Embedded brokers each get every hub's events from the engine (see onEvent below).
-        const relayed = cluster.publishEvent(payload, id);
-        return config.mqttUrl === null ? relayed : relayed.then(() => toBroker(topic, payload));
-      },
+      // With several hubs, to the engine: every hub's broker gets it from there (onEvent below).
+      publish: (topic, payload, id) =>
+        cluster === null ? toBroker(topic, payload) : cluster.publishEvent(payload, id),
       onError: (err) => log.warn({ err: err.message }, "event publication failed; will retry"),
     });
     const pipeline = new IngestPipeline({
@@ -181,11 +177,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       cluster = await startCluster(config, pipeline, store, log, metrics, {
         onEvent: (payload, event) => {
           feed.publishEvents([event]);
-          if (config.mqttUrl === null) {
-            toBroker(EVENTS_TOPIC, payload).catch((err: Error) =>
-              log.warn({ err: err.message }, "could not publish a relayed event"),
-            );
-          }
+          toBroker(EVENTS_TOPIC, payload).catch((err: Error) =>
+            log.warn({ err: err.message }, "could not publish a relayed event"),
+          );
         },
         onFixes: (fixes) => feed.publishFixes(fixes),
       });
