@@ -49,7 +49,7 @@ export class EngineLink {
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers: settings.urls,
+        ...serverOptions(settings.urls),
         name: settings.name,
         // Keeps trying for as long as the hub runs: fixes wait (unacknowledged) meanwhile.
         maxReconnectAttempts: -1,
@@ -135,4 +135,34 @@ async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings): Prom
 
 function partitionsDescription(partitions: number): string {
   return `Locus fixes in ${partitions} partitions`;
+}
+
+/**
+ * The client's servers and credentials from the URLs: the NATS client takes user and password
+ * as options, not from a URL, and TLS from `tls: {}` (the system's trusted CAs, or those of
+ * NODE_EXTRA_CA_CERTS) when a URL says tls://.
+ */
+function serverOptions(urls: readonly string[]): {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  tls?: Record<string, never>;
+} {
+  let user: string | undefined;
+  let pass: string | undefined;
+  let tls = false;
+  const servers = urls.map((raw) => {
+    const url = new URL(raw);
+    if (url.username !== "") {
+      user ??= decodeURIComponent(url.username);
+      pass ??= decodeURIComponent(url.password);
+    }
+    if (url.protocol === "tls:") tls = true;
+    return `${url.protocol}//${url.host}`;
+  });
+  return {
+    servers,
+    ...(user === undefined ? {} : { user, pass: pass ?? "" }),
+    ...(tls ? { tls: {} } : {}),
+  };
 }
