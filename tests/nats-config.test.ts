@@ -55,7 +55,7 @@ async function startNodes(dir: string) {
         NATS_MONITOR_PORT: String(monitor[i]),
         NATS_STORE_DIR: store,
         NATS_ROUTE_PASSWORD: ROUTE_PASSWORD,
-        LOCUS_ENGINE_PASSWORD: HUB_PASSWORD,
+        NATS_HUB_PASSWORD: HUB_PASSWORD,
         ...routes,
       },
       path.join(dir, `n${i + 1}.log`),
@@ -115,7 +115,7 @@ if (server === null || !hasNats) {
           NATS_ROUTE_1: "nats-route://route:x@127.0.0.1:6222",
           NATS_ROUTE_2: "nats-route://route:x@127.0.0.1:6223",
           NATS_ROUTE_3: "nats-route://route:x@127.0.0.1:6224",
-          LOCUS_ENGINE_PASSWORD: HUB_PASSWORD,
+          NATS_HUB_PASSWORD: HUB_PASSWORD,
         },
         encoding: "utf8",
       });
