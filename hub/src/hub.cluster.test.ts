@@ -182,6 +182,13 @@ if (server === null || !hasNats) {
         expect(new Set(heard)).toEqual(ids);
         expect(heard).toHaveLength(ids.size);
       }
+      // Either hub answers who is inside, as one hub alone would.
+      const inside = offline.vehiclesInside(created.body.id);
+      expect(inside.length).toBeGreaterThan(0);
+      for (const h of [a, b]) {
+        const answer = await rest(h.hub, "GET", `/api/v1/geofences/${created.body.id}/vehicles`);
+        expect(answer.body.vehicles).toEqual(inside);
+      }
       // Both hubs judged: fixes went through the engine to their partitions' owners.
       const judged = async (h: TestHub) =>
         (await metrics(h.hub)).get("locus_fixes_accepted_total") ?? 0;

@@ -128,7 +128,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     // Geofence changes reach the engine and the stream one way, whether made through this hub's
     // API or announced by PostgreSQL after another hub made them. The listener starts before the
     // catalogue is read, so nothing written meanwhile is missed.
-    const fences = new LiveFences(engine, feed);
+    // With several hubs, memberships are read from the store (see LiveFences).
+    const insideFromStore = config.engine !== null ? store.vehiclesInside?.bind(store) : undefined;
+    const fences = new LiveFences(engine, feed, insideFromStore ?? null);
     const sync = new FenceSync({
       store,
       fences,

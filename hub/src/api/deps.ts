@@ -18,7 +18,7 @@ export interface FenceRegistry {
   /** Whether the engine knows this geofence (memberships of deleted ones are not shown). */
   has(id: string): boolean;
   /** The vehicles inside a geofence now, by id in order. */
-  vehiclesInside(id: string): string[];
+  vehiclesInside(id: string): string[] | Promise<string[]>;
 }
 
 export interface HealthReport {

@@ -269,7 +269,7 @@ export const geofenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       if (!deps.fences.has(id) && (await deps.store.getGeofence(id)) === null) {
         throw noGeofence(id);
       }
-      return { vehicles: deps.fences.vehiclesInside(id) };
+      return { vehicles: await deps.fences.vehiclesInside(id) };
     },
   );
 

@@ -20,11 +20,21 @@ export class LiveFences implements FenceRegistry {
   readonly #versions = new Map<string, number>();
   /** Recently deleted ids, oldest first. */
   readonly #deleted = new Set<string>();
+  readonly #insideFromStore: ((id: string) => Promise<string[]>) | null;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(engine: FenceRegistry, feed: LiveFeed) {
+  /**
+   * `insideFromStore`: with several hubs, where memberships are read, since this hub's engine
+   * holds only the vehicles of the partitions it judged.
+   */
+  constructor(
+    engine: FenceRegistry,
+    feed: LiveFeed,
+    insideFromStore: ((id: string) => Promise<string[]>) | null = null,
+  ) {
     this.#engine = engine;
     this.#feed = feed;
+    this.#insideFromStore = insideFromStore;
   }
 
   /** Notes the versions of the fences the engine was loaded with at start. */
@@ -75,8 +85,8 @@ export class LiveFences implements FenceRegistry {
     return this.#engine.has(id);
   }
 
-  vehiclesInside(id: string): string[] {
-    return this.#engine.vehiclesInside(id);
+  vehiclesInside(id: string): string[] | Promise<string[]> {
+    return this.#insideFromStore?.(id) ?? this.#engine.vehiclesInside(id);
   }
 
   /** Runs `apply` after every change given before it has been applied (or failed). */

@@ -289,6 +289,19 @@ export class PostgresStore implements Store {
     return states;
   }
 
+  async vehiclesInside(geofenceId: string) {
+    // A membership is [geofence id, entered at, dwell emitted] (codec.ts).
+    const result = await this.pool.query<{ id: string }>({
+      name: "locus_vehicles_inside",
+      text: `SELECT id FROM vehicles
+             WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(state -> 'inside') AS m
+                           WHERE m ->> 0 = $1)
+             ORDER BY id COLLATE "C"`,
+      values: [geofenceId],
+    });
+    return result.rows.map((r) => r.id);
+  }
+
   async claimPartition(claim: PartitionClaim) {
     try {
       await this.pool.query({

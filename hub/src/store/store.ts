@@ -342,6 +342,11 @@ export interface Store {
    * that the previous owner's commits fail from now on. Throws Fenced when a higher one is stored.
    */
   claimPartition?(claim: PartitionClaim): Promise<void>;
+  /**
+   * Only in a store several hubs may share: the vehicles whose stored state is inside the
+   * geofence, by id in order (each hub's engine holds only the vehicles it judged).
+   */
+  vehiclesInside?(geofenceId: string): Promise<string[]>;
   setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number): Promise<void>;
 
   listVehicles(page: Page): Promise<VehicleRecord[]>;
