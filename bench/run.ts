@@ -23,6 +23,7 @@ import {
 import { type MachineInfo, machineInfo } from "./harness/versions.ts";
 import { backlog } from "./scenarios/backlog.ts";
 import { baseline } from "./scenarios/baseline.ts";
+import { cluster } from "./scenarios/cluster.ts";
 import { embedded } from "./scenarios/embedded.ts";
 import { engine } from "./scenarios/engine.ts";
 import { identity } from "./scenarios/identity.ts";
@@ -42,6 +43,7 @@ export const SCENARIOS: readonly Scenario[] = [
   simulator,
   engine,
   webhooks,
+  cluster,
 ];
 
 export interface BenchReport {

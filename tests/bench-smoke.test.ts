@@ -23,10 +23,11 @@ const SCENARIOS = [
   "simulator",
   "engine",
   "webhooks",
+  "cluster",
 ];
 
 /** Scenarios that may be "not available" on a machine without their external programs. */
-const NEEDS_SERVICES = new Set(["production"]);
+const NEEDS_SERVICES = new Set(["production", "cluster"]);
 
 function runQuick(json: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -104,6 +105,16 @@ describe("npm run bench -- --quick", () => {
     if (byName.get("production")?.status === "ok") {
       for (const mode of ["memory", "postgis"]) {
         expect(positive(f("production")[mode].fixesPerSecond), mode).toBe(true);
+      }
+    }
+    // Several hubs: each count committed fixes and used CPU on the hubs and on the engine.
+    if (byName.get("cluster")?.status === "ok") {
+      for (const count of [1, 2, 3]) {
+        const c = f("cluster")[`hubs${count}`];
+        expect(c.partitionsHeld.reduce((a: number, b: number) => a + b, 0)).toBe(64);
+        for (const k of ["fixesPerSecond", "hubCpuUsPerFix", "engineCpuUsPerFix"]) {
+          expect(positive(c[k]), `${count} hubs: ${k}`).toBe(true);
+        }
       }
     }
     // Each measurement sent fixes. The bare broker's subscriber heard some of them; on the
