@@ -1,6 +1,7 @@
 // The hub end to end over real MQTT: REST geofence, fixes in, events out, reads back. Run in
-// both deployments: embedded (aedes, SQLite) and production (the repo's Mosquitto config with
-// per-vehicle passwords, PostgreSQL/PostGIS, with either geofence lookup).
+// every deployment: embedded (aedes, SQLite), production (the repo's Mosquitto config with
+// per-vehicle passwords, PostgreSQL/PostGIS, with either geofence lookup), and two hubs sharing
+// the fleet through the engine (devices and event consumers on one, the API on the other).
 
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
@@ -93,6 +94,11 @@ const CONFIGURATIONS: [string, HubMode, HubEnvironmentOptions["geofenceEval"]][]
   ["embedded (aedes, SQLite)", "embedded", undefined],
   ["production (Mosquitto, PostgreSQL, in-memory lookup)", "production", "memory"],
   ["production (Mosquitto, PostgreSQL, PostGIS lookup)", "production", "postgis"],
+  [
+    "two hubs through the engine (NATS JetStream, PostgreSQL): devices on one, API on the other",
+    "cluster",
+    "memory",
+  ],
 ];
 
 describe.each(CONFIGURATIONS)("hub end to end: %s", (_name, mode, geofenceEval) => {

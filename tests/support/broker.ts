@@ -9,7 +9,7 @@ import net from "node:net";
 import path from "node:path";
 import type { IClientOptions } from "mqtt";
 import { DynamicSecurity } from "../../hub/src/broker/dynsec.ts";
-import { hasBinary } from "./binaries.ts";
+import { hasBinary, requireBinary } from "./binaries.ts";
 import {
   freePort,
   type HubProcess,
@@ -18,6 +18,7 @@ import {
   tempDir,
   waitFor,
 } from "./hub-process.ts";
+import { NatsCluster } from "./nats-cluster.ts";
 import { startPostgres } from "./postgres.ts";
 
 const MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"].find((p) =>
@@ -340,7 +341,7 @@ export async function startRepoMosquitto(options: RepoMosquittoOptions): Promise
 }
 
 /** How the hub under test is deployed. */
-export type HubMode = "embedded" | "production";
+export type HubMode = "embedded" | "production" | "cluster";
 
 export interface HubEnvironmentOptions {
   /** Vehicle ids that get an account on the production broker (password `pw-{id}`). */
@@ -397,6 +398,7 @@ export async function openHubEnvironment(
       close: async () => {},
     };
   }
+  if (mode === "cluster") return openCluster(options);
   if (mosquittoBinary() === null || !hasProductionMosquitto()) return null;
   const postgres = await startPostgres();
   if (postgres === null) return null;
@@ -432,5 +434,76 @@ export async function openHubEnvironment(
       await mosquitto.stop();
       await postgres.stop();
     },
+  };
+}
+
+/**
+ * Two hubs sharing the fleet through a throwaway three-node NATS JetStream cluster and a
+ * throwaway PostgreSQL (docs/scaling.md), seen as one hub: devices and event consumers connect to
+ * the first hub's embedded broker, API calls go to the second. Whichever hub owns a vehicle's
+ * partition judges it, so fixes and events cross between them.
+ */
+async function openCluster(options: HubEnvironmentOptions): Promise<HubEnvironment | null> {
+  if (!requireBinary("nats-server", "nats-server")) return null;
+  const postgres = await startPostgres();
+  if (postgres === null) return null;
+  let nats: NatsCluster;
+  try {
+    nats = await NatsCluster.start();
+  } catch (err) {
+    await postgres.stop();
+    throw err;
+  }
+  const env: Record<string, string> = {
+    LOCUS_DATABASE_URL: postgres.url,
+    LOCUS_GEOFENCE_EVAL: options.geofenceEval ?? "memory",
+    LOCUS_ENGINE_URL: nats.urls.join(","),
+    LOCUS_ENGINE_PARTITIONS: "8",
+    LOCUS_ENGINE_LEASE_MS: "2000",
+  };
+  return {
+    mode: "cluster",
+    async startHub(o = {}) {
+      const devicesHub = await startHubProcess({
+        ...o,
+        env: { ...env, ...o.env, LOCUS_MQTT_CLIENT_ID: "hub-a" },
+      });
+      let apiHub: HubProcess;
+      try {
+        const { dataDir: _shared, ...rest } = o;
+        apiHub = await startHubProcess({
+          ...rest,
+          env: { ...env, ...o.env, LOCUS_MQTT_CLIENT_ID: "hub-b" },
+        });
+      } catch (err) {
+        await devicesHub.stop("SIGKILL");
+        throw err;
+      }
+      return pairedHub(devicesHub, apiHub);
+    },
+    device: () => ({}),
+    consumer: () => ({}),
+    cliArgs: (hub) => ["-h", "127.0.0.1", "-p", new URL(hub.mqttUrl).port],
+    mosquitto: null,
+    env,
+    async close() {
+      await nats.stop();
+      await postgres.stop();
+    },
+  };
+}
+
+/** Two hub processes as one: MQTT of the first, HTTP of the second; stopping stops both. */
+function pairedHub(devices: HubProcess, api: HubProcess): HubProcess {
+  const stop = async (signal?: NodeJS.Signals) => {
+    const [a, b] = [await devices.stop(signal), await api.stop(signal)];
+    return a !== 0 ? a : b;
+  };
+  return {
+    ...api,
+    mqttUrl: devices.mqttUrl,
+    output: () => `--- hub-a\n${devices.output()}\n--- hub-b\n${api.output()}`,
+    stop,
+    exited: Promise.all([devices.exited, api.exited]).then(([a, b]) => (a !== 0 ? a : b)),
   };
 }
