@@ -501,6 +501,7 @@ function pairedHub(devices: HubProcess, api: HubProcess): HubProcess {
   };
   return {
     ...api,
+    members: [devices, api],
     mqttUrl: devices.mqttUrl,
     output: () => `--- hub-a\n${devices.output()}\n--- hub-b\n${api.output()}`,
     stop,

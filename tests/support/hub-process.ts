@@ -29,7 +29,10 @@ export function tempDir(prefix = "locus-test-"): string {
 
 export interface HubProcess {
   child: ChildProcess;
+  /** Where the API answers (with several hubs seen as one, the one API calls go to). */
   httpUrl: string;
+  /** Several hubs seen as one (tests/support/broker.ts): each, for per-process readings. */
+  members?: readonly HubProcess[];
   /** Where devices connect: the embedded broker, or the external one the hub uses. */
   mqttUrl: string;
   token: string;
