@@ -1,8 +1,9 @@
-// Device identity end to end (CONTRACT §3, §5), in both deployments: a vehicle registered over
+// Device identity end to end (CONTRACT §3, §5), in every deployment: a vehicle registered over
 // REST logs in with the password it was issued and publishes only as itself; a wrong password is
 // refused; rotation and deletion cut its live session at once; an observer account reads every
 // vehicle's fixes; a read token only reads. Embedded: the hub's own broker checks the logins;
-// production: the hub keeps the accounts in Mosquitto's dynamic security plugin.
+// production: the hub keeps the accounts in Mosquitto's dynamic security plugin; two hubs
+// through the engine: accounts changed through the API of one cut sessions on the other.
 
 import mqtt, { type IClientOptions } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +29,7 @@ function fix(seq: number): string {
   return JSON.stringify({ latitude: 34.05, longitude: -118.24, ts: BASE_TS + seq * 1000, seq });
 }
 
-describe.each<HubMode>(["embedded", "production"])("device identity: %s", (mode) => {
+describe.each<HubMode>(["embedded", "production", "cluster"])("device identity: %s", (mode) => {
   let environment: HubEnvironment | null = null;
   let hub: HubProcess;
   const clients: mqtt.MqttClient[] = [];

@@ -1,4 +1,4 @@
-// OwnTracks over MQTT in both deployments (CONTRACT §9): the app's retained location on
+// OwnTracks over MQTT in every deployment, two hubs through the engine included (CONTRACT §9): the app's retained location on
 // owntracks/{user}/{device} becomes a fix of vehicle {user}, other message types are ignored, and
 // the same location delivered again is stored once. In production the hub reads the phone's
 // messages through Mosquitto; a hub that subscribes anew (another client id, a lost session) is
@@ -30,7 +30,7 @@ function location(tst: number): string {
   });
 }
 
-describe.each<HubMode>(["embedded", "production"])("OwnTracks over MQTT: %s", (mode) => {
+describe.each<HubMode>(["embedded", "production", "cluster"])("OwnTracks over MQTT: %s", (mode) => {
   let environment: HubEnvironment | null = null;
   const hubs: HubProcess[] = [];
 

@@ -175,6 +175,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       },
       maxFixesPerCommit: config.groupCommitMaxFixes,
     });
+    // MQTT accounts (CONTRACT §3): the embedded broker checks logins against them; the broker's
+    // side (cutting sessions, or Mosquitto's own copy) is attached once the broker runs.
+    const accounts = new AccountService({ store });
     if (config.engine !== null) {
       cluster = await startCluster(config, pipeline, store, log, metrics, {
         onEvent: (payload, event) => {
@@ -184,6 +187,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
           );
         },
         onFixes: (fixes) => feed.publishFixes(fixes),
+        forgetLogins: (username) => accounts.forgetLogins(username),
       });
       const started = cluster;
       cleanups.push(() => started.close());
@@ -200,15 +204,13 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       onStatus: (vehicleId, status) => feed.publishStatus(vehicleId, status),
     });
 
-    // MQTT accounts (CONTRACT §3): the embedded broker checks logins against them; the broker's
-    // side (cutting sessions, or Mosquitto's own copy) is attached once the broker runs.
-    const accounts = new AccountService({ store });
     const started = await openBroker(config, receiver, log, metrics, accounts.authenticate);
     broker = started;
     cleanups.push(() => started.close());
     let externalAccounts: { close(): Promise<void> } | null = null;
     if (started instanceof EmbeddedBroker) {
-      accounts.useBroker(new EmbeddedBrokerAccounts(started));
+      const local = new EmbeddedBrokerAccounts(started);
+      accounts.useBroker(cluster === null ? local : cluster.accountsAcrossHubs(local));
     } else {
       // An external broker keeps accounts in its dynamic security plugin while the hub can
       // manage it; one it cannot manage still carries fixes, and issuing credentials answers 501.
@@ -413,7 +415,7 @@ async function startCluster(
   store: Store,
   log: Logger,
   metrics: HubMetrics,
-  relay: Pick<ClusterOptions, "onEvent" | "onFixes">,
+  relay: Pick<ClusterOptions, "onEvent" | "onFixes" | "forgetLogins">,
 ): Promise<Cluster> {
   const engine = config.engine as NonNullable<HubConfig["engine"]>;
   try {

@@ -5,7 +5,9 @@
 
 import { randomBytes } from "node:crypto";
 import type { Fix, GeofenceEvent } from "@locus/protocol";
+import type { BrokerAccounts } from "../identity/broker-accounts.ts";
 import type { PartitionClaim, Store } from "../store/store.ts";
+import { AccountNotices } from "./account-notices.ts";
 import { EngineLink, type EngineSettings } from "./engine-link.ts";
 import { FixForwarder } from "./fix-forwarder.ts";
 import { PartitionLeases } from "./leases.ts";
@@ -24,6 +26,8 @@ export interface ClusterOptions {
   /** Fixes stored on the engine for their partition's owner (duplicate: it had them). */
   onForwarded?: (fixes: number, duplicate: boolean) => void;
   onTaken?: (partition: number, token: number) => void;
+  /** Forgets remembered MQTT logins: of an account another hub changed, or (null) of all. */
+  forgetLogins: (username: string | null) => void;
   onDropped?: (partition: number) => void;
   onError: (err: Error, context: string) => void;
 }
@@ -34,6 +38,7 @@ export class Cluster {
   readonly #link: EngineLink;
   readonly #relay: ClusterRelay;
   readonly #leases: PartitionLeases;
+  readonly #accounts: AccountNotices;
   readonly #consumers = new Map<number, PartitionConsumer>();
 
   private constructor(o: ClusterOptions, link: EngineLink, relay: ClusterRelay) {
@@ -41,6 +46,12 @@ export class Cluster {
     this.#relay = relay;
     // Unique per process, a valid key in the lease bucket.
     this.member = `${o.settings.name.replace(/[^A-Za-z0-9_-]/g, "_")}-${randomBytes(4).toString("hex")}`;
+    this.#accounts = new AccountNotices({
+      nc: link.nc,
+      member: this.member,
+      forget: o.forgetLogins,
+      onError: (err) => o.onError(err, "account notices"),
+    });
     this.forwarder = new FixForwarder({
       js: link.js,
       partitions: o.settings.partitions,
@@ -107,6 +118,11 @@ export class Cluster {
     return this.#leases.held();
   }
 
+  /** This hub's broker side of MQTT accounts, with changes announced to the other hubs. */
+  accountsAcrossHubs(local: BrokerAccounts): BrokerAccounts {
+    return this.#accounts.across(local);
+  }
+
   /** The outbox's way out (see ClusterRelay.publishEvent). */
   publishEvent(payload: string, id: string): Promise<void> {
     return this.#relay.publishEvent(payload, id);
@@ -133,6 +149,7 @@ export class Cluster {
   /** Leaves the engine. */
   async close(): Promise<void> {
     await this.#leases.stop();
+    await this.#accounts.stop();
     await this.#relay.stop();
     await this.#link.close();
   }

@@ -343,6 +343,19 @@ export class AccountService {
     }
   }
 
+  /**
+   * Forgets remembered logins, of one account or (null) of all: another hub changed the account,
+   * or changes may have been missed. Their next login checks the store again.
+   */
+  forgetLogins(username: string | null): void {
+    if (username === null) {
+      this.#epoch++;
+      this.#cache.clear();
+    } else {
+      this.#forget(username);
+    }
+  }
+
   #forget(username: string): void {
     this.#epoch++;
     this.#cache.delete(username);
