@@ -1,8 +1,9 @@
 // The way in for fixes when several hubs share the fleet: instead of committing them, the
 // receiving hub stores them on the engine, in their vehicle's partition, and only then lets the
-// device have its acknowledgement (docs/scaling.md, "Where PUBACK happens"). Each vehicle has one
-// publish in flight at a time, so its fixes reach the stream in the order they arrived here; a
-// resend after a lost engine acknowledgement carries the same message id and is stored once.
+// device have its acknowledgement (docs/scaling.md, "What happens to a fix"). Each vehicle has one
+// publish in flight at a time, so its fixes reach the stream in the order they arrived here, and
+// the messages that arrive meanwhile go out together in the next; a resend after a lost engine
+// acknowledgement carries the same message id and is stored once.
 
 import type { Fix } from "@locus/protocol";
 import type { JetStreamClient } from "nats";
@@ -23,11 +24,23 @@ export interface ForwarderOptions {
 }
 
 const RETRY_MS = 200;
+/**
+ * Most fixes in one engine message. Messages of one vehicle that wait behind its publish go out
+ * together (a few hundred bytes a fix: well under the engine's payload limit).
+ */
+const MAX_FIXES_PER_MESSAGE = 1000;
+
+/** One device message's fixes of one vehicle, waiting for their turn. */
+interface Waiting {
+  fixes: readonly Fix[];
+  source: FixSource;
+  done: (err: Error | null) => void;
+}
 
 export class FixForwarder implements FixSink {
   readonly #o: Required<ForwarderOptions>;
-  /** Per vehicle, the end of its chain of publishes; gone once the chain is idle. */
-  readonly #chains = new Map<string, Promise<void>>();
+  /** Per vehicle with fixes under way: those waiting, and the publish in flight (if any). */
+  readonly #vehicles = new Map<string, { waiting: Waiting[]; busy: Promise<void> | null }>();
   #stopped = false;
 
   constructor(options: ForwarderOptions) {
@@ -59,16 +72,18 @@ export class FixForwarder implements FixSink {
     }
     let waiting = groups.size;
     let failure: Error | null = null;
+    const partDone = (err: Error | null) => {
+      failure ??= err;
+      if (--waiting === 0) done(failure);
+    };
     for (const [vehicleId, group] of groups) {
-      this.#chain(vehicleId, () => this.#publish(source, group)).then(
-        () => {
-          if (--waiting === 0) done(failure);
-        },
-        (err: Error) => {
-          failure ??= err;
-          if (--waiting === 0) done(failure);
-        },
-      );
+      let vehicle = this.#vehicles.get(vehicleId);
+      if (vehicle === undefined) {
+        vehicle = { waiting: [], busy: null };
+        this.#vehicles.set(vehicleId, vehicle);
+      }
+      vehicle.waiting.push({ fixes: group, source, done: partDone });
+      this.#next(vehicleId);
     }
   }
 
@@ -82,25 +97,47 @@ export class FixForwarder implements FixSink {
 
   /** Resolves once no publish is under way. */
   async idle(): Promise<void> {
-    while (this.#chains.size > 0) {
-      await Promise.allSettled([...this.#chains.values()]);
+    while (this.#vehicles.size > 0) {
+      await Promise.allSettled([...this.#vehicles.values()].map((v) => v.busy));
     }
   }
 
   /**
-   * Runs `publish` after the vehicle's earlier ones. When one of those failed, so do the ones
-   * queued behind it (their device is sent no acknowledgement and sends them again, in order);
-   * once the chain is idle, the next publish starts afresh.
+   * Publishes what waits for the vehicle, one engine message at a time: the messages that
+   * waited go out together (same source, up to MAX_FIXES_PER_MESSAGE), in order. When a publish
+   * fails, the ones waiting behind it fail too (their device is sent no acknowledgement and
+   * sends them again, in order); the vehicle then starts afresh.
    */
-  #chain(vehicleId: string, publish: () => Promise<void>): Promise<void> {
-    const previous = this.#chains.get(vehicleId);
-    const next = previous === undefined ? publish() : previous.then(publish);
-    this.#chains.set(vehicleId, next);
-    const forget = () => {
-      if (this.#chains.get(vehicleId) === next) this.#chains.delete(vehicleId);
-    };
-    next.then(forget, forget);
-    return next;
+  #next(vehicleId: string): void {
+    const vehicle = this.#vehicles.get(vehicleId);
+    if (vehicle === undefined || vehicle.busy !== null) return;
+    if (vehicle.waiting.length === 0) {
+      this.#vehicles.delete(vehicleId);
+      return;
+    }
+    const first = vehicle.waiting[0] as Waiting;
+    const batch: Waiting[] = [];
+    const fixes: Fix[] = [];
+    for (const w of vehicle.waiting) {
+      if (w.source !== first.source) break;
+      if (batch.length > 0 && fixes.length + w.fixes.length > MAX_FIXES_PER_MESSAGE) break;
+      batch.push(w);
+      for (const f of w.fixes) fixes.push(f);
+    }
+    vehicle.waiting.splice(0, batch.length);
+    vehicle.busy = this.#publish(first.source, fixes).then(
+      () => {
+        for (const w of batch) w.done(null);
+      },
+      (err: Error) => {
+        for (const w of batch) w.done(err);
+        for (const w of vehicle.waiting.splice(0)) w.done(err);
+      },
+    );
+    void vehicle.busy.then(() => {
+      vehicle.busy = null;
+      this.#next(vehicleId);
+    });
   }
 
   async #publish(source: FixSource, fixes: Fix[]): Promise<void> {
