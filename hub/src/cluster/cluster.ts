@@ -63,7 +63,8 @@ export class Cluster {
       owner: this.member,
     });
     this.#leases = new PartitionLeases({
-      kv: link.leases,
+      members: link.members,
+      partitionsKv: link.owners,
       partitions: o.settings.partitions,
       member: this.member,
       leaseMs: o.settings.leaseMs,
@@ -105,7 +106,7 @@ export class Cluster {
         onError: (err) => o.onError(err, "relay"),
       });
       const cluster = new Cluster(o, link, relay);
-      cluster.#leases.start();
+      await cluster.#leases.start();
       return cluster;
     } catch (err) {
       await link.close();

@@ -1,5 +1,6 @@
 // The hub's connection to the engine (NATS JetStream, docs/scaling.md), and the streams and the
-// lease bucket every hub expects there: created by whichever hub comes first, checked by the rest.
+// ownership buckets every hub expects there: created by whichever hub comes first, checked by the
+// rest.
 
 import { redactUrl } from "@locus/protocol";
 import {
@@ -11,7 +12,13 @@ import {
   RetentionPolicy,
   StorageType,
 } from "nats";
-import { EVENTS_STREAM, EVENTS_SUBJECT, FIXES_STREAM, LEASES_BUCKET } from "./partition.ts";
+import {
+  EVENTS_STREAM,
+  EVENTS_SUBJECT,
+  FIXES_STREAM,
+  MEMBERS_BUCKET,
+  OWNERS_BUCKET,
+} from "./partition.ts";
 
 export interface EngineSettings {
   /** The engine's nodes: `nats://` or `tls://` URLs, credentials in the URL if any. */
@@ -40,7 +47,10 @@ export class EngineLink {
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
-    readonly leases: KV,
+    /** Heartbeats of the hubs (TTL: the lease time). */
+    readonly members: KV,
+    /** Each partition's owner. */
+    readonly owners: KV,
     readonly settings: EngineSettings,
   ) {}
 
@@ -86,12 +96,21 @@ export class EngineLink {
         duplicate_window: DUPLICATE_WINDOW_NS,
       });
       const js = nc.jetstream({ timeout: 10_000 });
-      const leases = await js.views.kv(LEASES_BUCKET, {
+      const members = await js.views.kv(MEMBERS_BUCKET, {
         history: 1,
         ttl: settings.leaseMs,
         replicas: settings.replicas,
       });
-      return new EngineLink(nc, js, jsm, leases, settings);
+      // Every hub must count a member dead after the same time.
+      const ttl = (await members.status()).ttl;
+      if (ttl !== settings.leaseMs) {
+        throw new EngineLinkError(
+          `the other hubs' lease time is ${ttl} ms, this hub's ${settings.leaseMs} ms ` +
+            "(LOCUS_ENGINE_LEASE_MS must be the same on every hub)",
+        );
+      }
+      const owners = await js.views.kv(OWNERS_BUCKET, { history: 1, replicas: settings.replicas });
+      return new EngineLink(nc, js, jsm, members, owners, settings);
     } catch (err) {
       await nc.close().catch(() => undefined);
       if (err instanceof EngineLinkError) throw err;

@@ -1,54 +1,64 @@
-// Which partitions this hub owns: a lease per partition in the engine's replicated key-value
-// bucket (docs/scaling.md, "Ownership"). A free partition is taken with create (succeeds only
-// when the key is absent), held by updating the key against its last revision before the bucket's
-// TTL expires it, and given back by deleting it. The revision the lease was taken at is the
-// fencing token: every later owner's is higher. Each hub takes at most its fair share (partitions
-// over live members, members being heartbeat keys in the same bucket) and gives back what is
-// beyond it, so a hub that joins gets work and a hub that dies leaves its partitions to the
-// others once its leases expire.
+// Which partitions this hub owns (docs/scaling.md, "Ownership"). Two replicated key-value buckets
+// on the engine: members, where each hub puts its heartbeat key every quarter of the lease time
+// (the bucket's TTL drops keys not written for a lease time), and partitions, one key per
+// partition naming its owner, written only when ownership changes. Both are watched, so the loop
+// reads nothing from the engine: it knows who is alive (a heartbeat seen within a lease time) and
+// who owns what. A partition is free when its key is absent or deleted, or its owner is no longer
+// alive; it is taken with create (only when absent) or with an update against the revision of the
+// dead owner's entry, so two hubs never both take it. The revision written is the fencing token:
+// every later owner's is higher. Each hub takes at most its fair share (partitions over live
+// members) and gives back what is beyond it, so a hub that joins gets work and a hub that dies
+// leaves its partitions to the others once its heartbeat is a lease time old. A hub whose own
+// heartbeat cannot be written for half a lease time drops every partition: the others may take
+// them from then on.
 
-import type { KV } from "nats";
+import type { KV, KvEntry, QueuedIterator } from "nats";
 import { partitionOf } from "./partition.ts";
 
 export interface LeaseOwner {
-  /** A lease was taken under `token`: start consuming. A throw gives the lease back. */
+  /** A partition was taken under `token`: start consuming. A throw gives it back. */
   take(partition: number, token: number): Promise<void>;
   /**
-   * The lease is gone (lost, or given back): stop consuming; resolves once nothing of the
+   * The partition is gone (lost, or given back): stop consuming; resolves once nothing of the
    * partition is under way any more.
    */
   drop(partition: number): Promise<void>;
 }
 
 export interface LeaseOptions {
-  kv: KV;
+  /** Heartbeats: a bucket whose TTL is `leaseMs`. */
+  members: KV;
+  /** Owners: a bucket without TTL. */
+  partitionsKv: KV;
   partitions: number;
-  /** This hub's member name: unique per process. */
+  /** This hub's member name: unique per process, a valid key. */
   member: string;
-  /** The bucket's TTL, ms: a lease not renewed within it expires. */
+  /** How long a member counts as alive after its last heartbeat, ms. */
   leaseMs: number;
   owner: LeaseOwner;
   onError: (err: Error) => void;
-  /** Until this many members are seen (or one lease period passed), take nothing: the first
-   * hub to start would otherwise take every partition only to give most of them back. */
-  expectedMembers?: number;
 }
 
-interface Held {
-  /** The revision it was taken at: the fencing token. */
-  token: number;
-  /** The key's latest revision (renewals update against it). */
+interface Owned {
+  member: string;
   revision: number;
-  /** When it was last renewed (or taken), by this process's clock. */
-  renewedAt: number;
+  /** DEL or PURGE: given back. */
+  deleted: boolean;
 }
 
 export class PartitionLeases {
   readonly #o: LeaseOptions;
-  readonly #held = new Map<number, Held>();
-  readonly #startedAt = Date.now();
+  /** Partitions held, with the revision taken at (the token). */
+  readonly #held = new Map<number, number>();
+  /** Members' last heartbeat as seen here (performance.now()). */
+  readonly #seen = new Map<string, number>();
+  /** Every partition's entry as last seen. */
+  readonly #owners = new Map<number, Owned>();
+  readonly #watches: QueuedIterator<KvEntry>[] = [];
+  /** When this hub's heartbeat was last written. */
+  #beatAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | null = null;
-  #tick: Promise<void> | null = null;
+  #round: Promise<void> | null = null;
   #stopped = false;
 
   constructor(options: LeaseOptions) {
@@ -57,15 +67,31 @@ export class PartitionLeases {
 
   /** The partitions held now, with their fencing tokens. */
   held(): Map<number, number> {
-    return new Map([...this.#held].map(([p, h]) => [p, h.token]));
+    return new Map(this.#held);
   }
 
-  start(): void {
+  /** Starts watching both buckets (their current entries first), then the loop. */
+  async start(): Promise<void> {
+    const members = await this.#o.members.watch({ key: "m.*" });
+    const owners = await this.#o.partitionsKv.watch({ key: "p.*" });
+    this.#watches.push(members, owners);
+    void this.#follow(members, (e) => {
+      if (e.operation === "PUT") this.#seen.set(e.key.slice(2), performance.now());
+      else this.#seen.delete(e.key.slice(2));
+    });
+    void this.#follow(owners, (e) => {
+      const partition = Number(e.key.slice(2));
+      this.#owners.set(partition, {
+        member: e.string(),
+        revision: e.revision,
+        deleted: e.operation !== "PUT",
+      });
+    });
     const loop = () => {
-      this.#tick = this.#round()
+      this.#round = this.#tick()
         .catch((err: Error) => this.#o.onError(err))
         .finally(() => {
-          if (!this.#stopped) this.#timer = setTimeout(loop, this.#o.leaseMs / 8);
+          if (!this.#stopped) this.#timer = setTimeout(loop, this.#o.leaseMs / 4);
         });
     };
     loop();
@@ -73,48 +99,77 @@ export class PartitionLeases {
 
   /** Gives every partition back (after its consumer stopped), so the others take them at once. */
   async stop(): Promise<void> {
+    if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
-    await this.#tick;
+    await this.#round;
     for (const p of [...this.#held.keys()]) await this.#giveBack(p);
-    await this.#o.kv.delete(this.#memberKey()).catch(() => undefined);
+    await this.#o.members.delete(this.#memberKey()).catch(() => undefined);
+    for (const w of this.#watches) w.stop();
   }
 
-  /** Another hub claimed the partition: it is no longer this hub's, whatever the lease says. */
+  /** Another hub claimed the partition: it is no longer this hub's. */
   async lost(partition: number): Promise<void> {
     if (!this.#held.delete(partition)) return;
     await this.#o.owner.drop(partition);
   }
 
-  async #round(): Promise<void> {
-    const { kv, partitions, leaseMs } = this.#o;
-    await kv.put(this.#memberKey(), String(Date.now()));
-    await this.#renew();
-    if (this.#stopped) return;
-    let members = 0;
-    for await (const _ of await kv.keys("member.*")) members++;
-    members = Math.max(members, 1);
-    if (members < (this.#o.expectedMembers ?? 1) && Date.now() - this.#startedAt < leaseMs) return;
-    const share = Math.ceil(partitions / members);
-    // Beyond the fair share: give back the highest-numbered first (the others take them).
+  async #follow(entries: QueuedIterator<KvEntry>, apply: (e: KvEntry) => void): Promise<void> {
+    try {
+      for await (const e of entries) apply(e);
+    } catch (err) {
+      if (!this.#stopped) this.#o.onError(err as Error);
+    }
+  }
+
+  async #tick(): Promise<void> {
+    const { members, partitions, leaseMs, member } = this.#o;
+    try {
+      await members.put(this.#memberKey(), "");
+      this.#beatAt = performance.now();
+    } catch (err) {
+      this.#o.onError(err as Error);
+    }
+    const now = performance.now();
+    if (now - this.#beatAt > leaseMs / 2) {
+      // The others may soon count this hub dead and take its partitions: it stops first.
+      for (const p of [...this.#held.keys()]) await this.lost(p);
+      return;
+    }
+    // Taken by another hub meanwhile (it found this one dead): dropped.
+    for (const p of [...this.#held.keys()]) {
+      const entry = this.#owners.get(p);
+      if (entry !== undefined && !entry.deleted && entry.member !== member) await this.lost(p);
+    }
+    const alive = (m: string) => m === member || now - (this.#seen.get(m) ?? -Infinity) < leaseMs;
+    let live = 1;
+    for (const m of this.#seen.keys()) if (m !== member && alive(m)) live++;
+    const share = Math.ceil(partitions / live);
+    // Beyond the fair share: the highest-numbered go back first (the others take them).
     const mine = [...this.#held.keys()].sort((a, b) => b - a);
     for (const p of mine.slice(0, Math.max(0, mine.length - share))) await this.#giveBack(p);
-    if (this.#held.size >= share) return;
     // Free partitions, looked at from a point of this member's own, so hubs starting together
-    // do not all try the same ones first.
-    const offset = partitionOf(this.#o.member, partitions);
+    // do not all reach for the same ones first.
+    const offset = partitionOf(member, partitions);
     for (let i = 0; i < partitions && this.#held.size < share && !this.#stopped; i++) {
       const p = (offset + i) % partitions;
       if (this.#held.has(p)) continue;
-      const entry = await kv.get(leaseKey(p));
-      if (entry !== null && entry.operation === "PUT") continue;
+      const entry = this.#owners.get(p);
+      // Held by a live hub (this one's own entry, left after it dropped the partition, is free).
+      if (entry !== undefined && !entry.deleted && entry.member !== member && alive(entry.member)) {
+        continue;
+      }
       let token: number;
       try {
-        token = await kv.create(leaseKey(p), this.#o.member);
+        token =
+          entry === undefined || entry.deleted
+            ? await this.#o.partitionsKv.create(this.#ownerKey(p), member)
+            : await this.#o.partitionsKv.update(this.#ownerKey(p), member, entry.revision);
       } catch {
-        continue; // taken by another hub meanwhile
+        continue; // another hub took it first
       }
-      this.#held.set(p, { token, revision: token, renewedAt: Date.now() });
+      this.#held.set(p, token);
+      this.#owners.set(p, { member, revision: token, deleted: false });
       try {
         await this.#o.owner.take(p, token);
       } catch (err) {
@@ -124,41 +179,24 @@ export class PartitionLeases {
     }
   }
 
-  /**
-   * Renews every held lease against its revision. One that another hub holds now is dropped; one
-   * that could not be renewed (the engine unreachable) is kept only while it cannot have expired.
-   */
-  async #renew(): Promise<void> {
-    const { kv, leaseMs, member } = this.#o;
-    for (const [p, held] of [...this.#held]) {
-      try {
-        held.revision = await kv.update(leaseKey(p), member, held.revision);
-        held.renewedAt = Date.now();
-      } catch (err) {
-        const lost = /wrong last sequence/i.test((err as Error).message);
-        if (lost || Date.now() - held.renewedAt > leaseMs / 2) {
-          this.#held.delete(p);
-          await this.#o.owner.drop(p);
-        }
-      }
-    }
-  }
-
   async #giveBack(partition: number): Promise<void> {
-    const held = this.#held.get(partition);
-    if (held === undefined) return;
+    const token = this.#held.get(partition);
+    if (token === undefined) return;
     this.#held.delete(partition);
     await this.#o.owner.drop(partition);
-    await this.#o.kv
-      .delete(leaseKey(partition), { previousSeq: held.revision })
+    // Only if still this hub's entry: a hub that took it meanwhile keeps it.
+    const entry = this.#owners.get(partition);
+    if (entry === undefined || entry.member !== this.#o.member) return;
+    await this.#o.partitionsKv
+      .delete(this.#ownerKey(partition), { previousSeq: entry.revision })
       .catch(() => undefined);
   }
 
   #memberKey(): string {
-    return `member.${this.#o.member}`;
+    return `m.${this.#o.member}`;
   }
-}
 
-function leaseKey(partition: number): string {
-  return `p.${partition}`;
+  #ownerKey(partition: number): string {
+    return `p.${partition}`;
+  }
 }

@@ -113,6 +113,11 @@ export class PartitionConsumer {
       // Messages are never left to be redelivered: a failure starts the consumer over.
       ack_wait: 300 * 1e9,
       max_ack_pending: MAX_PENDING,
+      // One replica: its state is only which messages are out; the stream (replicated) drops a
+      // message at its acknowledgement, and a consumer lost with its node is made anew at the
+      // first message left, as at every takeover. Replicated, each of the partitions' consumers
+      // was a Raft group of its own, and the engine's idle CPU 2.5 times as high (measured).
+      num_replicas: 1,
     });
     if (this.#stopped) return null;
     const consumer = await js.consumers.get(FIXES_STREAM, name);

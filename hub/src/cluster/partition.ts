@@ -9,8 +9,10 @@ export const EVENTS_STREAM = "LOCUS_EVENTS";
 export const EVENTS_SUBJECT = "locus.events";
 /** Committed fixes for every hub's live stream clients: plain publish, nothing kept. */
 export const LIVE_FIXES_SUBJECT = "locus.live.fixes";
-/** The replicated key-value bucket of partition leases and member heartbeats. */
-export const LEASES_BUCKET = "locus_leases";
+/** The replicated key-value bucket of the hubs' heartbeats (its TTL is the lease time). */
+export const MEMBERS_BUCKET = "locus_members";
+/** The replicated key-value bucket naming each partition's owner (no TTL). */
+export const OWNERS_BUCKET = "locus_partitions";
 
 /** Partitions unless configured: many more than hubs, so ownership moves in small pieces. */
 export const DEFAULT_PARTITIONS = 64;
