@@ -125,6 +125,33 @@ export function processCpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * CPU seconds of a process and its children: its own, its waited-for children's, and its live
+ * children's (PostgreSQL: the server and its backends). Null where unreadable.
+ */
+export function processTreeCpuSeconds(pid: number): number | null {
+  const fields = (p: number) => {
+    const stat = fs.readFileSync(`/proc/${p}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  };
+  try {
+    const own = fields(pid);
+    let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+    for (const entry of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const f = fields(Number(entry));
+        if (Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12]);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return ticks / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Resident memory of a process, MiB, from /proc; null where unreadable. */
 export function processRssMiB(pid: number): number | null {
   try {

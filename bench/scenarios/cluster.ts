@@ -4,7 +4,8 @@
 // the hubs' memory. Every hub gets an equal share of the publishers; each fix is stored on the
 // engine before its PUBACK and judged by its partition's owner, often another hub. On two cores
 // the fixes per second cannot grow with hubs; what is measured is what a fix costs: CPU of the
-// hubs together and of the engine's three nodes per fix, and so fixes per CPU-second.
+// hubs together, of the engine's three nodes and of PostgreSQL per fix, and fixes per CPU-second
+// of hubs and engine.
 
 import fs from "node:fs";
 import type { HubProcess } from "../../tests/support/hub-process.ts";
@@ -21,7 +22,7 @@ import {
 import { postFences } from "../harness/fences.ts";
 import { committedFixes, hubMetrics, startBenchHub } from "../harness/hub.ts";
 import { runLoad } from "../harness/load.ts";
-import { processCpuSeconds } from "../harness/versions.ts";
+import { processCpuSeconds, processTreeCpuSeconds } from "../harness/versions.ts";
 
 const PARTITIONS = 64;
 const HUB_COUNTS = [1, 2, 3] as const;
@@ -34,6 +35,8 @@ interface CountFigures {
   hubCpuUsPerFix: number;
   /** CPU of the three engine nodes together per committed fix. */
   engineCpuUsPerFix: number;
+  /** CPU of PostgreSQL (server and backends) per committed fix. */
+  databaseCpuUsPerFix: number;
   /** Committed fixes per CPU-second of hubs and engine together. */
   fixesPerCpuSecond: number;
   /** Partitions each hub held during the runs. */
@@ -45,9 +48,14 @@ interface Reading {
   at: number;
   hubCpu: number;
   engineCpu: number;
+  databaseCpu: number;
 }
 
-async function reading(hubs: HubProcess[], engine: NatsCluster): Promise<Reading> {
+async function reading(
+  hubs: HubProcess[],
+  engine: NatsCluster,
+  databasePid: number | undefined,
+): Promise<Reading> {
   let fixes = 0;
   for (const hub of hubs) fixes += await committedFixes(hub);
   const cpu = (pids: number[]) =>
@@ -57,6 +65,8 @@ async function reading(hubs: HubProcess[], engine: NatsCluster): Promise<Reading
     at: performance.now(),
     hubCpu: cpu(hubs.map((h) => h.child.pid as number)),
     engineCpu: cpu(engine.pids()),
+    databaseCpu:
+      databasePid === undefined ? Number.NaN : (processTreeCpuSeconds(databasePid) ?? Number.NaN),
   };
 }
 
@@ -81,6 +91,7 @@ async function measureCount(
   ctx: BenchContext,
   count: number,
   databaseUrl: string,
+  databasePid: number | undefined,
 ): Promise<CountFigures> {
   const engine = await NatsCluster.start();
   const dirs: string[] = [];
@@ -108,8 +119,9 @@ async function measureCount(
     const rates: number[] = [];
     const hubCpu: number[] = [];
     const engineCpu: number[] = [];
+    const databaseCpu: number[] = [];
     for (let run = 0; run < ctx.options.runs; run++) {
-      const before = await reading(hubs, engine);
+      const before = await reading(hubs, engine, databasePid);
       // The window opens with the first load generator's and closes with the last one's.
       const window: { first?: Promise<Reading>; last?: Promise<Reading> } = {};
       let ended = 0;
@@ -117,10 +129,10 @@ async function measureCount(
         hubs.map((hub, i) =>
           runLoad(ctx.plan(hub.mqttUrl, `cl${count}r${run}h${i}-v`, { connections: perHub }), {
             onWindowStart: () => {
-              window.first ??= reading(hubs, engine);
+              window.first ??= reading(hubs, engine, databasePid);
             },
             onWindowEnd: () => {
-              if (++ended === hubs.length) window.last = reading(hubs, engine);
+              if (++ended === hubs.length) window.last = reading(hubs, engine, databasePid);
             },
           }),
         ),
@@ -135,14 +147,15 @@ async function measureCount(
       if (fixes > 0) {
         hubCpu.push(((end.hubCpu - start.hubCpu) / fixes) * 1e6);
         engineCpu.push(((end.engineCpu - start.engineCpu) / fixes) * 1e6);
+        databaseCpu.push(((end.databaseCpu - start.databaseCpu) / fixes) * 1e6);
       }
       // Every acknowledged fix is on the engine; wait until the owners have committed it all.
       const acked = results.reduce((sum, r) => sum + r.acked, 0);
       const deadline = performance.now() + 120_000;
-      let now = await reading(hubs, engine);
+      let now = await reading(hubs, engine, databasePid);
       while (now.fixes - before.fixes < acked && performance.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        now = await reading(hubs, engine);
+        now = await reading(hubs, engine, databasePid);
       }
       if (now.fixes - before.fixes < acked) {
         throw new Error(`${count} hubs committed ${now.fixes - before.fixes} of ${acked} fixes`);
@@ -156,6 +169,7 @@ async function measureCount(
       runs: rates,
       hubCpuUsPerFix: hubUs,
       engineCpuUsPerFix: engineUs,
+      databaseCpuUsPerFix: median(databaseCpu),
       fixesPerCpuSecond: 1e6 / (hubUs + engineUs),
       partitionsHeld,
     };
@@ -198,7 +212,7 @@ export const cluster: Scenario = {
     for (const count of HUB_COUNTS) {
       const schema = await pg.freshSchema();
       try {
-        const f = await measureCount(ctx, count, schema.url);
+        const f = await measureCount(ctx, count, schema.url, pg.pid);
         figures[`hubs${count}`] = f;
         rows.push(
           {
@@ -206,8 +220,8 @@ export const cluster: Scenario = {
             value: `${fmt.rate(f.fixesPerSecond)} (runs ${f.runs.map(fmt.int).join(", ")})`,
           },
           {
-            measure: `${count} hub${count > 1 ? "s" : ""}: CPU per fix, hubs + engine`,
-            value: `${f.hubCpuUsPerFix.toFixed(1)} + ${f.engineCpuUsPerFix.toFixed(1)} µs; ${fmt.rate(f.fixesPerCpuSecond)} fixes per CPU-second`,
+            measure: `${count} hub${count > 1 ? "s" : ""}: CPU per fix, hubs + engine (+ PostgreSQL)`,
+            value: `${f.hubCpuUsPerFix.toFixed(1)} + ${f.engineCpuUsPerFix.toFixed(1)} µs (+ ${f.databaseCpuUsPerFix.toFixed(1)} µs); ${fmt.rate(f.fixesPerCpuSecond)} fixes per CPU-second of hubs and engine`,
           },
         );
       } finally {

@@ -19,6 +19,8 @@ const run = promisify(execFile);
 /** A database for one test file; `stop` removes it (and its server, when it started one). */
 export interface TestPostgres {
   url: string;
+  /** The server's main process (its backends are its children); absent for an external URL. */
+  pid?: number;
   stop(): Promise<void>;
   /** A fresh, empty schema in this database, for one test: its URL sets search_path to it. */
   freshSchema(): Promise<TestSchema>;
@@ -246,6 +248,7 @@ async function startCluster(b: Binaries, durable: boolean): Promise<TestPostgres
   const url = `postgres://postgres@127.0.0.1:${port}/locus`;
   return {
     url,
+    pid: server.pid,
     freshSchema: () => freshSchema(url),
     async stop() {
       if (!running.has(server)) return;
