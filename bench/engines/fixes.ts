@@ -2,15 +2,8 @@
 // and the ledger that checks what came back: every acknowledged fix delivered, per-vehicle order,
 // duplicates, the longest pauses.
 
-/** The partition of a vehicle: FNV-1a of its id, modulo the number of partitions. */
-export function partitionOf(vehicle: string, partitions: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < vehicle.length; i++) {
-    hash ^= vehicle.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % partitions;
-}
+/** The partition of a vehicle: the hubs' own function (FNV-1a of its id, modulo the count). */
+export { partitionOf } from "../../hub/src/cluster/partition.ts";
 
 export function vehicleName(index: number): string {
   return `veh-${String(index).padStart(5, "0")}`;
