@@ -202,6 +202,9 @@ if (server === null || !hasNats) {
       await until("the partitions shared out", async () =>
         (await partitionsHeld(a)) > 0 && (await partitionsHeld(b)) > 0 ? true : null,
       );
+      // Health says the engine is reached.
+      const health = await rest(a.hub, "GET", "/api/v1/health");
+      expect(health.body).toMatchObject({ status: "ok", checks: { engine: "ok" } });
       const device = await connect(a, "fleet");
       const send = async (id: string, s: number) => {
         const [longitude, latitude] = PATH[s] as [number, number];

@@ -243,6 +243,9 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const health = async (): Promise<HealthReport> => {
       const checks: Record<string, string> = {};
       checks.broker = started.state;
+      if (cluster !== null) {
+        checks.engine = cluster.connected ? "ok" : "reconnecting to the engine";
+      }
       try {
         await store.ping();
         checks.store = "ok";

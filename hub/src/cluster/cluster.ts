@@ -114,6 +114,11 @@ export class Cluster {
     }
   }
 
+  /** Whether this hub reaches the engine now. */
+  get connected(): boolean {
+    return this.#link.connected;
+  }
+
   /** The partitions this hub holds, with their fencing tokens. */
   held(): Map<number, number> {
     return this.#leases.held();

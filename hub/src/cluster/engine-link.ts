@@ -43,6 +43,9 @@ export class EngineLinkError extends Error {
 }
 
 export class EngineLink {
+  /** Whether the connection is up now (it reconnects by itself meanwhile). */
+  connected = true;
+
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
@@ -52,7 +55,14 @@ export class EngineLink {
     /** Each partition's owner. */
     readonly owners: KV,
     readonly settings: EngineSettings,
-  ) {}
+  ) {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") this.connected = false;
+        else if (s.type === "reconnect") this.connected = true;
+      }
+    })();
+  }
 
   /** Connects (trying every URL), then creates or checks the streams and the lease bucket. */
   static async open(settings: EngineSettings): Promise<EngineLink> {
