@@ -1,0 +1,418 @@
+// The chaos test of several hubs on the engine (docs/scaling.md), on one machine and loopback
+// only: a three-node NATS JetStream cluster, three hub processes sharing one PostgreSQL, and a
+// simulated fleet of 1,000 vehicles (each a real agent) reaching the hubs through a TCP balancer,
+// with an outage that sends every vehicle offline for a while. For two minutes a random hub or
+// engine node is killed with SIGKILL every few seconds and restarted. At the end: every
+// acknowledged fix is stored exactly once, the stored events are those one hub alone gives for
+// the same fixes (computed offline by the geofence engine), and partition ownership moved under
+// fencing tokens that never went back, each token one owner's: no vehicle judged by two hubs at
+// once. Replay a run with LOCUS_CHAOS_SEED (the seed is printed).
+
+import type { Fix } from "@locus/protocol";
+import { DEFAULT_BLOCK_M, Fleet, type FleetReport } from "@locus/simulator";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { GeofenceEngine } from "../hub/src/geofence/engine.ts";
+import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";
+import {
+  FIX_COLUMNS,
+  type FixRow,
+  fixFromRow,
+  GEOFENCE_COLUMNS,
+  type GeofenceRow,
+  geofenceFromRow,
+} from "../hub/src/store/postgres-rows.ts";
+import { DEFAULT_BBOX } from "../simulator/src/cli/args.ts";
+import { type Balancer, startBalancer } from "./support/balancer.ts";
+import { requireBinary } from "./support/binaries.ts";
+import { api, type HubProcess, startHubProcess } from "./support/hub-process.ts";
+import { NatsCluster } from "./support/nats-cluster.ts";
+import { startPostgres, type TestSchema } from "./support/postgres.ts";
+import { mulberry32 } from "./support/random.ts";
+
+const SEED = Number(process.env.LOCUS_CHAOS_SEED ?? 20261207);
+const VEHICLES = 1000;
+const INTERVAL_MS = 5000;
+const CHAOS_MS = 120_000;
+/** Every vehicle offline from 30 s after the fleet starts, for 20 s. */
+const OUTAGE = { startMs: 30_000, lengthMs: 20_000 };
+const PARTITIONS = 32;
+const LEASE_MS = 3000;
+const HUBS = ["hub-1", "hub-2", "hub-3"];
+/** Time for the agents to deliver what they hold once the chaos is over. */
+const DRAIN_MS = 120_000;
+/** Bounds on waits that only a stuck run reaches. */
+const SETTLE_MS = 120_000;
+const TEST_TIMEOUT_MS = 540_000;
+
+const hasNats = requireBinary("nats-server", "nats-server");
+const server = await startPostgres();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, check: () => Promise<T | null>, timeoutMs = SETTLE_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+function square(lon: number, lat: number, half: number): number[][] {
+  return [
+    [lon - half, lat - half],
+    [lon + half, lat - half],
+    [lon + half, lat + half],
+    [lon - half, lat + half],
+    [lon - half, lat - half],
+  ];
+}
+
+/** 20 squares of ~1.3 km over the fleet's box, 5 × 4, with streets between them. */
+function fences(): { name: string; ring: number[][] }[] {
+  const out: { name: string; ring: number[][] }[] = [];
+  const { west, south, east, north } = DEFAULT_BBOX;
+  const [cols, rows] = [5, 4];
+  const [w, h] = [(east - west) / cols, (north - south) / rows];
+  for (let c = 0; c < cols; c++) {
+    for (let r = 0; r < rows; r++) {
+      const lon = west + (c + 0.5) * w;
+      const lat = south + (r + 0.5) * h;
+      out.push({ name: `zone-${c}-${r}`, ring: square(lon, lat, Math.min(w, h) * 0.3) });
+    }
+  }
+  return out;
+}
+
+if (server === null || !hasNats) {
+  // Only without PostgreSQL or nats-server binaries (a line above says what to install); under
+  // CI=true both helpers throw instead, so this suite never skips there.
+  describe.skip("chaos: hubs and engine nodes killed under a fleet (PostgreSQL or nats-server not installed)", () => {
+    it("needs PostgreSQL and nats-server", () => {});
+  });
+} else {
+  const pgServer = server;
+
+  describe("chaos: hubs and engine nodes killed under a fleet", () => {
+    let nats: NatsCluster | null = null;
+    let schema: TestSchema | null = null;
+    let balancer: Balancer | null = null;
+    let fleet: Fleet | null = null;
+    const hubs = new Map<string, HubProcess | null>();
+
+    afterAll(async () => {
+      await fleet?.stop({ drainMs: 0 }).catch(() => undefined);
+      for (const hub of hubs.values()) await hub?.stop("SIGKILL");
+      await balancer?.close();
+      await nats?.stop();
+      await schema?.drop().catch(() => undefined);
+      await pgServer.stop();
+    }, 60_000);
+
+    it(
+      "stores every acknowledged fix once and judges as one hub does, whatever is killed",
+      async () => {
+        const began = Date.now();
+        console.log(`chaos: seed ${SEED} (LOCUS_CHAOS_SEED replays it)`);
+        const random = mulberry32(SEED);
+        schema = await pgServer.freshSchema();
+        nats = await NatsCluster.start();
+        const cluster = nats;
+        balancer = await startBalancer(mulberry32(SEED + 1));
+        const lb = balancer;
+        const env = (name: string) => ({
+          LOCUS_DATABASE_URL: (schema as TestSchema).url,
+          LOCUS_ENGINE_URL: cluster.urls.join(","),
+          LOCUS_ENGINE_PARTITIONS: String(PARTITIONS),
+          LOCUS_ENGINE_LEASE_MS: String(LEASE_MS),
+          LOCUS_MQTT_CLIENT_ID: name,
+          LOCUS_LOG_LEVEL: "info",
+        });
+
+        /** Starts (or restarts) a hub on fresh ports and puts it behind the balancer. */
+        const startHub = async (name: string): Promise<void> => {
+          let lastError: unknown;
+          // A fresh port can be taken between choosing it and binding it: try again.
+          for (let attempt = 0; attempt < 3; attempt++) {
+            try {
+              const hub = await startHubProcess({
+                env: env(name),
+                timeoutMs: 120_000,
+                maxOutputChars: 200_000,
+              });
+              hubs.set(name, hub);
+              lb.up(name, Number(new URL(hub.mqttUrl).port));
+              return;
+            } catch (err) {
+              lastError = err;
+            }
+          }
+          throw lastError;
+        };
+        const killHub = async (name: string): Promise<void> => {
+          const hub = hubs.get(name);
+          hubs.set(name, null);
+          await hub?.stop("SIGKILL");
+          lb.down(name);
+        };
+        const metric = async (hub: HubProcess, name: string): Promise<number> => {
+          const res = await fetch(`${hub.httpUrl}/metrics`, {
+            headers: { authorization: `Bearer ${hub.token}` },
+          });
+          const line = (await res.text()).split("\n").find((l) => l.startsWith(`${name} `));
+          return line === undefined ? 0 : Number(line.slice(name.length + 1));
+        };
+        const held = async (): Promise<number[]> => {
+          const out: number[] = [];
+          for (const hub of hubs.values()) {
+            out.push(hub === null ? 0 : await metric(hub, "locus_engine_partitions_held"));
+          }
+          return out;
+        };
+
+        const db = new pg.Client({ connectionString: schema.url });
+        await db.connect();
+        try {
+          // The first hub migrates the schema; then every claim written is logged, in order.
+          await startHub(HUBS[0] as string);
+          await db.query(`
+          CREATE TABLE chaos_claims (
+            n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            partition integer NOT NULL,
+            token bigint NOT NULL,
+            owner text NOT NULL
+          );
+          CREATE FUNCTION chaos_claim_logged() RETURNS trigger LANGUAGE plpgsql
+            SET search_path FROM CURRENT AS $$
+            BEGIN
+              INSERT INTO chaos_claims (partition, token, owner)
+                VALUES (NEW.partition, NEW.token, NEW.owner);
+              RETURN NULL;
+            END $$;
+          CREATE TRIGGER chaos_claims_log AFTER INSERT OR UPDATE ON partition_claims
+            FOR EACH ROW EXECUTE FUNCTION chaos_claim_logged();
+          -- Claims the first hub made before the trigger existed.
+          INSERT INTO chaos_claims (partition, token, owner)
+            SELECT partition, token, owner FROM partition_claims ORDER BY partition;
+        `);
+          // Fences first, so every hub (and every restart) loads them all at start.
+          const first = hubs.get(HUBS[0] as string) as HubProcess;
+          for (const f of fences()) {
+            const created = await api(first, "POST", "/api/v1/geofences", {
+              type: "Feature",
+              geometry: { type: "Polygon", coordinates: [f.ring] },
+              properties: { name: f.name },
+            });
+            expect(created.status).toBe(201);
+          }
+          for (const name of HUBS.slice(1)) await startHub(name);
+          await until("the partitions shared out between the three hubs", async () => {
+            const h = await held();
+            return h.every((n) => n > 0) && h.reduce((a, b) => a + b, 0) === PARTITIONS ? h : null;
+          });
+
+          fleet = await Fleet.start({
+            vehicles: VEHICLES,
+            intervalMs: INTERVAL_MS,
+            brokerUrl: lb.url,
+            idPrefix: "chaos-",
+            seed: SEED,
+            motion: { kind: "grid", bbox: DEFAULT_BBOX, blockM: DEFAULT_BLOCK_M },
+            noiseM: 3,
+            buffer: { kind: "memory" },
+            maxBuffer: 100_000,
+            rampMs: 5000,
+            outage: OUTAGE,
+            reconnectMaxMs: 2000,
+            watchEvents: false,
+            onNotice: (line) => console.log(`fleet: ${line}`),
+          });
+          const fleetStarted = Date.now();
+          const at = () => `${((Date.now() - fleetStarted) / 1000).toFixed(1)}s`;
+
+          // The chaos: every 3-6 s a random hub or engine node is killed, and restarted 1-3 s
+          // later. Never two engine nodes down at once (JetStream keeps its majority), never every
+          // hub. The pauses only pace the chaos; nothing below relies on them for correctness.
+          const down = new Set<string>();
+          const restarts: Promise<void>[] = [];
+          const failures: Error[] = [];
+          let kills = 0;
+          const chaosEnd = Date.now() + CHAOS_MS;
+          for (;;) {
+            await sleep(3000 + random() * 3000);
+            if (Date.now() >= chaosEnd) break;
+            const engineDown = cluster.nodes.some((n) => down.has(n.name));
+            const hubsUp = HUBS.filter((h) => !down.has(h));
+            const candidates = [
+              ...(hubsUp.length > 1 ? hubsUp : []),
+              ...(engineDown ? [] : cluster.nodes.map((n) => n.name)),
+            ];
+            if (candidates.length === 0) continue;
+            const victim = candidates[Math.floor(random() * candidates.length)] as string;
+            const isHub = HUBS.includes(victim);
+            down.add(victim);
+            kills++;
+            if (isHub) await killHub(victim);
+            else await cluster.kill(victim);
+            const s = fleet.stats();
+            console.log(
+              `chaos ${at()}: killed ${victim} (kill ${kills}; acked ${s.acked}/${s.produced}, ` +
+                `buffered ${s.buffered}, connected ${s.connected})`,
+            );
+            const delay = 1000 + random() * 2000;
+            restarts.push(
+              (async () => {
+                await sleep(delay);
+                const t = Date.now();
+                if (isHub) await startHub(victim);
+                else await cluster.restart(victim, 60_000);
+                down.delete(victim);
+                console.log(`chaos ${at()}: restarted ${victim} (${Date.now() - t} ms)`);
+              })().catch((err: Error) => {
+                failures.push(err);
+              }),
+            );
+          }
+          await Promise.all(restarts);
+          if (failures.length > 0) throw failures[0];
+          console.log(`chaos ${at()}: over after ${kills} kills; draining the fleet`);
+
+          // Every produced fix acknowledged: none left in the agents' buffers, none dropped.
+          const report: FleetReport = await fleet.stop({ drainMs: DRAIN_MS });
+          console.log(
+            `fleet: produced ${report.produced}, acked ${report.acked}, resent ${report.resent}, ` +
+              `connections ${report.connections}, buffered ${report.buffered}, dropped ${report.dropped}`,
+          );
+          expect(report.buffered).toBe(0);
+          expect(report.dropped).toBe(0);
+          expect(report.failed).toBe(0);
+          expect(report.outage).toBe("over");
+          const produced = report.produced;
+
+          // PUBACK came with the engine's ack; the owners commit them to PostgreSQL after that.
+          let stored = 0;
+          await until(
+            `PostgreSQL to hold all ${produced} fixes`,
+            async () => {
+              const r = await db.query<{ n: string }>("SELECT count(*) AS n FROM fixes");
+              stored = Number(r.rows[0]?.n);
+              return stored >= produced ? stored : null;
+            },
+            SETTLE_MS,
+          ).catch((err: Error) => {
+            throw new Error(`${err.message} (${stored} stored)`);
+          });
+          expect(stored).toBe(produced);
+
+          // Per vehicle, the agent's seqs 0..N-1: no gap, no duplicate.
+          const perVehicle = await db.query<{
+            vehicle_id: string;
+            n: string;
+            distinct_seqs: string;
+            min_seq: string;
+            max_seq: string;
+          }>(
+            `SELECT vehicle_id, count(*) AS n, count(DISTINCT seq_key) AS distinct_seqs,
+             min(seq_key) AS min_seq, max(seq_key) AS max_seq
+           FROM fixes GROUP BY vehicle_id`,
+          );
+          expect(perVehicle.rows).toHaveLength(VEHICLES);
+          const broken = perVehicle.rows.filter(
+            (r) =>
+              r.min_seq !== "0" || r.n !== r.distinct_seqs || Number(r.max_seq) + 1 !== Number(r.n),
+          );
+          expect(broken.slice(0, 5)).toEqual([]);
+
+          // The events one hub alone gives for the stored fixes, in (ts, seq) order per vehicle.
+          const fenceRows = await db.query<GeofenceRow>(
+            `SELECT ${GEOFENCE_COLUMNS} FROM geofences`,
+          );
+          const offline = new GeofenceEngine(new MemoryFenceIndex(), {
+            defaultMaxAccuracyM: Number.POSITIVE_INFINITY,
+          });
+          await offline.load(fenceRows.rows.map(geofenceFromRow), new Map());
+          const fixRows = await db.query<FixRow>(
+            `SELECT ${FIX_COLUMNS} FROM fixes ORDER BY vehicle_id, ts, seq_key`,
+          );
+          const expected = new Set<string>();
+          for (const row of fixRows.rows) {
+            const fix: Fix = fixFromRow(row);
+            const decision = await offline.judge([fix], fix.ts);
+            offline.apply(decision);
+            for (const e of decision.events)
+              expected.add(`${e.id} ${e.type} ${e.vehicle_id} ${e.ts}`);
+          }
+          const eventRows = await db.query<{
+            id: string;
+            type: string;
+            vehicle_id: string;
+            ts: string;
+          }>("SELECT id, type, vehicle_id, ts FROM events");
+          const actual = new Set(
+            // Stored as epoch ms; events carry ts as ISO 8601.
+            eventRows.rows.map(
+              (e) => `${e.id} ${e.type} ${e.vehicle_id} ${new Date(Number(e.ts)).toISOString()}`,
+            ),
+          );
+          expect(actual.size).toBe(eventRows.rows.length);
+          const missing = [...expected].filter((e) => !actual.has(e));
+          const extra = [...actual].filter((e) => !expected.has(e));
+          expect({ missing: missing.slice(0, 5), extra: extra.slice(0, 5) }).toEqual({
+            missing: [],
+            extra: [],
+          });
+          expect(actual.size).toBe(expected.size);
+          expect(expected.size).toBeGreaterThan(VEHICLES);
+
+          // Ownership: per partition, tokens never went down in the order claims were written;
+          // each token is one owner's; and partitions really changed hands under the chaos.
+          const claims = await db.query<{ partition: number; token: string; owner: string }>(
+            "SELECT partition, token, owner FROM chaos_claims ORDER BY n",
+          );
+          const lastToken = new Map<number, number>();
+          const ownerOf = new Map<number, string>();
+          const tokensOf = new Map<number, Set<number>>();
+          const regressions: string[] = [];
+          const shared: string[] = [];
+          for (const c of claims.rows) {
+            const token = Number(c.token);
+            const last = lastToken.get(c.partition) ?? 0;
+            if (token < last) regressions.push(`partition ${c.partition}: ${token} after ${last}`);
+            lastToken.set(c.partition, Math.max(last, token));
+            const owner = ownerOf.get(token);
+            if (owner === undefined) ownerOf.set(token, c.owner);
+            else if (owner !== c.owner) shared.push(`token ${token}: ${owner} and ${c.owner}`);
+            const set = tokensOf.get(c.partition) ?? new Set<number>();
+            set.add(token);
+            tokensOf.set(c.partition, set);
+          }
+          expect(regressions.slice(0, 5)).toEqual([]);
+          expect(shared.slice(0, 5)).toEqual([]);
+          expect(tokensOf.size).toBe(PARTITIONS);
+          const takeovers = [...tokensOf.values()].reduce((n, s) => n + s.size - 1, 0);
+          const moved = [...tokensOf.values()].filter((s) => s.size > 1).length;
+          const owners = new Set(ownerOf.values()).size;
+          expect(moved).toBeGreaterThanOrEqual(PARTITIONS / 4);
+          expect(owners).toBeGreaterThan(HUBS.length);
+
+          console.log(
+            `chaos summary: ${produced} fixes from ${VEHICLES} vehicles, ${expected.size} events, ` +
+              `${kills} kills, ${takeovers} takeovers on ${moved}/${PARTITIONS} partitions by ` +
+              `${owners} hub processes, ${((Date.now() - began) / 1000).toFixed(0)} s`,
+          );
+        } catch (err) {
+          for (const [name, hub] of hubs) {
+            if (hub !== null)
+              console.log(`--- ${name} output (tail)\n${hub.output().slice(-4000)}`);
+          }
+          throw err;
+        } finally {
+          await db.end();
+        }
+      },
+      TEST_TIMEOUT_MS,
+    );
+  });
+}
