@@ -10,6 +10,7 @@
 
 import type { Fix } from "@locus/protocol";
 import { DEFAULT_BLOCK_M, Fleet, type FleetReport } from "@locus/simulator";
+import type { NatsConnection } from "nats";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { GeofenceEngine } from "../hub/src/geofence/engine.ts";
@@ -31,6 +32,8 @@ import { startPostgres, type TestSchema } from "./support/postgres.ts";
 import { mulberry32 } from "./support/random.ts";
 
 const SEED = Number(process.env.LOCUS_CHAOS_SEED ?? 20261207);
+/** What the chaos kills: hubs and engine nodes (default), or only one kind (to tell faults apart). */
+const TARGETS = process.env.LOCUS_CHAOS_TARGETS ?? "all";
 const VEHICLES = 1000;
 const INTERVAL_MS = 5000;
 const CHAOS_MS = 120_000;
@@ -115,7 +118,7 @@ if (server === null || !hasNats) {
       "stores every acknowledged fix once and judges as one hub does, whatever is killed",
       async () => {
         const began = Date.now();
-        console.log(`chaos: seed ${SEED} (LOCUS_CHAOS_SEED replays it)`);
+        console.log(`chaos: seed ${SEED} (LOCUS_CHAOS_SEED replays it), killing ${TARGETS}`);
         const random = mulberry32(SEED);
         schema = await pgServer.freshSchema();
         nats = await NatsCluster.start();
@@ -129,6 +132,9 @@ if (server === null || !hasNats) {
           LOCUS_ENGINE_LEASE_MS: String(LEASE_MS),
           LOCUS_MQTT_CLIENT_ID: name,
           LOCUS_LOG_LEVEL: "info",
+          ...(process.env.LOCUS_DEBUG_ACKS
+            ? { LOCUS_DEBUG_ACKS: process.env.LOCUS_DEBUG_ACKS }
+            : {}),
         });
 
         /** Starts (or restarts) a hub on fresh ports and puts it behind the balancer. */
@@ -173,6 +179,7 @@ if (server === null || !hasNats) {
         };
 
         const db = new pg.Client({ connectionString: schema.url });
+        let tap: NatsConnection | null = null;
         await db.connect();
         try {
           // The first hub migrates the schema; then every claim written is logged, in order.
@@ -230,6 +237,23 @@ if (server === null || !hasNats) {
             onNotice: (line) => console.log(`fleet: ${line}`),
           });
           const fleetStarted = Date.now();
+          // What the hubs forwarded to the engine (as far as this one client hears it, through
+          // its own reconnections): per vehicle, when each seq was first published there.
+          tap = await cluster.connect();
+          const forwarded = new Map<string, Map<number, number>>();
+          const tapped = tap.subscribe("locus.p.>");
+          void (async () => {
+            for await (const m of tapped) {
+              const fixes = (JSON.parse(m.string()) as { f?: Fix[] }).f ?? [];
+              for (const f of fixes) {
+                const seqs = forwarded.get(f.vehicle_id) ?? new Map<number, number>();
+                forwarded.set(f.vehicle_id, seqs);
+                if (f.seq !== undefined && f.seq !== null && !seqs.has(f.seq)) {
+                  seqs.set(f.seq, Date.now() - fleetStarted);
+                }
+              }
+            }
+          })();
           const at = () => `${((Date.now() - fleetStarted) / 1000).toFixed(1)}s`;
 
           // The chaos: every 3-6 s a random hub or engine node is killed, and restarted 1-3 s
@@ -246,8 +270,8 @@ if (server === null || !hasNats) {
             const engineDown = cluster.nodes.some((n) => down.has(n.name));
             const hubsUp = HUBS.filter((h) => !down.has(h));
             const candidates = [
-              ...(hubsUp.length > 1 ? hubsUp : []),
-              ...(engineDown ? [] : cluster.nodes.map((n) => n.name)),
+              ...(hubsUp.length > 1 && TARGETS !== "engine" ? hubsUp : []),
+              ...(engineDown || TARGETS === "hubs" ? [] : cluster.nodes.map((n) => n.name)),
             ];
             if (candidates.length === 0) continue;
             const victim = candidates[Math.floor(random() * candidates.length)] as string;
@@ -301,8 +325,35 @@ if (server === null || !hasNats) {
               return stored >= produced ? stored : null;
             },
             SETTLE_MS,
-          ).catch((err: Error) => {
-            throw new Error(`${err.message} (${stored} stored)`);
+          ).catch(async (err: Error) => {
+            // Which fixes are missing, and whether the engine ever got them.
+            const rows = await db.query<{ vehicle_id: string; seq_key: string }>(
+              "SELECT vehicle_id, seq_key FROM fixes",
+            );
+            const have = new Map<string, Set<number>>();
+            for (const r of rows.rows) {
+              const set = have.get(r.vehicle_id) ?? new Set<number>();
+              set.add(Number(r.seq_key));
+              have.set(r.vehicle_id, set);
+            }
+            const lines: string[] = [];
+            for (const [id, set] of have) {
+              const top = Math.max(...set);
+              for (let q = 0; q <= top && lines.length < 20; q++) {
+                if (set.has(q)) continue;
+                const at = forwarded.get(id)?.get(q);
+                lines.push(
+                  `${id} seq ${q}: ${at === undefined ? "never seen on the engine" : `forwarded at ${at} ms`}`,
+                );
+              }
+            }
+            const onEngine = await (await (tap as NatsConnection).jetstreamManager()).streams
+              .info("LOCUS_FIXES")
+              .then((i) => `${i.state.messages} messages still on the engine`)
+              .catch((e: Error) => e.message);
+            throw new Error(
+              `${err.message} (${stored} stored, ${onEngine}); missing:\n${lines.join("\n")}`,
+            );
           });
           expect(stored).toBe(produced);
 
@@ -409,6 +460,7 @@ if (server === null || !hasNats) {
           }
           throw err;
         } finally {
+          await tap?.close();
           await db.end();
         }
       },
