@@ -37,6 +37,20 @@ export interface EngineSettings {
 const EVENTS_MAX_AGE_NS = 3600 * 1e9;
 /** Resends within this window are stored once (by message id). */
 const DUPLICATE_WINDOW_NS = 120 * 1e9;
+/** How long a starting hub keeps trying to set up the streams while the engine is unavailable. */
+const SETUP_RETRY_MS = 60_000;
+
+/** An answer of an engine that is electing a leader or lost a node: worth trying again. */
+function transient(err: unknown): boolean {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return (
+    code === "TIMEOUT" ||
+    code === "503" ||
+    /timeout|timed out|no responders|temporarily unavailable|no suitable peers/i.test(
+      String(message),
+    )
+  );
+}
 
 export class EngineLinkError extends Error {
   override name = "EngineLinkError";
@@ -83,49 +97,65 @@ export class EngineLink {
       const where = settings.urls.map(redactUrl).join(", ");
       throw new EngineLinkError(`cannot reach the engine at ${where}: ${(err as Error).message}`);
     }
-    try {
-      const jsm = await nc.jetstreamManager({ timeout: 10_000 });
-      await ensureStream(jsm, {
-        name: FIXES_STREAM,
-        subjects: ["locus.p.>"],
-        // A fix leaves the stream once its partition's owner committed and acknowledged it.
-        retention: RetentionPolicy.Workqueue,
-        // Every hub must cut the fleet alike; the stream records how (compared below).
-        description: partitionsDescription(settings.partitions),
-        storage: StorageType.File,
-        num_replicas: settings.replicas,
-        duplicate_window: DUPLICATE_WINDOW_NS,
-      });
-      await ensureStream(jsm, {
-        name: EVENTS_STREAM,
-        subjects: [EVENTS_SUBJECT],
-        retention: RetentionPolicy.Limits,
-        storage: StorageType.File,
-        num_replicas: settings.replicas,
-        max_age: EVENTS_MAX_AGE_NS,
-        duplicate_window: DUPLICATE_WINDOW_NS,
-      });
-      const js = nc.jetstream({ timeout: 10_000 });
-      const members = await js.views.kv(MEMBERS_BUCKET, {
-        history: 1,
-        ttl: settings.leaseMs,
-        replicas: settings.replicas,
-      });
-      // Every hub must count a member dead after the same time.
-      const ttl = (await members.status()).ttl;
-      if (ttl !== settings.leaseMs) {
-        throw new EngineLinkError(
-          `the other hubs' lease time is ${ttl} ms, this hub's ${settings.leaseMs} ms ` +
-            "(LOCUS_ENGINE_LEASE_MS must be the same on every hub)",
-        );
+    // A hub (re)started while the engine elects a leader (a node just died) sees its API time
+    // out or answer "temporarily unavailable" for a few seconds: the set-up is tried again until
+    // SETUP_RETRY_MS has passed, instead of the hub exiting on the first such answer.
+    const deadline = Date.now() + SETUP_RETRY_MS;
+    for (;;) {
+      try {
+        return await EngineLink.#setUp(nc, settings);
+      } catch (err) {
+        if (!(err instanceof EngineLinkError) && transient(err) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          continue;
+        }
+        await nc.close().catch(() => undefined);
+        if (err instanceof EngineLinkError) throw err;
+        throw new EngineLinkError(`cannot set up the engine's streams: ${(err as Error).message}`);
       }
-      const owners = await js.views.kv(OWNERS_BUCKET, { history: 1, replicas: settings.replicas });
-      return new EngineLink(nc, js, jsm, members, owners, settings);
-    } catch (err) {
-      await nc.close().catch(() => undefined);
-      if (err instanceof EngineLinkError) throw err;
-      throw new EngineLinkError(`cannot set up the engine's streams: ${(err as Error).message}`);
     }
+  }
+
+  /** Creates or checks the streams and the ownership buckets. */
+  static async #setUp(nc: NatsConnection, settings: EngineSettings): Promise<EngineLink> {
+    const jsm = await nc.jetstreamManager({ timeout: 10_000 });
+    await ensureStream(jsm, {
+      name: FIXES_STREAM,
+      subjects: ["locus.p.>"],
+      // Kept until the partition's owner has committed a message: the owner records the stream
+      // sequence it committed up to in PostgreSQL, in the commit, and purges below it.
+      retention: RetentionPolicy.Limits,
+      // Every hub must cut the fleet alike; the stream records how (compared below).
+      description: partitionsDescription(settings.partitions),
+      storage: StorageType.File,
+      num_replicas: settings.replicas,
+      duplicate_window: DUPLICATE_WINDOW_NS,
+    });
+    await ensureStream(jsm, {
+      name: EVENTS_STREAM,
+      subjects: [EVENTS_SUBJECT],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: settings.replicas,
+      max_age: EVENTS_MAX_AGE_NS,
+      duplicate_window: DUPLICATE_WINDOW_NS,
+    });
+    const js = nc.jetstream({ timeout: 10_000 });
+    const members = await js.views.kv(MEMBERS_BUCKET, {
+      history: 1,
+      ttl: settings.leaseMs,
+      replicas: settings.replicas,
+    });
+    // Every hub must count a member dead after the same time.
+    const ttl = (await members.status()).ttl;
+    if (ttl !== settings.leaseMs) {
+      throw new EngineLinkError(
+        `the other hubs' lease time is ${ttl} ms, this hub's ${settings.leaseMs} ms ` +
+          "(LOCUS_ENGINE_LEASE_MS must be the same on every hub)",
+      );
+    }
+    const owners = await js.views.kv(OWNERS_BUCKET, { history: 1, replicas: settings.replicas });
+    return new EngineLink(nc, js, jsm, members, owners, settings);
   }
 
   async close(): Promise<void> {
