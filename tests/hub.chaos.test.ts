@@ -132,9 +132,6 @@ if (server === null || !hasNats) {
           LOCUS_ENGINE_LEASE_MS: String(LEASE_MS),
           LOCUS_MQTT_CLIENT_ID: name,
           LOCUS_LOG_LEVEL: "info",
-          ...(process.env.LOCUS_DEBUG_ACKS
-            ? { LOCUS_DEBUG_ACKS: process.env.LOCUS_DEBUG_ACKS }
-            : {}),
         });
 
         /** Starts (or restarts) a hub on fresh ports and puts it behind the balancer. */

@@ -72,13 +72,15 @@ export class Cluster {
       owner: {
         take: async (partition, token) => {
           const claim = claimOf(partition, token);
-          // Claimed in the database first: the previous owner's commits fail from here on.
-          await o.store.claimPartition?.(claim);
+          // Claimed in the database first: the previous owner's commits fail from here on, and
+          // what it committed is where reading goes on.
+          const committedSeq = (await o.store.claimPartition?.(claim)) ?? 0;
           const consumer = new PartitionConsumer({
             js: link.js,
             jsm: link.jsm,
             sink: o.pipeline,
             claim,
+            committedSeq,
             onFenced: (p) => void this.#leases.lost(p),
             onError: (err, p) => o.onError(err, `partition ${p}`),
           });

@@ -1,13 +1,17 @@
 // One owned partition's fixes, from the engine into this hub's group commit, in stream order.
-// A message is acknowledged to the engine (and so leaves it) only once its fixes are committed,
-// with the partition's fencing token checked in that commit. When a commit fails, the partition
-// starts over from its first unacknowledged message, once everything it handed over has settled,
-// so its fixes are never committed out of order; when the failure is that another hub claimed it,
-// the partition is given up.
+// Where to read from is in PostgreSQL, not on the engine: each commit records, with the fixes,
+// the stream sequence of the partition's newest message it carries (partition_claims, under the
+// partition's fencing token), and a new owner reads on from the sequence it finds there. So a
+// message is committed once whichever hub read it before, and nothing on the engine has to be
+// acknowledged, or can be acknowledged late by a hub that lost the partition. The engine keeps
+// the messages until the owner purges those below what is committed. Reading is an ordered
+// consumer: the client makes it anew, where it left off, after a lost connection or a gap. When a
+// commit fails, the partition starts over from what is committed once everything it handed over
+// has settled, so its fixes are never committed out of order; when the failure is that another
+// hub claimed it, the partition is given up.
 
 import type { Fix } from "@locus/protocol";
 import {
-  AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
@@ -34,46 +38,60 @@ export interface PartitionConsumerOptions {
   jsm: JetStreamManager;
   sink: ClaimedSink;
   claim: PartitionClaim;
+  /** The stream sequence the partition is committed up to (from the claim). */
+  committedSeq: number;
   /** Another hub claimed the partition: the owner stops this consumer and drops its lease. */
   onFenced: (partition: number) => void;
-  /** A message that is not a fix message (dropped) or a failed commit (retried). */
+  /** A message that is not a fix message (skipped) or a failed commit (retried). */
   onError: (err: Error, partition: number) => void;
 }
 
-/** Messages handed over and not yet committed, per partition, at most (the engine holds the rest). */
+/** Messages handed over and not yet committed, at most; reading waits beyond it. */
 const MAX_PENDING = 1024;
 /** Messages fetched per pull. */
 const PULL = 256;
-/** Wait before starting over after a failed commit or a lost pull, ms. */
+/** Wait before starting over after a failed commit or a lost read, ms. */
 const RESTART_MS = 500;
+/** How often what is committed is purged from the engine, ms. */
+const PURGE_MS = 5000;
 
 export class PartitionConsumer {
   readonly #o: PartitionConsumerOptions;
   #messages: ConsumerMessages | null = null;
   /** Handed to the sink and not settled yet. */
   readonly #pending = new Set<Promise<void>>();
+  /** The newest stream sequence committed (known to be in PostgreSQL). */
+  #committed: number;
+  /** Up to where the engine was told to drop messages. */
+  #purged: number;
+  #purgeTimer: NodeJS.Timeout | null = null;
   #stopped = false;
   #running: Promise<void> | null = null;
 
   constructor(options: PartitionConsumerOptions) {
     this.#o = options;
+    this.#committed = options.committedSeq;
+    this.#purged = options.committedSeq;
   }
 
   get partition(): number {
     return this.#o.claim.partition;
   }
 
-  /** Starts consuming from the partition's first unacknowledged message. */
+  /** Starts reading after what is committed. */
   start(): void {
     this.#running = this.#run();
+    this.#purgeTimer = setInterval(() => void this.#purge(), PURGE_MS);
   }
 
-  /** Stops pulling; resolves once every fix handed over is committed (and acknowledged) or failed. */
+  /** Stops reading; resolves once every fix handed over is committed or failed. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#purgeTimer !== null) clearInterval(this.#purgeTimer);
     this.#messages?.stop();
     await this.#running;
     await this.#settled();
+    await this.#purge();
   }
 
   async #run(): Promise<void> {
@@ -84,10 +102,13 @@ export class PartitionConsumer {
       } catch (err) {
         failed = err as Error;
       }
+      this.#messages?.stop();
       this.#messages = null;
       await this.#settled();
       if (this.#stopped) return;
-      if (failed instanceof Fenced) {
+      // Fenced on this partition: given up. Fenced on another one sharing the group commit:
+      // started over, like any failed commit.
+      if (failed instanceof Fenced && failed.partition === this.partition) {
         this.#o.onFenced(this.partition);
         return;
       }
@@ -97,31 +118,18 @@ export class PartitionConsumer {
   }
 
   /**
-   * Replaces the partition's durable consumer with one that starts at the first message still on
-   * the stream (the stream keeps only unacknowledged ones), and pulls until stopped or a commit
-   * fails. Returns that failure, or null when stopped.
+   * Reads the partition from just after what is committed until stopped or a commit fails.
+   * Returns that failure, or null when stopped.
    */
   async #consume(): Promise<Error | null> {
-    const { js, jsm, claim } = this.#o;
-    const name = `p${claim.partition}`;
-    await jsm.consumers.delete(FIXES_STREAM, name).catch(() => undefined);
-    await jsm.consumers.add(FIXES_STREAM, {
-      durable_name: name,
-      filter_subject: partitionFilter(claim.partition),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      // Messages are never left to be redelivered: a failure starts the consumer over.
-      ack_wait: 300 * 1e9,
-      max_ack_pending: MAX_PENDING,
-      // One replica: its state is only which messages are out; the stream (replicated) drops a
-      // message at its acknowledgement, and a consumer lost with its node is made anew at the
-      // first message left, as at every takeover. Replicated, each of the partitions' consumers
-      // was a Raft group of its own, and the engine's idle CPU 2.5 times as high (measured).
-      num_replicas: 1,
+    const { js, claim } = this.#o;
+    const consumer = await js.consumers.get(FIXES_STREAM, {
+      filterSubjects: partitionFilter(claim.partition),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#committed + 1,
     });
     if (this.#stopped) return null;
-    const consumer = await js.consumers.get(FIXES_STREAM, name);
-    const messages = await consumer.consume({ max_messages: PULL, expires: 2000 });
+    const messages = await consumer.consume({ max_messages: PULL });
     this.#messages = messages;
     let failure: Error | null = null;
     const fail = (err: Error) => {
@@ -132,28 +140,32 @@ export class PartitionConsumer {
     for await (const m of messages) {
       if (failure !== null || this.#stopped) break;
       this.#hand(m, fail);
+      while (this.#pending.size >= MAX_PENDING && failure === null && !this.#stopped) {
+        await Promise.race(this.#pending);
+      }
     }
     return failure;
   }
 
-  /** Hands one message's fixes to the group commit; acknowledges it once they are committed. */
+  /** Hands one message's fixes to the group commit, with the partition's claim and its sequence. */
   #hand(m: JsMsg, fail: (err: Error) => void): void {
     const message = decodeFixMessage(m.data);
     if (message === null) {
-      this.#o.onError(new Error(`dropped message ${m.seq}: not a fix message`), this.partition);
-      m.term();
+      // Skipped; the next commit's sequence passes it.
+      this.#o.onError(new Error(`skipped message ${m.seq}: not a fix message`), this.partition);
       return;
     }
+    const seq = m.seq;
     const settled = new Promise<void>((resolve) => {
       this.#o.sink.submit(
         message.fixes,
         (err) => {
-          if (err === null) m.ack();
+          if (err === null) this.#committed = Math.max(this.#committed, seq);
           else fail(err);
           resolve();
         },
         message.source,
-        this.#o.claim,
+        { ...this.#o.claim, seq },
       );
     });
     this.#pending.add(settled);
@@ -162,5 +174,21 @@ export class PartitionConsumer {
 
   async #settled(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all(this.#pending);
+  }
+
+  /** Tells the engine to drop the partition's messages up to what is committed. */
+  async #purge(): Promise<void> {
+    const upTo = this.#committed;
+    if (upTo <= this.#purged) return;
+    try {
+      await this.#o.jsm.streams.purge(FIXES_STREAM, {
+        filter: partitionFilter(this.partition),
+        seq: upTo + 1,
+      });
+      this.#purged = upTo;
+    } catch (err) {
+      // Tried again at the next round; the messages are only kept longer.
+      this.#o.onError(err as Error, this.partition);
+    }
   }
 }

@@ -81,11 +81,13 @@ const COMMIT_GROUP = `
       version = vehicles.version + 1
   ),
   pc AS (
-    INSERT INTO partition_claims (partition, token, owner, claimed_at)
-    SELECT c.p, c.t, c.o, $2 FROM json_to_recordset($15::json) AS c(p integer, t bigint, o text)
+    INSERT INTO partition_claims (partition, token, owner, claimed_at, committed_seq)
+    SELECT c.p, c.t, c.o, $2, c.s
+    FROM json_to_recordset($15::json) AS c(p integer, t bigint, o text, s bigint)
     ORDER BY c.p
     ON CONFLICT (partition) DO UPDATE SET token = excluded.token, owner = excluded.owner,
-      claimed_at = excluded.claimed_at
+      claimed_at = excluded.claimed_at,
+      committed_seq = greatest(partition_claims.committed_seq, excluded.committed_seq)
   ),
   lk AS (SELECT pg_advisory_xact_lock($13, ${SCHEMA_KEY}))
   INSERT INTO events (id, type, vehicle_id, geofence_id, geofence_name, ts, latitude, longitude,
@@ -163,16 +165,23 @@ function fixesJson(fixes: readonly Fix[]): string {
   );
 }
 
-/** One row per partition, under the highest token given for it, as a JSON array. */
+/**
+ * One row per partition, under the highest token given for it and the highest stream sequence,
+ * as a JSON array.
+ */
 function claimsJson(claims: readonly PartitionClaim[]): string {
-  const highest = new Map<number, PartitionClaim>();
+  const rows = new Map<number, { p: number; t: number; o: string; s: number }>();
   for (const c of claims) {
-    const seen = highest.get(c.partition);
-    if (seen === undefined || c.token > seen.token) highest.set(c.partition, c);
+    const row = rows.get(c.partition);
+    const seq = c.seq ?? 0;
+    if (row === undefined)
+      rows.set(c.partition, { p: c.partition, t: c.token, o: c.owner, s: seq });
+    else {
+      if (c.token > row.t) Object.assign(row, { t: c.token, o: c.owner });
+      row.s = Math.max(row.s, seq);
+    }
   }
-  return JSON.stringify(
-    [...highest.values()].map((c) => ({ p: c.partition, t: c.token, o: c.owner })),
-  );
+  return JSON.stringify([...rows.values()]);
 }
 
 /** One row per vehicle (the last update wins, as when applied one by one), as a JSON array. */

@@ -278,12 +278,15 @@ export const MIGRATIONS: readonly Migration[] = [
     -- token here when it takes a partition and with every group commit carrying that partition's
     -- fixes; the trigger refuses a lower token than stored, so a hub that lost its lease (paused,
     -- cut off from the engine) writes nothing once the next owner has claimed the partition: the
-    -- whole statement fails with SQLSTATE LC410.
+    -- whole statement fails with SQLSTATE LC410. committed_seq is the engine's stream sequence of
+    -- the partition's newest message committed, written in the same commit as its fixes: the next
+    -- owner reads on from there.
     CREATE TABLE partition_claims (
       partition integer PRIMARY KEY,
       token bigint NOT NULL,
       owner text NOT NULL,
-      claimed_at bigint NOT NULL
+      claimed_at bigint NOT NULL,
+      committed_seq bigint NOT NULL DEFAULT 0
     );
     CREATE FUNCTION partition_fenced() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN

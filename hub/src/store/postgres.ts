@@ -304,14 +304,16 @@ export class PostgresStore implements Store {
 
   async claimPartition(claim: PartitionClaim) {
     try {
-      await this.pool.query({
+      const result = await this.pool.query<{ committed_seq: string }>({
         name: "locus_claim_partition",
         text: `INSERT INTO partition_claims (partition, token, owner, claimed_at)
                VALUES ($1, $2, $3, $4)
                ON CONFLICT (partition) DO UPDATE SET token = excluded.token,
-                 owner = excluded.owner, claimed_at = excluded.claimed_at`,
+                 owner = excluded.owner, claimed_at = excluded.claimed_at
+               RETURNING committed_seq`,
         values: [claim.partition, claim.token, claim.owner, Date.now()],
       });
+      return Number(result.rows[0]?.committed_seq ?? 0);
     } catch (err) {
       if ((err as { code?: string }).code === FENCED_CODE) {
         throw new Fenced(claim.partition, { cause: err });

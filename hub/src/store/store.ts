@@ -115,6 +115,11 @@ export interface PartitionClaim {
   token: number;
   /** Which hub holds it (for the operator reading partition_claims). */
   owner: string;
+  /**
+   * In a commit: the engine's stream sequence of the partition's newest message whose fixes it
+   * carries. The stored one only rises.
+   */
+  seq?: number;
 }
 
 /**
@@ -339,9 +344,10 @@ export interface Store {
   versionedStates?(ids?: readonly string[]): Promise<Map<string, VersionedState>>;
   /**
    * Only in a store several hubs may share: records a newly taken partition's fencing token, so
-   * that the previous owner's commits fail from now on. Throws Fenced when a higher one is stored.
+   * that the previous owner's commits fail from now on, and answers the stream sequence the
+   * partition is committed up to (0: none). Throws Fenced when a higher token is stored.
    */
-  claimPartition?(claim: PartitionClaim): Promise<void>;
+  claimPartition?(claim: PartitionClaim): Promise<number>;
   /**
    * Only in a store several hubs may share: the vehicles whose stored state is inside the
    * geofence, by id in order (each hub's engine holds only the vehicles it judged).
