@@ -62,6 +62,8 @@ export class PartitionConsumer {
   readonly #pending = new Set<Promise<void>>();
   /** The newest stream sequence committed (known to be in PostgreSQL). */
   #committed: number;
+  /** The sequence of the last message handed over: the next one follows it. */
+  #handed: number;
   /** Up to where the engine was told to drop messages. */
   #purged: number;
   #purgeTimer: NodeJS.Timeout | null = null;
@@ -71,6 +73,7 @@ export class PartitionConsumer {
   constructor(options: PartitionConsumerOptions) {
     this.#o = options;
     this.#committed = options.committedSeq;
+    this.#handed = options.committedSeq;
     this.#purged = options.committedSeq;
   }
 
@@ -123,6 +126,7 @@ export class PartitionConsumer {
    */
   async #consume(): Promise<Error | null> {
     const { js, claim } = this.#o;
+    this.#handed = this.#committed;
     const consumer = await js.consumers.get(FIXES_STREAM, {
       filterSubjects: partitionFilter(claim.partition),
       deliver_policy: DeliverPolicy.StartSequence,
@@ -151,11 +155,15 @@ export class PartitionConsumer {
   #hand(m: JsMsg, fail: (err: Error) => void): void {
     const message = decodeFixMessage(m.data);
     if (message === null) {
-      // Skipped; the next commit's sequence passes it.
+      // Skipped; the next message follows the one before it, and its commit passes this one.
       this.#o.onError(new Error(`skipped message ${m.seq}: not a fix message`), this.partition);
       return;
     }
     const seq = m.seq;
+    // The commit is refused unless the partition is committed up to the message before this one
+    // (PartitionGap): after a failed commit, no later message is committed over it.
+    const follows = this.#handed;
+    this.#handed = seq;
     const settled = new Promise<void>((resolve) => {
       this.#o.sink.submit(
         message.fixes,
@@ -165,7 +173,7 @@ export class PartitionConsumer {
           resolve();
         },
         message.source,
-        { ...this.#o.claim, seq },
+        { ...this.#o.claim, seq, follows },
       );
     });
     this.#pending.add(settled);

@@ -11,6 +11,7 @@ import {
   type GroupCommit,
   type OutboxEvent,
   type PartitionClaim,
+  PartitionGap,
   StateConflict,
   type VehicleUpdate,
 } from "./store.ts";
@@ -19,6 +20,8 @@ import {
 const STATE_CONFLICT_CODE = "LC409";
 /** SQLSTATE of the partition_claims trigger that refuses a lower fencing token (migration 8). */
 export const FENCED_CODE = "LC410";
+/** SQLSTATE of the partition_claims trigger that refuses messages after uncommitted ones. */
+const GAP_CODE = "LC411";
 
 /** Attempts of one group commit that hit a deadlock or serialisation failure (another hub). */
 const INGEST_ATTEMPTS = 3;
@@ -81,12 +84,12 @@ const COMMIT_GROUP = `
       version = vehicles.version + 1
   ),
   pc AS (
-    INSERT INTO partition_claims (partition, token, owner, claimed_at, committed_seq)
-    SELECT c.p, c.t, c.o, $2, c.s
-    FROM json_to_recordset($15::json) AS c(p integer, t bigint, o text, s bigint)
+    INSERT INTO partition_claims (partition, token, owner, claimed_at, committed_seq, follows)
+    SELECT c.p, c.t, c.o, $2, c.s, c.f
+    FROM json_to_recordset($15::json) AS c(p integer, t bigint, o text, s bigint, f bigint)
     ORDER BY c.p
     ON CONFLICT (partition) DO UPDATE SET token = excluded.token, owner = excluded.owner,
-      claimed_at = excluded.claimed_at,
+      claimed_at = excluded.claimed_at, follows = excluded.follows,
       committed_seq = greatest(partition_claims.committed_seq, excluded.committed_seq)
   ),
   lk AS (SELECT pg_advisory_xact_lock($13, ${SCHEMA_KEY}))
@@ -141,6 +144,9 @@ export async function commitGroup(pool: pg.Pool, batch: GroupCommit): Promise<Ou
       if ((err as { code?: string }).code === FENCED_CODE) {
         throw new Fenced(Number((err as { detail?: string }).detail), { cause: err });
       }
+      if ((err as { code?: string }).code === GAP_CODE) {
+        throw new PartitionGap(Number((err as { detail?: string }).detail), { cause: err });
+      }
       if (attempt >= INGEST_ATTEMPTS || !isRetryable(err)) throw err;
     }
   }
@@ -166,19 +172,20 @@ function fixesJson(fixes: readonly Fix[]): string {
 }
 
 /**
- * One row per partition, under the highest token given for it and the highest stream sequence,
- * as a JSON array.
+ * One row per partition, under the highest token given for it, the highest stream sequence and
+ * the lowest sequence followed, as a JSON array.
  */
 function claimsJson(claims: readonly PartitionClaim[]): string {
-  const rows = new Map<number, { p: number; t: number; o: string; s: number }>();
+  const rows = new Map<number, { p: number; t: number; o: string; s: number; f: number }>();
   for (const c of claims) {
     const row = rows.get(c.partition);
-    const seq = c.seq ?? 0;
-    if (row === undefined)
-      rows.set(c.partition, { p: c.partition, t: c.token, o: c.owner, s: seq });
-    else {
+    const [seq, follows] = [c.seq ?? 0, c.follows ?? 0];
+    if (row === undefined) {
+      rows.set(c.partition, { p: c.partition, t: c.token, o: c.owner, s: seq, f: follows });
+    } else {
       if (c.token > row.t) Object.assign(row, { t: c.token, o: c.owner });
       row.s = Math.max(row.s, seq);
+      row.f = Math.min(row.f, follows);
     }
   }
   return JSON.stringify([...rows.values()]);

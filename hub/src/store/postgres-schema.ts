@@ -280,23 +280,34 @@ export const MIGRATIONS: readonly Migration[] = [
     -- cut off from the engine) writes nothing once the next owner has claimed the partition: the
     -- whole statement fails with SQLSTATE LC410. committed_seq is the engine's stream sequence of
     -- the partition's newest message committed, written in the same commit as its fixes: the next
-    -- owner reads on from there.
+    -- owner reads on from there. A commit also names in follows the sequence of the message just
+    -- before the first one it carries; unless the partition is committed up to there, the
+    -- statement fails with SQLSTATE LC411, so no message is passed over when an earlier commit
+    -- failed and a later one would not.
     CREATE TABLE partition_claims (
       partition integer PRIMARY KEY,
       token bigint NOT NULL,
       owner text NOT NULL,
       claimed_at bigint NOT NULL,
-      committed_seq bigint NOT NULL DEFAULT 0
+      committed_seq bigint NOT NULL DEFAULT 0,
+      follows bigint NOT NULL DEFAULT 0
     );
-    CREATE FUNCTION partition_fenced() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION partition_claim_check() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        RAISE EXCEPTION 'partition % is claimed under token % by %; token % is stale',
-          OLD.partition, OLD.token, OLD.owner, NEW.token
-          USING ERRCODE = 'LC410', DETAIL = OLD.partition::text;
+        IF NEW.token < OLD.token THEN
+          RAISE EXCEPTION 'partition % is claimed under token % by %; token % is stale',
+            OLD.partition, OLD.token, OLD.owner, NEW.token
+            USING ERRCODE = 'LC410', DETAIL = OLD.partition::text;
+        END IF;
+        IF NEW.follows > OLD.committed_seq THEN
+          RAISE EXCEPTION 'partition % is committed up to %, not up to %',
+            OLD.partition, OLD.committed_seq, NEW.follows
+            USING ERRCODE = 'LC411', DETAIL = OLD.partition::text;
+        END IF;
+        RETURN NEW;
       END $$;
-    CREATE TRIGGER partition_claims_fence BEFORE UPDATE ON partition_claims
-      FOR EACH ROW WHEN (NEW.token < OLD.token)
-      EXECUTE FUNCTION partition_fenced();
+    CREATE TRIGGER partition_claims_check BEFORE UPDATE ON partition_claims
+      FOR EACH ROW EXECUTE FUNCTION partition_claim_check();
     `,
   },
 ];

@@ -27,7 +27,7 @@ import {
 } from "./postgres-geofence-changes.ts";
 import { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { storeContract } from "./store.contract.ts";
-import { StateConflict } from "./store.ts";
+import { Fenced, PartitionGap, StateConflict } from "./store.ts";
 
 const server = await startPostgres();
 afterAll(async () => {
@@ -362,6 +362,44 @@ if (server === null) {
         await b.setVehicleStatus("v1", "online", T0);
         await b.commit(update(2, 1));
         expect((await b.versionedStates(["v1"])).get("v1")?.version).toBe(2);
+      });
+    });
+
+    describe("partition claims (several hubs on the engine)", () => {
+      const claimed = (seq: number, follows: number, token = 10, owner = "hub-a") => ({
+        fixes: [fixAt(`v${seq}`, seq, { seq })],
+        vehicles: [],
+        events: [],
+        claims: [{ partition: 3, token, owner, seq, follows }],
+      });
+      const stored = async (store: PostgresStore) =>
+        (await store.pool.query("SELECT count(*)::int AS n FROM fixes")).rows[0].n;
+
+      it("records the sequence committed, which the next owner reads on from", async () => {
+        const [a, b] = [await open(), await open()];
+        expect(await a.claimPartition({ partition: 3, token: 10, owner: "hub-a" })).toBe(0);
+        await a.commit(claimed(5, 0));
+        await a.commit(claimed(9, 5));
+        expect(await b.claimPartition({ partition: 3, token: 20, owner: "hub-b" })).toBe(9);
+      });
+
+      it("refuses a commit under a stale token, and a commit over messages not committed", async () => {
+        const [a, b] = [await open(), await open()];
+        await a.claimPartition({ partition: 3, token: 10, owner: "hub-a" });
+        await a.commit(claimed(5, 0));
+        // Message 7 (after 5) failed; 9 follows 7: refused, nothing written.
+        await expect(a.commit(claimed(9, 7))).rejects.toBeInstanceOf(PartitionGap);
+        expect(await stored(a)).toBe(1);
+        await b.claimPartition({ partition: 3, token: 20, owner: "hub-b" });
+        const stale = a.commit(claimed(7, 5));
+        await expect(stale).rejects.toBeInstanceOf(Fenced);
+        await expect(stale).rejects.toMatchObject({ partition: 3 });
+        await expect(
+          a.claimPartition({ partition: 3, token: 15, owner: "hub-a" }),
+        ).rejects.toBeInstanceOf(Fenced);
+        expect(await stored(a)).toBe(1);
+        await b.commit(claimed(7, 5, 20, "hub-b"));
+        expect(await stored(b)).toBe(2);
       });
     });
 

@@ -309,7 +309,7 @@ export class PostgresStore implements Store {
         text: `INSERT INTO partition_claims (partition, token, owner, claimed_at)
                VALUES ($1, $2, $3, $4)
                ON CONFLICT (partition) DO UPDATE SET token = excluded.token,
-                 owner = excluded.owner, claimed_at = excluded.claimed_at
+                 owner = excluded.owner, claimed_at = excluded.claimed_at, follows = 0
                RETURNING committed_seq`,
         values: [claim.partition, claim.token, claim.owner, Date.now()],
       });

@@ -120,6 +120,11 @@ export interface PartitionClaim {
    * carries. The stored one only rises.
    */
   seq?: number;
+  /**
+   * In a commit: the sequence of the message just before the first one carried. The store
+   * refuses the commit with Fenced (`gap`) unless the partition is committed up to there.
+   */
+  follows?: number;
 }
 
 /**
@@ -133,6 +138,21 @@ export class Fenced extends Error {
   ) {
     super(`partition ${partition} has been claimed by another hub`, options);
     this.name = "Fenced";
+  }
+}
+
+/**
+ * Thrown by a store's commit: it carries messages of a partition whose earlier messages are not
+ * committed (an earlier commit failed). Nothing was written; the partition reads again from what
+ * is committed.
+ */
+export class PartitionGap extends Error {
+  constructor(
+    readonly partition: number,
+    options?: ErrorOptions,
+  ) {
+    super(`partition ${partition}: earlier messages are not committed yet`, options);
+    this.name = "PartitionGap";
   }
 }
 
