@@ -345,9 +345,38 @@ if (server === null || !hasNats) {
               }
             }
             const onEngine = await (await (tap as NatsConnection).jetstreamManager()).streams
-              .info("LOCUS_FIXES")
-              .then((i) => `${i.state.messages} messages still on the engine`)
+              .info("LOCUS_FIXES", { subjects_filter: ">" })
+              .then((i) => {
+                const perPartition = new Map<string, number>();
+                for (const [subject, n] of Object.entries(i.state.subjects ?? {})) {
+                  const p = subject.split(".")[2] as string;
+                  perPartition.set(p, (perPartition.get(p) ?? 0) + n);
+                }
+                const left = [...perPartition].map(([p, n]) => `p${p}:${n}`).join(" ");
+                return `${i.state.messages} messages still on the engine (${left})`;
+              })
               .catch((e: Error) => e.message);
+            // Who holds what now, and where each partition is committed up to.
+            const claims = await db.query<{ partition: number; owner: string; seq: string }>(
+              "SELECT partition, owner, committed_seq AS seq FROM partition_claims ORDER BY 1",
+            );
+            const held: string[] = [];
+            for (const [name, hub] of hubs) {
+              if (hub === null) continue;
+              const text = await fetch(`${hub.httpUrl}/metrics`, {
+                headers: { authorization: `Bearer ${hub.token}` },
+              })
+                .then((r) => r.text())
+                .catch(() => "");
+              const line = text
+                .split("\n")
+                .find((l) => l.startsWith("locus_engine_partitions_held "));
+              held.push(`${name}: ${line?.split(" ")[1] ?? "?"}`);
+            }
+            lines.push(
+              `held: ${held.join(", ")}`,
+              `claims: ${claims.rows.map((r) => `p${r.partition}=${r.owner}@${r.seq}`).join(" ")}`,
+            );
             throw new Error(
               `${err.message} (${stored} stored, ${onEngine}); missing:\n${lines.join("\n")}`,
             );

@@ -72,14 +72,11 @@ export class PartitionLeases {
 
   /** Starts watching both buckets (their current entries first), then the loop. */
   async start(): Promise<void> {
-    const members = await this.#o.members.watch({ key: "m.*" });
-    const owners = await this.#o.partitionsKv.watch({ key: "p.*" });
-    this.#watches.push(members, owners);
-    void this.#follow(members, (e) => {
+    await this.#follow(this.#o.members, "m.*", (e) => {
       if (e.operation === "PUT") this.#seen.set(e.key.slice(2), performance.now());
       else this.#seen.delete(e.key.slice(2));
     });
-    void this.#follow(owners, (e) => {
+    await this.#follow(this.#o.partitionsKv, "p.*", (e) => {
       const partition = Number(e.key.slice(2));
       this.#owners.set(partition, {
         member: e.string(),
@@ -114,12 +111,30 @@ export class PartitionLeases {
     await this.#o.owner.drop(partition);
   }
 
-  async #follow(entries: QueuedIterator<KvEntry>, apply: (e: KvEntry) => void): Promise<void> {
-    try {
-      for await (const e of entries) apply(e);
-    } catch (err) {
-      if (!this.#stopped) this.#o.onError(err as Error);
-    }
+  /**
+   * Watches a bucket (its current entries first). A watch that ends or fails while the hub runs
+   * is made again, its entries read again: a stale view would leave partitions to dead owners.
+   */
+  async #follow(kv: KV, key: string, apply: (e: KvEntry) => void): Promise<void> {
+    const watch = await kv.watch({ key });
+    this.#watches.push(watch);
+    void (async () => {
+      try {
+        for await (const e of watch) apply(e);
+      } catch (err) {
+        if (!this.#stopped) this.#o.onError(err as Error);
+      }
+      this.#watches.splice(this.#watches.indexOf(watch), 1);
+      while (!this.#stopped) {
+        await new Promise((resolve) => setTimeout(resolve, this.#o.leaseMs / 4));
+        try {
+          await this.#follow(kv, key, apply);
+          return;
+        } catch (err) {
+          this.#o.onError(err as Error);
+        }
+      }
+    })();
   }
 
   async #tick(): Promise<void> {
@@ -148,6 +163,17 @@ export class PartitionLeases {
     // Beyond the fair share: the highest-numbered go back first (the others take them).
     const mine = [...this.#held.keys()].sort((a, b) => b - a);
     for (const p of mine.slice(0, Math.max(0, mine.length - share))) await this.#giveBack(p);
+    // Entries still naming this hub for partitions it does not hold (a give-back whose delete
+    // failed): deleted again at the share, or taken back below it (next loop); the others would
+    // wait for them forever, this hub being alive.
+    if (this.#held.size >= share) {
+      for (const [p, entry] of this.#owners) {
+        if (entry.deleted || entry.member !== member || this.#held.has(p)) continue;
+        await this.#o.partitionsKv
+          .delete(this.#ownerKey(p), { previousSeq: entry.revision })
+          .catch(() => undefined);
+      }
+    }
     // Free partitions, looked at from a point of this member's own, so hubs starting together
     // do not all reach for the same ones first.
     const offset = partitionOf(member, partitions);

@@ -50,6 +50,7 @@ export interface PartitionConsumerOptions {
 const MAX_PENDING = 1024;
 /** Messages fetched per pull. */
 const PULL = 256;
+const PULL_EXPIRES_MS = 5000;
 /** Wait before starting over after a failed commit or a lost read, ms. */
 const RESTART_MS = 500;
 /** How often what is committed is purged from the engine, ms. */
@@ -133,7 +134,9 @@ export class PartitionConsumer {
       opt_start_seq: this.#committed + 1,
     });
     if (this.#stopped) return null;
-    const messages = await consumer.consume({ max_messages: PULL });
+    // Pulls expire after 5 s, so a read lost with an engine node (its heartbeats stop) is
+    // noticed and made anew within seconds, not the default half minute.
+    const messages = await consumer.consume({ max_messages: PULL, expires: PULL_EXPIRES_MS });
     this.#messages = messages;
     let failure: Error | null = null;
     const fail = (err: Error) => {
