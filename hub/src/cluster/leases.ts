@@ -148,7 +148,7 @@ export class PartitionLeases {
     const now = performance.now();
     if (now - this.#beatAt > leaseMs / 2) {
       // The others may soon count this hub dead and take its partitions: it stops first.
-      for (const p of [...this.#held.keys()]) await this.lost(p);
+      await Promise.all([...this.#held.keys()].map((p) => this.lost(p)));
       return;
     }
     // Taken by another hub meanwhile (it found this one dead): dropped.

@@ -51,6 +51,8 @@ const MAX_PENDING = 1024;
 /** Messages fetched per pull. */
 const PULL = 256;
 const PULL_EXPIRES_MS = 5000;
+/** How long the read of a partition may take to start, ms. */
+const START_MS = 10_000;
 /** Wait before starting over after a failed commit or a lost read, ms. */
 const RESTART_MS = 500;
 /** How often what is committed is purged from the engine, ms. */
@@ -136,7 +138,22 @@ export class PartitionConsumer {
     if (this.#stopped) return null;
     // Pulls expire after 5 s, so a read lost with an engine node (its heartbeats stop) is
     // noticed and made anew within seconds, not the default half minute.
-    const messages = await consumer.consume({ max_messages: PULL, expires: PULL_EXPIRES_MS });
+    const creating = consumer.consume({ max_messages: PULL, expires: PULL_EXPIRES_MS });
+    // The client keeps trying to create the read while the engine elects a leader, for minutes;
+    // a partition that cannot start reading within START_MS starts over (and stop() is never
+    // held up longer than that).
+    const messages = await Promise.race([
+      creating,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), START_MS)),
+    ]);
+    if (messages === null) {
+      creating.then((m) => m.stop()).catch(() => undefined);
+      throw new Error(`reading partition ${claim.partition} did not start within ${START_MS} ms`);
+    }
+    if (this.#stopped) {
+      messages.stop();
+      return null;
+    }
     this.#messages = messages;
     let failure: Error | null = null;
     const fail = (err: Error) => {
