@@ -3,9 +3,11 @@
 // (the bucket's TTL drops keys not written for a lease time), and partitions, one key per
 // partition naming its owner, written only when ownership changes. Both are watched, so the loop
 // reads nothing from the engine: it knows who is alive (a heartbeat seen within a lease time) and
-// who owns what. A partition is free when its key is absent or deleted, or its owner is no longer
-// alive; it is taken with create (only when absent) or with an update against the revision of the
-// dead owner's entry, so two hubs never both take it. The revision written is the fencing token:
+// who owns what. Each heartbeat lists the partitions its hub holds. A partition is free when its
+// key is absent or deleted, when its owner is no longer alive, or when two of the owner's
+// heartbeats since the key was written do not list it (the owner let it go without clearing the
+// key); it is taken with create (only when absent) or with an update against the revision of the
+// entry seen, so two hubs never both take it. The revision written is the fencing token:
 // every later owner's is higher. Each hub takes at most its fair share (partitions over live
 // members) and gives back what is beyond it, so a hub that joins gets work and a hub that dies
 // leaves its partitions to the others once its heartbeat is a lease time old. A hub whose own
@@ -44,14 +46,25 @@ interface Owned {
   revision: number;
   /** DEL or PURGE: given back. */
   deleted: boolean;
+  /** How many of the owner's heartbeats had been seen when this entry was. */
+  beatsBefore: number;
+}
+
+interface Member {
+  /** When its latest heartbeat was seen (performance.now()). */
+  at: number;
+  /** The partitions its latest heartbeat lists. */
+  holds: ReadonlySet<number>;
+  /** Heartbeats seen so far. */
+  beats: number;
 }
 
 export class PartitionLeases {
   readonly #o: LeaseOptions;
   /** Partitions held, with the revision taken at (the token). */
   readonly #held = new Map<number, number>();
-  /** Members' last heartbeat as seen here (performance.now()). */
-  readonly #seen = new Map<string, number>();
+  /** Members' latest heartbeats as seen here. */
+  readonly #seen = new Map<string, Member>();
   /** Every partition's entry as last seen. */
   readonly #owners = new Map<number, Owned>();
   readonly #watches: QueuedIterator<KvEntry>[] = [];
@@ -73,15 +86,28 @@ export class PartitionLeases {
   /** Starts watching both buckets (their current entries first), then the loop. */
   async start(): Promise<void> {
     await this.#follow(this.#o.members, "m.*", (e) => {
-      if (e.operation === "PUT") this.#seen.set(e.key.slice(2), performance.now());
-      else this.#seen.delete(e.key.slice(2));
+      const name = e.key.slice(2);
+      if (e.operation !== "PUT") {
+        this.#seen.delete(name);
+        return;
+      }
+      let holds: ReadonlySet<number> = new Set();
+      try {
+        holds = new Set(JSON.parse(e.string()) as number[]);
+      } catch {
+        // not a list: holds nothing
+      }
+      const beats = (this.#seen.get(name)?.beats ?? 0) + 1;
+      this.#seen.set(name, { at: performance.now(), holds, beats });
     });
     await this.#follow(this.#o.partitionsKv, "p.*", (e) => {
       const partition = Number(e.key.slice(2));
+      const member = e.string();
       this.#owners.set(partition, {
-        member: e.string(),
+        member,
         revision: e.revision,
         deleted: e.operation !== "PUT",
+        beatsBefore: this.#seen.get(member)?.beats ?? 0,
       });
     });
     const loop = () => {
@@ -140,7 +166,7 @@ export class PartitionLeases {
   async #tick(): Promise<void> {
     const { members, partitions, leaseMs, member } = this.#o;
     try {
-      await members.put(this.#memberKey(), "");
+      await members.put(this.#memberKey(), JSON.stringify([...this.#held.keys()]));
       this.#beatAt = performance.now();
     } catch (err) {
       this.#o.onError(err as Error);
@@ -156,24 +182,20 @@ export class PartitionLeases {
       const entry = this.#owners.get(p);
       if (entry !== undefined && !entry.deleted && entry.member !== member) await this.lost(p);
     }
-    const alive = (m: string) => m === member || now - (this.#seen.get(m) ?? -Infinity) < leaseMs;
+    const alive = (m: string) =>
+      m === member || now - (this.#seen.get(m)?.at ?? Number.NEGATIVE_INFINITY) < leaseMs;
+    /** Whether the entry's owner (alive, another hub) still holds the partition. */
+    const holding = (p: number, entry: Owned) => {
+      const owner = this.#seen.get(entry.member);
+      if (owner === undefined || owner.holds.has(p)) return true;
+      return owner.beats - entry.beatsBefore < 2;
+    };
     let live = 1;
     for (const m of this.#seen.keys()) if (m !== member && alive(m)) live++;
     const share = Math.ceil(partitions / live);
     // Beyond the fair share: the highest-numbered go back first (the others take them).
     const mine = [...this.#held.keys()].sort((a, b) => b - a);
     for (const p of mine.slice(0, Math.max(0, mine.length - share))) await this.#giveBack(p);
-    // Entries still naming this hub for partitions it does not hold (a give-back whose delete
-    // failed): deleted again at the share, or taken back below it (next loop); the others would
-    // wait for them forever, this hub being alive.
-    if (this.#held.size >= share) {
-      for (const [p, entry] of this.#owners) {
-        if (entry.deleted || entry.member !== member || this.#held.has(p)) continue;
-        await this.#o.partitionsKv
-          .delete(this.#ownerKey(p), { previousSeq: entry.revision })
-          .catch(() => undefined);
-      }
-    }
     // Free partitions, looked at from a point of this member's own, so hubs starting together
     // do not all reach for the same ones first.
     const offset = partitionOf(member, partitions);
@@ -181,8 +203,15 @@ export class PartitionLeases {
       const p = (offset + i) % partitions;
       if (this.#held.has(p)) continue;
       const entry = this.#owners.get(p);
-      // Held by a live hub (this one's own entry, left after it dropped the partition, is free).
-      if (entry !== undefined && !entry.deleted && entry.member !== member && alive(entry.member)) {
+      // Held by a live hub (this one's own entry, left after it dropped the partition, is free,
+      // as is another's whose heartbeats stopped listing it).
+      if (
+        entry !== undefined &&
+        !entry.deleted &&
+        entry.member !== member &&
+        alive(entry.member) &&
+        holding(p, entry)
+      ) {
         continue;
       }
       let token: number;
@@ -195,7 +224,7 @@ export class PartitionLeases {
         continue; // another hub took it first
       }
       this.#held.set(p, token);
-      this.#owners.set(p, { member, revision: token, deleted: false });
+      this.#owners.set(p, { member, revision: token, deleted: false, beatsBefore: 0 });
       try {
         await this.#o.owner.take(p, token);
       } catch (err) {
