@@ -1,7 +1,7 @@
 // A hub's part in a fleet shared by several hubs through the engine (docs/scaling.md): devices'
-// fixes are forwarded into their partitions; the partitions this hub holds leases on are
-// consumed into its group commit under their fencing tokens; committed events and fixes reach
-// every hub. The owner of that flow: hub.ts only plugs it in.
+// fixes are forwarded into their partitions; the partitions this hub owns are read into its group
+// commit under their fencing tokens; committed events and fixes reach every hub, and so do
+// account changes. The owner of that flow: hub.ts only plugs it in.
 
 import { randomBytes } from "node:crypto";
 import type { Fix, GeofenceEvent } from "@locus/protocol";
@@ -44,7 +44,7 @@ export class Cluster {
   private constructor(o: ClusterOptions, link: EngineLink, relay: ClusterRelay) {
     this.#link = link;
     this.#relay = relay;
-    // Unique per process, a valid key in the lease bucket.
+    // Unique per process, a valid key in the ownership buckets.
     this.member = `${o.settings.name.replace(/[^A-Za-z0-9_-]/g, "_")}-${randomBytes(4).toString("hex")}`;
     this.#accounts = new AccountNotices({
       nc: link.nc,
@@ -140,7 +140,7 @@ export class Cluster {
     this.#relay.publishFixes(fixes);
   }
 
-  /** Stops forwarding (what is under way finishes); call before stop(). */
+  /** Stops forwarding (what is under way finishes); call before releasePartitions(). */
   async stopForwarding(): Promise<void> {
     this.forwarder.stop();
     await this.forwarder.idle();

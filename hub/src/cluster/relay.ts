@@ -17,6 +17,8 @@ export interface RelayOptions {
   onError: (err: Error) => void;
 }
 
+/** Fixes per live message: a few hundred bytes each, far under a megabyte. */
+const LIVE_FIXES_PER_MESSAGE = 500;
 /** How long a publish of an event waits for the engine, ms (the outbox retries after). */
 const PUBLISH_TIMEOUT_MS = 5000;
 
@@ -53,10 +55,20 @@ export class ClusterRelay {
     });
   }
 
-  /** Committed fixes, for every hub's live stream clients. */
+  /**
+   * Committed fixes, for every hub's live stream clients, in pieces well under the engine's
+   * payload limit (a group commit holds up to thousands). Never throws: a live view may miss them.
+   */
   publishFixes(fixes: readonly Fix[]): void {
-    if (fixes.length === 0) return;
-    this.#o.link.nc.publish(LIVE_FIXES_SUBJECT, JSON.stringify(fixes));
+    for (let at = 0; at < fixes.length; at += LIVE_FIXES_PER_MESSAGE) {
+      try {
+        const piece = fixes.slice(at, at + LIVE_FIXES_PER_MESSAGE);
+        this.#o.link.nc.publish(LIVE_FIXES_SUBJECT, JSON.stringify(piece));
+      } catch (err) {
+        this.#o.onError(err as Error);
+        return;
+      }
+    }
   }
 
   async stop(): Promise<void> {
