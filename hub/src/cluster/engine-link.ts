@@ -35,6 +35,11 @@ export interface EngineSettings {
 
 /** How long committed events stay on the events stream for hubs that fell behind. */
 const EVENTS_MAX_AGE_NS = 3600 * 1e9;
+/**
+ * How long the engine keeps fixes: a partition no hub reads for longer loses them (all hubs
+ * down for a day). Also bounds the engine's disk: a day of the fleet's fixes.
+ */
+const FIXES_MAX_AGE_NS = 24 * 3600 * 1e9;
 /** Resends within this window are stored once (by message id). */
 const DUPLICATE_WINDOW_NS = 120 * 1e9;
 /** How long a starting hub keeps trying to set up the streams while the engine is unavailable. */
@@ -122,9 +127,11 @@ export class EngineLink {
     await ensureStream(jsm, {
       name: FIXES_STREAM,
       subjects: ["locus.p.>"],
-      // Kept until the partition's owner has committed a message: the owner records the stream
-      // sequence it committed up to in PostgreSQL, in the commit, and purges below it.
+      // Kept a day: a partition's owner records in PostgreSQL, with each commit, the sequence it
+      // committed up to and reads on from there, so nothing is acknowledged or purged here (a
+      // purge by subject on nats-server 2.9.10 lost unread messages when nodes restarted).
       retention: RetentionPolicy.Limits,
+      max_age: FIXES_MAX_AGE_NS,
       // Every hub must cut the fleet alike; the stream records how (compared below).
       description: partitionsDescription(settings.partitions),
       storage: StorageType.File,

@@ -4,7 +4,8 @@
 // partition's fencing token), and a new owner reads on from the sequence it finds there. So a
 // message is committed once whichever hub read it before, and nothing on the engine has to be
 // acknowledged, or can be acknowledged late by a hub that lost the partition. The engine keeps
-// the messages until the owner purges those below what is committed. Reading is an ordered
+// the messages a day (engine-link.ts) rather than being purged by the owner: a purge by subject on nats-server 2.9.10
+// lost messages not yet read when nodes restarted (measured). Reading is an ordered
 // consumer: the client makes it anew, where it left off, after a lost connection or a gap. When a
 // commit fails, the partition starts over from what is committed once everything it handed over
 // has settled, so its fixes are never committed out of order; when the failure is that another
@@ -55,8 +56,6 @@ const PULL_EXPIRES_MS = 5000;
 const START_MS = 10_000;
 /** Wait before starting over after a failed commit or a lost read, ms. */
 const RESTART_MS = 500;
-/** How often what is committed is purged from the engine, ms. */
-const PURGE_MS = 5000;
 
 export class PartitionConsumer {
   readonly #o: PartitionConsumerOptions;
@@ -67,9 +66,6 @@ export class PartitionConsumer {
   #committed: number;
   /** The sequence of the last message handed over: the next one follows it. */
   #handed: number;
-  /** Up to where the engine was told to drop messages. */
-  #purged: number;
-  #purgeTimer: NodeJS.Timeout | null = null;
   #stopped = false;
   #running: Promise<void> | null = null;
 
@@ -77,7 +73,6 @@ export class PartitionConsumer {
     this.#o = options;
     this.#committed = options.committedSeq;
     this.#handed = options.committedSeq;
-    this.#purged = options.committedSeq;
   }
 
   get partition(): number {
@@ -87,17 +82,14 @@ export class PartitionConsumer {
   /** Starts reading after what is committed. */
   start(): void {
     this.#running = this.#run();
-    this.#purgeTimer = setInterval(() => void this.#purge(), PURGE_MS);
   }
 
   /** Stops reading; resolves once every fix handed over is committed or failed. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#purgeTimer !== null) clearInterval(this.#purgeTimer);
     this.#messages?.stop();
     await this.#running;
     await this.#settled();
-    await this.#purge();
   }
 
   async #run(): Promise<void> {
@@ -202,21 +194,5 @@ export class PartitionConsumer {
 
   async #settled(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all(this.#pending);
-  }
-
-  /** Tells the engine to drop the partition's messages up to what is committed. */
-  async #purge(): Promise<void> {
-    const upTo = this.#committed;
-    if (upTo <= this.#purged) return;
-    try {
-      await this.#o.jsm.streams.purge(FIXES_STREAM, {
-        filter: partitionFilter(this.partition),
-        seq: upTo + 1,
-      });
-      this.#purged = upTo;
-    } catch (err) {
-      // Tried again at the next round; the messages are only kept longer.
-      this.#o.onError(err as Error, this.partition);
-    }
   }
 }
