@@ -70,6 +70,10 @@ export class PartitionLeases {
   readonly #watches: QueuedIterator<KvEntry>[] = [];
   /** When this hub's heartbeat was last written. */
   #beatAt = Number.NEGATIVE_INFINITY;
+  /** When this hub's own heartbeat was last seen through the watch. */
+  #ownSeenAt = performance.now();
+  /** When the watches were last made anew. */
+  #watchedAt = performance.now();
   #timer: NodeJS.Timeout | null = null;
   #round: Promise<void> | null = null;
   #stopped = false;
@@ -99,6 +103,7 @@ export class PartitionLeases {
       }
       const beats = (this.#seen.get(name)?.beats ?? 0) + 1;
       this.#seen.set(name, { at: performance.now(), holds, beats });
+      if (name === this.#o.member) this.#ownSeenAt = performance.now();
     });
     await this.#follow(this.#o.partitionsKv, "p.*", (e) => {
       const partition = Number(e.key.slice(2));
@@ -152,7 +157,7 @@ export class PartitionLeases {
       }
       this.#watches.splice(this.#watches.indexOf(watch), 1);
       while (!this.#stopped) {
-        await new Promise((resolve) => setTimeout(resolve, this.#o.leaseMs / 4));
+        await new Promise((resolve) => setTimeout(resolve, 50));
         try {
           await this.#follow(kv, key, apply);
           return;
@@ -172,6 +177,17 @@ export class PartitionLeases {
       this.#o.onError(err as Error);
     }
     const now = performance.now();
+    // A watch that stopped delivering (its read lost with an engine node) without ending would
+    // leave this hub's view stale: when its own heartbeats no longer come back through it, and
+    // every ten lease times anyway, both watches are made anew (current entries first).
+    if (
+      (now - this.#beatAt < leaseMs / 4 && now - this.#ownSeenAt > leaseMs) ||
+      now - this.#watchedAt > 10 * leaseMs
+    ) {
+      this.#watchedAt = now;
+      this.#ownSeenAt = now;
+      for (const w of this.#watches) w.stop();
+    }
     if (now - this.#beatAt > leaseMs / 2) {
       // The others may soon count this hub dead and take its partitions: it stops first.
       await Promise.all([...this.#held.keys()].map((p) => this.lost(p)));
