@@ -15,6 +15,7 @@ import { DEFAULT_BLOCK_M, Fleet, type FleetReport } from "@locus/simulator";
 import type { NatsConnection } from "nats";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { square } from "../../hub/src/api/test-support.ts";
 import { GeofenceEngine } from "../../hub/src/geofence/engine.ts";
 import { MemoryFenceIndex } from "../../hub/src/geofence/memory-index.ts";
 import {
@@ -63,16 +64,6 @@ async function until<T>(what: string, check: () => Promise<T | null>, timeoutMs 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(200);
   }
-}
-
-function square(lon: number, lat: number, half: number): number[][] {
-  return [
-    [lon - half, lat - half],
-    [lon + half, lat - half],
-    [lon + half, lat + half],
-    [lon - half, lat + half],
-    [lon - half, lat - half],
-  ];
 }
 
 /** 20 squares of ~1.3 km over the fleet's box, 5 × 4, with streets between them. */
