@@ -21,8 +21,11 @@ export class RabbitEngine implements Engine {
 
   private constructor(readonly cluster: RabbitCluster) {}
 
-  static async start(): Promise<RabbitEngine> {
-    return new RabbitEngine(await RabbitCluster.start());
+  /** `timeoutMs`: how long the cluster may take to start (RabbitCluster's default: 90 s). */
+  static async start(timeoutMs?: number): Promise<RabbitEngine> {
+    return new RabbitEngine(
+      await RabbitCluster.start(timeoutMs === undefined ? {} : { timeoutMs }),
+    );
   }
 
   get nodeNames(): string[] {
