@@ -436,13 +436,15 @@ if (server === null || !hasNats) {
           expect(actual.size).toBe(expected.size);
           expect(expected.size).toBeGreaterThan(VEHICLES);
 
-          // Ownership: per partition, tokens never went down in the order claims were written;
-          // each token is one owner's; and partitions really changed hands under the chaos.
+          // Ownership: per partition, tokens (numbered by PostgreSQL at each claim) never went
+          // down in the order claims and commits were written; each partition's token is one
+          // owner's, so no commit got through under a claim that was not its hub's; and
+          // partitions really changed hands under the chaos.
           const claims = await db.query<{ partition: number; token: string; owner: string }>(
             "SELECT partition, token, owner FROM chaos_claims ORDER BY n",
           );
           const lastToken = new Map<number, number>();
-          const ownerOf = new Map<number, string>();
+          const ownerOf = new Map<string, string>();
           const tokensOf = new Map<number, Set<number>>();
           const regressions: string[] = [];
           const shared: string[] = [];
@@ -451,9 +453,10 @@ if (server === null || !hasNats) {
             const last = lastToken.get(c.partition) ?? 0;
             if (token < last) regressions.push(`partition ${c.partition}: ${token} after ${last}`);
             lastToken.set(c.partition, Math.max(last, token));
-            const owner = ownerOf.get(token);
-            if (owner === undefined) ownerOf.set(token, c.owner);
-            else if (owner !== c.owner) shared.push(`token ${token}: ${owner} and ${c.owner}`);
+            const key = `${c.partition}:${token}`;
+            const owner = ownerOf.get(key);
+            if (owner === undefined) ownerOf.set(key, c.owner);
+            else if (owner !== c.owner) shared.push(`token ${key}: ${owner} and ${c.owner}`);
             const set = tokensOf.get(c.partition) ?? new Set<number>();
             set.add(token);
             tokensOf.set(c.partition, set);

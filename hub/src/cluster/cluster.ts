@@ -57,11 +57,6 @@ export class Cluster {
       partitions: o.settings.partitions,
       ...(o.onForwarded ? { onForwarded: o.onForwarded } : {}),
     });
-    const claimOf = (partition: number, token: number): PartitionClaim => ({
-      partition,
-      token,
-      owner: this.member,
-    });
     this.#leases = new PartitionLeases({
       members: link.members,
       partitionsKv: link.owners,
@@ -70,11 +65,14 @@ export class Cluster {
       leaseMs: o.settings.leaseMs,
       onError: (err) => o.onError(err, "partition leases"),
       owner: {
-        take: async (partition, token) => {
-          const claim = claimOf(partition, token);
-          // Claimed in the database first: the previous owner's commits fail from here on, and
-          // what it committed is where reading goes on.
-          const committedSeq = (await o.store.claimPartition?.(claim)) ?? 0;
+        take: async (partition) => {
+          // Claimed in the database first, under a token higher than any before: the previous
+          // owner's commits fail from here on, and what it committed is where reading goes on.
+          if (o.store.claimPartition === undefined) {
+            throw new Error("sharing the fleet needs a store several hubs can share");
+          }
+          const { token, committedSeq } = await o.store.claimPartition(partition, this.member);
+          const claim: PartitionClaim = { partition, token, owner: this.member };
           const consumer = new PartitionConsumer({
             js: link.js,
             jsm: link.jsm,
@@ -121,9 +119,9 @@ export class Cluster {
     return this.#link.connected;
   }
 
-  /** The partitions this hub holds, with their fencing tokens. */
+  /** The partitions this hub reads now, with their fencing tokens. */
   held(): Map<number, number> {
-    return this.#leases.held();
+    return new Map([...this.#consumers].map(([p, c]) => [p, c.token]));
   }
 
   /** This hub's broker side of MQTT accounts, with changes announced to the other hubs. */

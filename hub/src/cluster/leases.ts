@@ -7,8 +7,10 @@
 // key is absent or deleted, when its owner is no longer alive, or when two of the owner's
 // heartbeats since the key was written do not list it (the owner let it go without clearing the
 // key); it is taken with create (only when absent) or with an update against the revision of the
-// entry seen, so two hubs never both take it. The revision written is the fencing token:
-// every later owner's is higher. Each hub takes at most its fair share (partitions over live
+// entry seen, so two hubs should never both take it. The fencing token is not the revision:
+// the owner claims the partition in PostgreSQL (PostgresStore.claimPartition), which numbers the
+// claims, so two hubs holding a partition at once (the bucket's revisions were once handed out
+// twice after an engine node died) cannot both commit. Each hub takes at most its fair share (partitions over live
 // members) and gives back what is beyond it, so a hub that joins gets work and a hub that dies
 // leaves its partitions to the others once its heartbeat is a lease time old. A hub whose own
 // heartbeat cannot be written for half a lease time drops every partition: the others may take
@@ -18,8 +20,8 @@ import type { KV, KvEntry, QueuedIterator } from "nats";
 import { partitionOf } from "./partition.ts";
 
 export interface LeaseOwner {
-  /** A partition was taken under `token`: start consuming. A throw gives it back. */
-  take(partition: number, token: number): Promise<void>;
+  /** A partition was taken: start consuming. A throw gives it back. */
+  take(partition: number): Promise<void>;
   /**
    * The partition is gone (lost, or given back): stop consuming; resolves once nothing of the
    * partition is under way any more.
@@ -61,7 +63,7 @@ interface Member {
 
 export class PartitionLeases {
   readonly #o: LeaseOptions;
-  /** Partitions held, with the revision taken at (the token). */
+  /** Partitions held, with the revision of the owner entry written when taken. */
   readonly #held = new Map<number, number>();
   /** Members' latest heartbeats as seen here. */
   readonly #seen = new Map<string, Member>();
@@ -80,11 +82,6 @@ export class PartitionLeases {
 
   constructor(options: LeaseOptions) {
     this.#o = options;
-  }
-
-  /** The partitions held now, with their fencing tokens. */
-  held(): Map<number, number> {
-    return new Map(this.#held);
   }
 
   /** Starts watching both buckets (their current entries first), then the loop. */
@@ -230,19 +227,19 @@ export class PartitionLeases {
       ) {
         continue;
       }
-      let token: number;
+      let revision: number;
       try {
-        token =
+        revision =
           entry === undefined || entry.deleted
             ? await this.#o.partitionsKv.create(this.#ownerKey(p), member)
             : await this.#o.partitionsKv.update(this.#ownerKey(p), member, entry.revision);
       } catch {
         continue; // another hub took it first
       }
-      this.#held.set(p, token);
-      this.#owners.set(p, { member, revision: token, deleted: false, beatsBefore: 0 });
+      this.#held.set(p, revision);
+      this.#owners.set(p, { member, revision, deleted: false, beatsBefore: 0 });
       try {
-        await this.#o.owner.take(p, token);
+        await this.#o.owner.take(p);
       } catch (err) {
         this.#o.onError(err as Error);
         await this.#giveBack(p);
@@ -251,8 +248,7 @@ export class PartitionLeases {
   }
 
   async #giveBack(partition: number): Promise<void> {
-    const token = this.#held.get(partition);
-    if (token === undefined) return;
+    if (!this.#held.has(partition)) return;
     this.#held.delete(partition);
     await this.#o.owner.drop(partition);
     // Only if still this hub's entry: a hub that took it meanwhile keeps it.

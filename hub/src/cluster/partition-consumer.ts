@@ -79,6 +79,11 @@ export class PartitionConsumer {
     return this.#o.claim.partition;
   }
 
+  /** The fencing token the partition is read under. */
+  get token(): number {
+    return this.#o.claim.token;
+  }
+
   /** Starts reading after what is committed. */
   start(): void {
     this.#running = this.#run();

@@ -274,16 +274,17 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "partition claims: fencing tokens of hubs sharing the fleet through the engine",
     sql: `
     -- With several hubs on the distributed engine (docs/scaling.md), each partition of the fleet
-    -- is owned through a lease whose revision, the fencing token, only rises. A hub writes its
-    -- token here when it takes a partition and with every group commit carrying that partition's
-    -- fixes; the trigger refuses a lower token than stored, so a hub that lost its lease (paused,
-    -- cut off from the engine) writes nothing once the next owner has claimed the partition: the
-    -- whole statement fails with SQLSTATE LC410. committed_seq is the engine's stream sequence of
-    -- the partition's newest message committed, written in the same commit as its fixes: the next
-    -- owner reads on from there. A commit also names in follows the sequence of the message just
-    -- before the first one it carries; unless the partition is committed up to there, the
-    -- statement fails with SQLSTATE LC411, so no message is passed over when an earlier commit
-    -- failed and a later one would not.
+    -- is owned by one hub at a time under a fencing token that only rises. A hub claims a
+    -- partition it takes here, the token becoming the stored one plus one, and writes that token
+    -- with every group commit carrying the partition's fixes; the trigger refuses a lower token
+    -- than stored, so a hub that lost its lease (paused, cut off from the engine) writes nothing
+    -- once the next owner has claimed the partition: the whole statement fails with SQLSTATE
+    -- LC410. committed_seq is the engine's stream sequence of the partition's newest message
+    -- committed, written in the same commit as its fixes: the next owner reads on from there. A
+    -- commit also names in follows the sequence of the message just before the first one it
+    -- carries; unless the partition is committed up to there, the statement fails with SQLSTATE
+    -- LC411, so no message is passed over when an earlier commit failed and a later one would
+    -- not.
     CREATE TABLE partition_claims (
       partition integer PRIMARY KEY,
       token bigint NOT NULL,

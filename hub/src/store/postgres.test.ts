@@ -366,7 +366,7 @@ if (server === null) {
     });
 
     describe("partition claims (several hubs on the engine)", () => {
-      const claimed = (seq: number, follows: number, token = 10, owner = "hub-a") => ({
+      const claimed = (seq: number, follows: number, token: number, owner = "hub-a") => ({
         fixes: [fixAt(`v${seq}`, seq, { seq })],
         vehicles: [],
         events: [],
@@ -375,30 +375,37 @@ if (server === null) {
       const stored = async (store: PostgresStore) =>
         (await store.pool.query("SELECT count(*)::int AS n FROM fixes")).rows[0].n;
 
-      it("records the sequence committed, which the next owner reads on from", async () => {
+      it("hands every claim a higher token, with the sequence committed to read on from", async () => {
         const [a, b] = [await open(), await open()];
-        expect(await a.claimPartition({ partition: 3, token: 10, owner: "hub-a" })).toBe(0);
-        await a.commit(claimed(5, 0));
-        await a.commit(claimed(9, 5));
-        expect(await b.claimPartition({ partition: 3, token: 20, owner: "hub-b" })).toBe(9);
+        const first = await a.claimPartition(3, "hub-a");
+        expect(first.committedSeq).toBe(0);
+        await a.commit(claimed(5, 0, first.token));
+        await a.commit(claimed(9, 5, first.token));
+        const second = await b.claimPartition(3, "hub-b");
+        expect(second).toEqual({ token: first.token + 1, committedSeq: 9 });
+        // Another partition's tokens are its own.
+        expect((await a.claimPartition(4, "hub-a")).token).toBe(1);
+        // Claims racing for one partition each get a token of their own.
+        const racing = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).claimPartition(3, `hub-${i}`)),
+        );
+        expect(new Set(racing.map((c) => c.token)).size).toBe(8);
+        expect(Math.min(...racing.map((c) => c.token))).toBe(second.token + 1);
       });
 
       it("refuses a commit under a stale token, and a commit over messages not committed", async () => {
         const [a, b] = [await open(), await open()];
-        await a.claimPartition({ partition: 3, token: 10, owner: "hub-a" });
-        await a.commit(claimed(5, 0));
+        const { token } = await a.claimPartition(3, "hub-a");
+        await a.commit(claimed(5, 0, token));
         // Message 7 (after 5) failed; 9 follows 7: refused, nothing written.
-        await expect(a.commit(claimed(9, 7))).rejects.toBeInstanceOf(PartitionGap);
+        await expect(a.commit(claimed(9, 7, token))).rejects.toBeInstanceOf(PartitionGap);
         expect(await stored(a)).toBe(1);
-        await b.claimPartition({ partition: 3, token: 20, owner: "hub-b" });
-        const stale = a.commit(claimed(7, 5));
+        const next = await b.claimPartition(3, "hub-b");
+        const stale = a.commit(claimed(7, 5, token));
         await expect(stale).rejects.toBeInstanceOf(Fenced);
         await expect(stale).rejects.toMatchObject({ partition: 3 });
-        await expect(
-          a.claimPartition({ partition: 3, token: 15, owner: "hub-a" }),
-        ).rejects.toBeInstanceOf(Fenced);
         expect(await stored(a)).toBe(1);
-        await b.commit(claimed(7, 5, 20, "hub-b"));
+        await b.commit(claimed(7, 5, next.token, "hub-b"));
         expect(await stored(b)).toBe(2);
       });
     });

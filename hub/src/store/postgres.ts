@@ -9,7 +9,7 @@ import type { VehicleState } from "../geofence/membership.ts";
 import { decodeState, type VehicleRow, vehicleFromRow } from "./codec.ts";
 import { idGenerator } from "./ids.ts";
 import { PostgresAccounts } from "./postgres-accounts.ts";
-import { commitGroup, FENCED_CODE } from "./postgres-ingest.ts";
+import { commitGroup } from "./postgres-ingest.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import {
   EVENT_COLUMNS,
@@ -26,19 +26,17 @@ import {
 import { migrate } from "./postgres-schema.ts";
 import { PostgresWebhooks } from "./postgres-webhooks.ts";
 import { multiPolygonToWkb, shapeColumns } from "./postgres-wkb.ts";
-import {
-  type Committed,
-  type EventFilter,
-  Fenced,
-  type FixKey,
-  type GeofenceInput,
-  type GeofenceRecord,
-  type GroupCommit,
-  type Page,
-  type PartitionClaim,
-  type Store,
-  type TimeRange,
-  type VersionedState,
+import type {
+  Committed,
+  EventFilter,
+  FixKey,
+  GeofenceInput,
+  GeofenceRecord,
+  GroupCommit,
+  Page,
+  Store,
+  TimeRange,
+  VersionedState,
 } from "./store.ts";
 
 export interface PostgresStoreOptions {
@@ -302,24 +300,21 @@ export class PostgresStore implements Store {
     return result.rows.map((r) => r.id);
   }
 
-  async claimPartition(claim: PartitionClaim) {
-    try {
-      const result = await this.pool.query<{ committed_seq: string }>({
-        name: "locus_claim_partition",
-        text: `INSERT INTO partition_claims (partition, token, owner, claimed_at)
-               VALUES ($1, $2, $3, $4)
-               ON CONFLICT (partition) DO UPDATE SET token = excluded.token,
-                 owner = excluded.owner, claimed_at = excluded.claimed_at, follows = 0
-               RETURNING committed_seq`,
-        values: [claim.partition, claim.token, claim.owner, Date.now()],
-      });
-      return Number(result.rows[0]?.committed_seq ?? 0);
-    } catch (err) {
-      if ((err as { code?: string }).code === FENCED_CODE) {
-        throw new Fenced(claim.partition, { cause: err });
-      }
-      throw err;
-    }
+  async claimPartition(partition: number, owner: string) {
+    // The token is the stored one plus one: every claim's is higher than any before it, whoever
+    // handed out the lease, so the previous owner's commits fail from this one's on.
+    const result = await this.pool.query<{ token: string; committed_seq: string }>({
+      name: "locus_claim_partition",
+      text: `INSERT INTO partition_claims (partition, token, owner, claimed_at)
+             VALUES ($1, 1, $2, $3)
+             ON CONFLICT (partition) DO UPDATE SET token = partition_claims.token + 1,
+               owner = excluded.owner, claimed_at = excluded.claimed_at, follows = 0
+             RETURNING token, committed_seq`,
+      values: [partition, owner, Date.now()],
+    });
+    const row = result.rows[0];
+    if (row === undefined) throw new Error(`claiming partition ${partition} returned no row`);
+    return { token: Number(row.token), committedSeq: Number(row.committed_seq) };
   }
 
   async setVehicleStatus(vehicleId: string, status: "online" | "offline", at: number) {

@@ -111,7 +111,7 @@ export interface GroupCommit {
 /** A hub's hold on one partition of the fleet (docs/scaling.md). */
 export interface PartitionClaim {
   partition: number;
-  /** The lease's fencing token: higher for every later owner. */
+  /** The fencing token the store gave the claim: higher for every later owner. */
   token: number;
   /** Which hub holds it (for the operator reading partition_claims). */
   owner: string;
@@ -128,7 +128,7 @@ export interface PartitionClaim {
 }
 
 /**
- * Thrown by a store's commit or claim: a partition is claimed by another hub under a higher
+ * Thrown by a store's commit: a partition is claimed by another hub under a higher
  * fencing token. Nothing was written; this hub no longer owns the partition.
  */
 export class Fenced extends Error {
@@ -363,11 +363,15 @@ export interface Store {
    */
   versionedStates?(ids?: readonly string[]): Promise<Map<string, VersionedState>>;
   /**
-   * Only in a store several hubs may share: records a newly taken partition's fencing token, so
-   * that the previous owner's commits fail from now on, and answers the stream sequence the
-   * partition is committed up to (0: none). Throws Fenced when a higher token is stored.
+   * Only in a store several hubs may share: claims a newly taken partition for `owner` under a
+   * fencing token higher than every earlier claim's, so that the previous owner's commits fail
+   * from now on, and answers it with the stream sequence the partition is committed up to (0:
+   * none).
    */
-  claimPartition?(claim: PartitionClaim): Promise<number>;
+  claimPartition?(
+    partition: number,
+    owner: string,
+  ): Promise<{ token: number; committedSeq: number }>;
   /**
    * Only in a store several hubs may share: the vehicles whose stored state is inside the
    * geofence, by id in order (each hub's engine holds only the vehicles it judged).
