@@ -349,6 +349,18 @@ if (server === null || !hasNats) {
                 return `${i.state.messages} messages still on the engine (${left})`;
               })
               .catch((e: Error) => e.message);
+            // The heartbeats the engine still keeps, and how old each is.
+            const beats = await (async () => {
+              const kv = await (tap as NatsConnection).jetstream().views.kv("locus_members");
+              const out: string[] = [];
+              for await (const key of await kv.keys()) {
+                const e = await kv.get(key);
+                if (e === null) continue;
+                out.push(`${key}#${e.revision} ${Date.now() - e.created.getTime()} ms old`);
+              }
+              return out.join(", ");
+            })().catch((e: Error) => e.message);
+            lines.push(`heartbeats: ${beats}`);
             // Who holds what now, and where each partition is committed up to.
             const claims = await db.query<{ partition: number; owner: string; seq: string }>(
               "SELECT partition, owner, committed_seq AS seq FROM partition_claims ORDER BY 1",

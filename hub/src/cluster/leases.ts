@@ -53,7 +53,9 @@ interface Owned {
 }
 
 interface Member {
-  /** When its latest heartbeat was seen (performance.now()). */
+  /** The revision of its latest heartbeat. */
+  revision: number;
+  /** When its latest heartbeat was first seen (performance.now()). */
   at: number;
   /** The partitions its latest heartbeat lists. */
   holds: ReadonlySet<number>;
@@ -98,13 +100,19 @@ export class PartitionLeases {
       } catch {
         // not a list: holds nothing
       }
-      const beats = (this.#seen.get(name)?.beats ?? 0) + 1;
-      this.#seen.set(name, { at: performance.now(), holds, beats });
+      // A watch made anew delivers the current entries again: a heartbeat seen before is no
+      // sign of life (a dead hub's last one may outlive its TTL on an engine that lost a node).
+      const seen = this.#seen.get(name);
+      if (seen?.revision === e.revision) return;
+      const beats = (seen?.beats ?? 0) + 1;
+      this.#seen.set(name, { revision: e.revision, at: performance.now(), holds, beats });
       if (name === this.#o.member) this.#ownSeenAt = performance.now();
     });
     await this.#follow(this.#o.partitionsKv, "p.*", (e) => {
       const partition = Number(e.key.slice(2));
       const member = e.string();
+      const before = this.#owners.get(partition);
+      if (before?.revision === e.revision && before.member === member) return; // seen before
       this.#owners.set(partition, {
         member,
         revision: e.revision,
