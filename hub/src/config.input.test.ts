@@ -134,7 +134,7 @@ describe("LOCUS_ENGINE_*", () => {
     expect(loadConfig(PG).engine).toBeNull();
   });
 
-  it("takes the engine's nodes, 64 partitions, 3 replicas and a 4 s lease by default", () => {
+  it("takes the engine's nodes, 64 partitions, 3 replicas, a 4 s lease and a day kept by default", () => {
     const config = loadConfig({
       ...PG,
       LOCUS_ENGINE_URL: "nats://hub:pw@10.0.0.1:4222, tls://10.0.0.2:4222",
@@ -144,6 +144,7 @@ describe("LOCUS_ENGINE_*", () => {
       partitions: 64,
       replicas: 3,
       leaseMs: 4000,
+      retentionHours: 24,
     });
     const tuned = loadConfig({
       ...PG,
@@ -151,8 +152,14 @@ describe("LOCUS_ENGINE_*", () => {
       LOCUS_ENGINE_PARTITIONS: "16",
       LOCUS_ENGINE_REPLICAS: "1",
       LOCUS_ENGINE_LEASE_MS: "2000",
+      LOCUS_ENGINE_RETENTION_HOURS: "6",
     });
-    expect(tuned.engine).toMatchObject({ partitions: 16, replicas: 1, leaseMs: 2000 });
+    expect(tuned.engine).toMatchObject({
+      partitions: 16,
+      replicas: 1,
+      leaseMs: 2000,
+      retentionHours: 6,
+    });
   });
 
   it("refuses another scheme, no PostgreSQL, an external broker and bad numbers", () => {
@@ -169,6 +176,9 @@ describe("LOCUS_ENGINE_*", () => {
     );
     expect(() => loadConfig({ ...PG, ...engine, LOCUS_ENGINE_LEASE_MS: "100" })).toThrow(
       /LOCUS_ENGINE_LEASE_MS/,
+    );
+    expect(() => loadConfig({ ...PG, ...engine, LOCUS_ENGINE_RETENTION_HOURS: "0" })).toThrow(
+      /LOCUS_ENGINE_RETENTION_HOURS/,
     );
   });
 });

@@ -71,6 +71,8 @@ export interface HubConfig {
     partitions: number;
     replicas: number;
     leaseMs: number;
+    /** How long the engine keeps each fix, hours. */
+    retentionHours: number;
   } | null;
   /** The live stream's limits (docs/stream.md). */
   stream: {
@@ -351,6 +353,7 @@ function engineSettings(env: Env, databaseUrl: string | null): HubConfig["engine
     partitions: integer(env, "LOCUS_ENGINE_PARTITIONS", DEFAULT_PARTITIONS, 1, 4096),
     replicas: integer(env, "LOCUS_ENGINE_REPLICAS", 3, 1, 5),
     leaseMs: integer(env, "LOCUS_ENGINE_LEASE_MS", 4000, 1000, 60_000),
+    retentionHours: integer(env, "LOCUS_ENGINE_RETENTION_HOURS", 24, 1, 720),
   };
 }
 

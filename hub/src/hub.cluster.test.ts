@@ -69,13 +69,14 @@ if (server === null || !hasNats) {
       await schema.drop();
     });
 
-    async function clusterHub(name: string): Promise<TestHub> {
+    async function clusterHub(name: string, env: Record<string, string> = {}): Promise<TestHub> {
       const hub = await startTestHub({
         LOCUS_DATABASE_URL: schema.url,
         LOCUS_ENGINE_URL: nats.urls.join(","),
         LOCUS_ENGINE_PARTITIONS: String(PARTITIONS),
         LOCUS_ENGINE_LEASE_MS: "2000",
         LOCUS_MQTT_CLIENT_ID: name,
+        ...env,
       });
       hubs.push(hub);
       return hub;
@@ -224,6 +225,28 @@ if (server === null || !hasNats) {
         for (const id of vehicles) n += (await a.hub.store.locations(id, { limit: 100 })).length;
         return n === vehicles.length * 2 ? n : null;
       });
+    }, 120_000);
+
+    it("keeps fixes on the engine as long as the last hub started says", async () => {
+      const maxAge = async () => {
+        const nc = await nats.connect();
+        try {
+          const info = await (await nc.jetstreamManager()).streams.info("LOCUS_FIXES");
+          return info.config.max_age / 3600e9;
+        } finally {
+          await nc.close();
+        }
+      };
+      const a = await clusterHub("hub-a", { LOCUS_ENGINE_RETENTION_HOURS: "2" });
+      expect(await maxAge()).toBe(2);
+      // The other settings still must agree: another partition count is refused, naming it.
+      await expect(
+        clusterHub("hub-c", { LOCUS_ENGINE_PARTITIONS: String(PARTITIONS * 2) }),
+      ).rejects.toThrow(/LOCUS_ENGINE_PARTITIONS/);
+      await a.close();
+      hubs.splice(hubs.indexOf(a), 1);
+      await clusterHub("hub-b", { LOCUS_ENGINE_RETENTION_HOURS: "24" });
+      expect(await maxAge()).toBe(24);
     }, 120_000);
   });
 }

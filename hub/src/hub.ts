@@ -432,6 +432,7 @@ async function startCluster(
       onTaken: (partition, token) => log.info({ partition, token }, "took a partition"),
       onDropped: (partition) => log.info({ partition }, "gave up a partition"),
       onError: (err, context) => log.warn({ err: err.message, context }, "engine"),
+      onNotice: (message) => log.warn(message),
     });
   } catch (err) {
     if (err instanceof EngineLinkError) throw new ConfigError("LOCUS_ENGINE_URL", err.message);

@@ -30,6 +30,8 @@ export interface ClusterOptions {
   forgetLogins: (username: string | null) => void;
   onDropped?: (partition: number) => void;
   onError: (err: Error, context: string) => void;
+  /** A setting this hub changed on the engine (LOCUS_ENGINE_RETENTION_HOURS). */
+  onNotice?: (message: string) => void;
 }
 
 export class Cluster {
@@ -97,7 +99,7 @@ export class Cluster {
   }
 
   static async start(o: ClusterOptions): Promise<Cluster> {
-    const link = await EngineLink.open(o.settings);
+    const link = await EngineLink.open(o.settings, o.onNotice);
     try {
       const relay = await ClusterRelay.start({
         link,

@@ -11,6 +11,7 @@ import {
   type NatsConnection,
   RetentionPolicy,
   StorageType,
+  type StreamConfig,
 } from "nats";
 import {
   EVENTS_STREAM,
@@ -29,17 +30,17 @@ export interface EngineSettings {
   replicas: number;
   /** How long a partition lease lives without renewal, ms: failover takes about this long. */
   leaseMs: number;
+  /**
+   * How long the engine keeps each fix, hours: a partition no hub commits for longer (PostgreSQL
+   * down, every hub down) loses what waited there. Also bounds the engine's disk.
+   */
+  retentionHours: number;
   /** A name for this hub's connection, as the engine's monitoring shows it. */
   name: string;
 }
 
 /** How long committed events stay on the events stream for hubs that fell behind. */
 const EVENTS_MAX_AGE_NS = 3600 * 1e9;
-/**
- * How long the engine keeps fixes: a partition no hub reads for longer loses them (all hubs
- * down for a day). Also bounds the engine's disk: a day of the fleet's fixes.
- */
-const FIXES_MAX_AGE_NS = 24 * 3600 * 1e9;
 /** Resends within this window are stored once (by message id). */
 const DUPLICATE_WINDOW_NS = 120 * 1e9;
 /** How long a starting hub keeps trying to set up the streams while the engine is unavailable. */
@@ -83,8 +84,14 @@ export class EngineLink {
     })();
   }
 
-  /** Connects (trying every URL), then creates or checks the streams and the lease bucket. */
-  static async open(settings: EngineSettings): Promise<EngineLink> {
+  /**
+   * Connects (trying every URL), then creates or checks the streams and the lease bucket.
+   * `notice` hears of a setting this hub changed on the engine.
+   */
+  static async open(
+    settings: EngineSettings,
+    notice: (message: string) => void = () => {},
+  ): Promise<EngineLink> {
     let nc: NatsConnection;
     try {
       nc = await connect({
@@ -108,7 +115,7 @@ export class EngineLink {
     const deadline = Date.now() + SETUP_RETRY_MS;
     for (;;) {
       try {
-        return await EngineLink.#setUp(nc, settings);
+        return await EngineLink.#setUp(nc, settings, notice);
       } catch (err) {
         if (!(err instanceof EngineLinkError) && transient(err) && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 500));
@@ -122,22 +129,37 @@ export class EngineLink {
   }
 
   /** Creates or checks the streams and the ownership buckets. */
-  static async #setUp(nc: NatsConnection, settings: EngineSettings): Promise<EngineLink> {
+  static async #setUp(
+    nc: NatsConnection,
+    settings: EngineSettings,
+    notice: (message: string) => void,
+  ): Promise<EngineLink> {
     const jsm = await nc.jetstreamManager({ timeout: 10_000 });
-    await ensureStream(jsm, {
+    const fixes = await ensureStream(jsm, {
       name: FIXES_STREAM,
       subjects: ["locus.p.>"],
-      // Kept a day: a partition's owner records in PostgreSQL, with each commit, the sequence it
-      // committed up to and reads on from there, so nothing is acknowledged or purged here (a
-      // purge by subject on nats-server 2.9.10 lost unread messages when nodes restarted).
+      // Kept LOCUS_ENGINE_RETENTION_HOURS: a partition's owner records in PostgreSQL, with each
+      // commit, the sequence it committed up to and reads on from there, so nothing is
+      // acknowledged or purged here (a purge by subject on nats-server 2.9.10 lost unread
+      // messages when nodes restarted).
       retention: RetentionPolicy.Limits,
-      max_age: FIXES_MAX_AGE_NS,
+      max_age: settings.retentionHours * 3600 * 1e9,
       // Every hub must cut the fleet alike; the stream records how (compared below).
       description: partitionsDescription(settings.partitions),
       storage: StorageType.File,
       num_replicas: settings.replicas,
       duplicate_window: DUPLICATE_WINDOW_NS,
     });
+    // The age is the one setting a hub may change on a running engine: the last hub started
+    // with another value sets it (a rolling restart of every hub changes it).
+    const wantedAge = settings.retentionHours * 3600 * 1e9;
+    if (fixes.max_age !== wantedAge) {
+      await jsm.streams.update(FIXES_STREAM, { ...fixes, max_age: wantedAge });
+      notice(
+        `the engine keeps fixes ${settings.retentionHours} h from now on, not ` +
+          `${fixes.max_age / 3600e9} h (LOCUS_ENGINE_RETENTION_HOURS)`,
+      );
+    }
     await ensureStream(jsm, {
       name: EVENTS_STREAM,
       subjects: [EVENTS_SUBJECT],
@@ -172,16 +194,18 @@ export class EngineLink {
 
 type StreamSettings = Parameters<JetStreamManager["streams"]["add"]>[0] & { name: string };
 
-/** Adds the stream, or checks that the one there was made with the same essentials. */
-async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings): Promise<void> {
+/**
+ * Adds the stream, or checks that the one there was made with the same essentials. Answers the
+ * stream's configuration.
+ */
+async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings): Promise<StreamConfig> {
   const info = await jsm.streams.info(wanted.name).catch((err: Error) => {
     if (/not found/i.test(err.message)) return null;
     throw err;
   });
   if (info === null) {
     try {
-      await jsm.streams.add(wanted);
-      return;
+      return (await jsm.streams.add(wanted)).config;
     } catch (err) {
       // Another hub created it meanwhile: check that one instead.
       if (!/already in use|exists/i.test((err as Error).message)) throw err;
@@ -200,6 +224,7 @@ async function ensureStream(jsm: JetStreamManager, wanted: StreamSettings): Prom
         `${config.num_replicas} replicas, not ${wanted.retention} and ${wanted.num_replicas}`,
     );
   }
+  return config;
 }
 
 function partitionsDescription(partitions: number): string {
