@@ -8,7 +8,7 @@ export default defineConfig({
       "hub/web/**/*.test.ts",
       "tests/**/*.test.ts",
     ],
-    // The chaos test runs on its own (npm run test:chaos, tests/chaos/vitest.config.ts).
+    // The chaos test runs alone after the rest (npm run test:chaos, tests/chaos/vitest.config.ts).
     exclude: ["**/node_modules/**", "hub/web/dist/**", "tests/chaos/**"],
     // Limits that only a stuck test reaches, also on a machine busy with other CPU-bound work;
     // a test waits for events, never for time, so a passing run is no slower for them.

@@ -1,6 +1,6 @@
-// The chaos test of several hubs on the engine alone (npm run test:chaos): minutes of killed hubs
-// and engine nodes under a simulated fleet. It stays out of the default run until it has passed
-// repeatedly (docs/scaling.md, "What is tested").
+// The chaos test of several hubs on the engine (npm run test:chaos): minutes of killed hubs and
+// engine nodes under a simulated fleet. `npm test` runs it after every other suite, alone, so the
+// other suites' processes and this one's fleet do not share the two cores at once.
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
