@@ -78,6 +78,8 @@ export class PartitionLeases {
   #ownSeenAt = performance.now();
   /** When the watches were last made anew. */
   #watchedAt = performance.now();
+  /** Takes refused since the last round: the partition and the revision of the entry seen. */
+  readonly #refused = new Map<number, number>();
   #timer: NodeJS.Timeout | null = null;
   #round: Promise<void> | null = null;
   #stopped = false;
@@ -185,7 +187,13 @@ export class PartitionLeases {
     // A watch that stopped delivering (its read lost with an engine node) without ending would
     // leave this hub's view stale: when its own heartbeats no longer come back through it, and
     // every ten lease times anyway, both watches are made anew (current entries first).
+    // So is a view that still shows the entry a take was refused against a round ago: the write
+    // that beat it should have come through the watch by now.
+    const stale = [...this.#refused].some(([p, r]) => (this.#owners.get(p)?.revision ?? 0) === r);
+    this.#refused.clear();
+    if (stale) this.#o.onError(new Error("the owners' view was stale: watching anew"));
     if (
+      stale ||
       (now - this.#beatAt < leaseMs / 4 && now - this.#ownSeenAt > leaseMs) ||
       now - this.#watchedAt > 10 * leaseMs
     ) {
@@ -242,7 +250,9 @@ export class PartitionLeases {
             ? await this.#o.partitionsKv.create(this.#ownerKey(p), member)
             : await this.#o.partitionsKv.update(this.#ownerKey(p), member, entry.revision);
       } catch {
-        continue; // another hub took it first
+        // Another hub took it first (or the engine did not answer).
+        this.#refused.set(p, entry?.revision ?? 0);
+        continue;
       }
       this.#held.set(p, revision);
       this.#owners.set(p, { member, revision, deleted: false, beatsBefore: 0 });
