@@ -10,7 +10,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { requireBinary } from "../../tests/support/binaries.ts";
 import { NatsCluster } from "../../tests/support/nats-cluster.ts";
 import { startPostgres, type TestSchema } from "../../tests/support/postgres.ts";
-import { metrics, rest, startTestHub, type TestHub } from "./api/stream-test-support.ts";
+import {
+  metrics,
+  openStream,
+  rest,
+  startTestHub,
+  type TestHub,
+} from "./api/stream-test-support.ts";
 import { polygonFeature, square } from "./api/test-support.ts";
 import { GeofenceEngine } from "./geofence/engine.ts";
 import { MemoryFenceIndex } from "./geofence/memory-index.ts";
@@ -225,6 +231,81 @@ if (server === null || !hasNats) {
         for (const id of vehicles) n += (await a.hub.store.locations(id, { limit: 100 })).length;
         return n === vehicles.length * 2 ? n : null;
       });
+    }, 120_000);
+
+    it("shows MQTT subscribers and live streams on one hub what devices publish on another", async () => {
+      const [a, b] = [await clusterHub("hub-a"), await clusterHub("hub-b")];
+      const observer = await rest(a.hub, "POST", "/api/v1/clients", {
+        name: "ops-map",
+        role: "observer",
+      });
+      expect(observer.status, JSON.stringify(observer.body)).toBe(201);
+      const vehicle = await rest(a.hub, "POST", "/api/v1/vehicles", { id: "van.7" });
+      expect(vehicle.status).toBe(201);
+      const login = (
+        hub: TestHub,
+        clientId: string,
+        creds: { username: string; password: string },
+        options: mqtt.IClientOptions = {},
+      ) =>
+        mqtt
+          .connectAsync(hub.hub.mqttUrl, { clientId, reconnectPeriod: 0, ...creds, ...options })
+          .then((c) => {
+            clients.push(c);
+            return c;
+          });
+      // An observer on hub B, a live stream on hub B; the device on hub A.
+      const watcher = await login(b, "ops-map-1", observer.body.mqtt);
+      const heard: [string, string, boolean][] = [];
+      watcher.on("message", (topic, payload, packet) =>
+        heard.push([topic, payload.toString(), packet.retain]),
+      );
+      await watcher.subscribeAsync("locus/vehicles/+/location", { qos: 1 });
+      await watcher.subscribeAsync("locus/vehicles/+/status", { qos: 1 });
+      const live = await openStream(b.hub, { token: b.hub.token });
+      await live.next((m) => m.type === "snapshot");
+      const device = await login(a, "van.7", vehicle.body.mqtt, {
+        will: {
+          topic: "locus/vehicles/van.7/status",
+          payload: Buffer.from("offline"),
+          qos: 1,
+          retain: true,
+        },
+      });
+      await device.publishAsync("locus/vehicles/van.7/status", "online", { qos: 1, retain: true });
+      const fix = { longitude: DEPOT[0], latitude: DEPOT[1], ts: T0, seq: 0 };
+      await device.publishAsync("locus/vehicles/van.7/location", JSON.stringify(fix), { qos: 1 });
+      await until("the observer on hub B to hear both", async () =>
+        heard.length >= 2 ? heard : null,
+      );
+      expect(heard).toEqual([
+        ["locus/vehicles/van.7/status", "online", false],
+        ["locus/vehicles/van.7/location", JSON.stringify(fix), false],
+      ]);
+      await live.next(
+        (m) => m.type === "status" && m.vehicle_id === "van.7" && m.status === "online",
+      );
+      // The status is retained on hub B too: a subscriber arriving later gets it at once.
+      const late = await login(b, "ops-map-2", observer.body.mqtt);
+      const retained = new Promise<[string, string, boolean]>((resolve) =>
+        late.on("message", (topic, payload, packet) =>
+          resolve([topic, payload.toString(), packet.retain]),
+        ),
+      );
+      await late.subscribeAsync("locus/vehicles/+/status", { qos: 1 });
+      expect(await retained).toEqual(["locus/vehicles/van.7/status", "online", true]);
+      // Going offline (its last will) reaches hub B's live stream and subscribers too.
+      device.stream.destroy();
+      await live.next(
+        (m) => m.type === "status" && m.vehicle_id === "van.7" && m.status === "offline",
+      );
+      live.ws.close();
+      // Once nobody on hub B watches locations, hub B no longer hears them from the engine.
+      await watcher.endAsync();
+      await late.endAsync();
+      await until("hub B to let go of the observers' subjects", async () =>
+        (await metrics(b.hub)).get("locus_engine_mqtt_subjects") === 1 ? true : null,
+      ); // the hub's own: every device's status
     }, 120_000);
 
     it("keeps fixes on the engine as long as the last hub started says", async () => {

@@ -2,7 +2,13 @@
 // Embedded (SQLite, aedes) or production (PostgreSQL/PostGIS, Mosquitto), in any combination.
 
 import path from "node:path";
-import { EVENTS_TOPIC, redactUrl } from "@locus/protocol";
+import {
+  EVENTS_TOPIC,
+  parseStatusTopic,
+  parseVehicleStatus,
+  redactUrl,
+  STATUS_TOPIC_FILTER,
+} from "@locus/protocol";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { buildApi } from "./api/app.ts";
@@ -11,7 +17,7 @@ import { LiveFences } from "./api/live-fences.ts";
 import { buildOsmAndServer } from "./api/osmand-server.ts";
 import type { Broker } from "./broker/broker.ts";
 import { type OpenedBrokerAccounts, openBrokerAccounts } from "./broker/broker-accounts-factory.ts";
-import { BrokerListenError, EmbeddedBroker } from "./broker/embedded.ts";
+import { type BrokerBridge, BrokerListenError, EmbeddedBroker } from "./broker/embedded.ts";
 import { EmbeddedBrokerAccounts } from "./broker/embedded-accounts.ts";
 import { BrokerConnectError, ExternalBroker } from "./broker/external.ts";
 import { Cluster, type ClusterOptions } from "./cluster/cluster.ts";
@@ -112,6 +118,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       // Read at scrapes only, once the dispatcher below exists.
       webhooks: () => dispatcher.lag(),
       partitionsHeld: () => cluster?.held().size ?? 0,
+      mqttRelaySubjects: () => cluster?.devices.subjects.length ?? 0,
     });
     // Webhooks read the outbox by their own cursors: a slow endpoint holds up only its own.
     const dispatcher = new WebhookDispatcher({
@@ -187,10 +194,19 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
           );
         },
         onFixes: (fixes) => feed.publishFixes(fixes),
+        onDeviceMessage: (topic, payload, retain) => {
+          // Another hub's device went online or offline: this hub's live stream says so too.
+          const vehicleId = parseStatusTopic(topic);
+          const status = vehicleId === null ? null : parseVehicleStatus(payload);
+          if (vehicleId !== null && status !== null) feed.publishStatus(vehicleId, status);
+          if (broker instanceof EmbeddedBroker) broker.deliver(topic, payload, retain);
+        },
         forgetLogins: (username) => accounts.forgetLogins(username),
       });
       const started = cluster;
       cleanups.push(() => started.close());
+      // Statuses of every hub's devices, for this hub's live stream (and retained here).
+      started.devices.interest(STATUS_TOPIC_FILTER, true);
     }
     // Where received fixes go: this hub's group commit, or their partition on the engine.
     const sink = cluster?.forwarder ?? pipeline;
@@ -204,7 +220,14 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       onStatus: (vehicleId, status) => feed.publishStatus(vehicleId, status),
     });
 
-    const started = await openBroker(config, receiver, log, metrics, accounts.authenticate);
+    const started = await openBroker(
+      config,
+      receiver,
+      log,
+      metrics,
+      accounts.authenticate,
+      cluster?.devices,
+    );
     broker = started;
     cleanups.push(() => started.close());
     let externalAccounts: { close(): Promise<void> } | null = null;
@@ -418,7 +441,7 @@ async function startCluster(
   store: Store,
   log: Logger,
   metrics: HubMetrics,
-  relay: Pick<ClusterOptions, "onEvent" | "onFixes" | "forgetLogins">,
+  relay: Pick<ClusterOptions, "onEvent" | "onFixes" | "onDeviceMessage" | "forgetLogins">,
 ): Promise<Cluster> {
   const engine = config.engine as NonNullable<HubConfig["engine"]>;
   try {
@@ -473,6 +496,8 @@ async function openBroker(
   metrics: HubMetrics,
   /** Checks MQTT credentials on the embedded broker. */
   authenticate: MqttAuthenticator,
+  /** With several hubs: MQTT across hubs. */
+  bridge?: BrokerBridge,
 ): Promise<Broker> {
   const { mqtt } = config;
   if (config.mqttUrl !== null) {
@@ -503,6 +528,7 @@ async function openBroker(
     onRefused: (reason) => metrics.mqttRefused.inc({ reason }),
     limits: config.mqttLimits,
     onLimited: (reason) => metrics.mqttLimited.inc({ reason }),
+    ...(bridge !== undefined ? { bridge } : {}),
   }).catch((err) => {
     if (err instanceof BrokerListenError && err.listener === "mqtts") {
       throw portTaken(err, "LOCUS_MQTT_TLS_PORT", mqtt.host, err.port);

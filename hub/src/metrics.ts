@@ -30,6 +30,7 @@ export interface HubMetrics {
   connectedDevices: Gauge;
   /** With several hubs (docs/scaling.md): partitions this hub holds, fixes it forwarded. */
   enginePartitionsHeld: Gauge;
+  engineMqttSubjects: Gauge;
   engineFixesForwarded: Counter<"duplicate">;
   /** Logins, publishes and subscriptions the MQTT broker refused, by reason (CONTRACT §3). */
   mqttRefused: Counter<"reason">;
@@ -69,6 +70,8 @@ export function createMetrics(sample: {
   webhooks?: () => readonly WebhookLag[];
   /** Partitions held on the engine; absent: one hub alone. */
   partitionsHeld?: () => number;
+  /** Engine subjects this hub listens on for other hubs' MQTT publishes; absent: alone. */
+  mqttRelaySubjects?: () => number;
 }): HubMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "locus_" });
@@ -193,6 +196,14 @@ export function createMetrics(sample: {
       registers: [registry],
       collect() {
         this.set(sample.partitionsHeld?.() ?? 0);
+      },
+    }),
+    engineMqttSubjects: new Gauge({
+      name: "locus_engine_mqtt_subjects",
+      help: "Engine subjects this hub listens on for what other hubs' MQTT clients publish (the filters its own clients hold)",
+      registers: [registry],
+      collect() {
+        this.set(sample.mqttRelaySubjects?.() ?? 0);
       },
     }),
     engineFixesForwarded: new Counter({

@@ -199,6 +199,14 @@ export class AccessGuard {
     return live.length;
   }
 
+  /**
+   * Records a retained message stored for another hub's client (MQTT across hubs), within the
+   * same limits; false, recording nothing, when it would pass one.
+   */
+  admitRetained(topic: string, bytes: number): boolean {
+    return this.#retained.admit(topic, bytes);
+  }
+
   /** Retained messages held now, and their payload bytes. */
   get retained(): { messages: number; bytes: number } {
     return { messages: this.#retained.messages, bytes: this.#retained.bytes };

@@ -13,7 +13,7 @@ import type { Receiver } from "../ingest/receiver.ts";
 import { AckQueue } from "./ack-queue.ts";
 import type { Broker, BrokerState } from "./broker.ts";
 import { aedesLimitOptions, ConnectionLimiter } from "./connection-limits.ts";
-import { AccessGuard, dropPublish } from "./embedded-guard.ts";
+import { AccessGuard, DROPPED_TOPIC, dropPublish } from "./embedded-guard.ts";
 import { DEFAULT_MQTT_LIMITS, type MqttLimits, type OnLimited } from "./limits.ts";
 import { createRouter } from "./mq.ts";
 import { DEFAULT_RETAINED_LIMITS, type RetainedLimits } from "./retained-ledger.ts";
@@ -38,6 +38,16 @@ export interface EmbeddedBrokerOptions {
   limits?: MqttLimits;
   /** Told each time a limit refuses, cuts or slows a client (for the metrics). */
   onLimited?: OnLimited;
+  /** With several hubs: this broker's side of MQTT across hubs (cluster/device-relay.ts). */
+  bridge?: BrokerBridge;
+}
+
+/** What a broker shared with other hubs' brokers tells them (cluster/device-relay.ts). */
+export interface BrokerBridge {
+  /** A client's publish was accepted and is being delivered to this broker's subscribers. */
+  published(topic: string, payload: Uint8Array, retain: boolean): void;
+  /** A client of this broker holds `filter` now (`wanted`), or no longer. */
+  interest(filter: string, wanted: boolean): void;
 }
 
 /** Listening failed on one of the broker's ports; `code` is the system's (EADDRINUSE, …). */
@@ -144,6 +154,7 @@ export class EmbeddedBroker implements Broker {
         });
       },
     });
+    if (options.bridge !== undefined) bridgeBroker(aedes, options.bridge);
     aedes.on("clientError", (client, err) => {
       logger.debug({ client: client?.id, err: err.message }, "mqtt client error");
     });
@@ -255,6 +266,27 @@ export class EmbeddedBroker implements Broker {
     });
   }
 
+  /**
+   * Delivers a message another hub's client published (MQTT across hubs) to this broker's
+   * subscribers, as the hub's own publish: each subscriber's rights are still checked. A retained
+   * one is retained here too, within this broker's retained limits.
+   */
+  deliver(topic: string, payload: Uint8Array, retain: boolean): void {
+    if (this.#aedes.closed) return;
+    const keep = retain && this.#guard.admitRetained(topic, payload.byteLength);
+    this.#aedes.publish(
+      {
+        cmd: "publish",
+        topic,
+        payload: Buffer.from(payload),
+        qos: 1,
+        retain: keep,
+        dup: false,
+      },
+      () => {},
+    );
+  }
+
   /** Stops taking new connections; connected clients stay until close(). */
   stopAccepting(): void {
     for (const server of this.#servers) if (server.listening) server.close();
@@ -267,4 +299,43 @@ export class EmbeddedBroker implements Broker {
     await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));
     for (const socket of this.#sockets) socket.destroy();
   }
+}
+
+/**
+ * Tells the bridge about every accepted client publish and about the filters clients hold: added
+ * when granted (also a persistent session's, restored at reconnect), dropped when unsubscribed or
+ * when the client goes.
+ */
+function bridgeBroker(aedes: Aedes, bridge: BrokerBridge): void {
+  const held = new WeakMap<object, Set<string>>();
+  const drop = (client: object, filters: Iterable<string>) => {
+    const mine = held.get(client);
+    if (mine === undefined) return;
+    for (const f of filters) if (mine.delete(f)) bridge.interest(f, false);
+  };
+  aedes.on("publish", (packet, client) => {
+    // The hub's own publishes and what it delivers for other hubs have no client.
+    if (client === null || packet.topic === DROPPED_TOPIC || packet.topic.startsWith("$")) return;
+    const payload =
+      typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+    bridge.published(packet.topic, payload, packet.retain);
+  });
+  aedes.on("subscribe", (subscriptions, client) => {
+    let mine = held.get(client);
+    if (mine === undefined) {
+      mine = new Set();
+      held.set(client, mine);
+    }
+    for (const { topic, qos } of subscriptions) {
+      // 128: refused.
+      if ((qos as number) === 128 || mine.has(topic)) continue;
+      mine.add(topic);
+      bridge.interest(topic, true);
+    }
+  });
+  aedes.on("unsubscribe", (filters, client) => drop(client, filters));
+  aedes.on("clientDisconnect", (client) => {
+    drop(client, [...(held.get(client) ?? [])]);
+    held.delete(client);
+  });
 }

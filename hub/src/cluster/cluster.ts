@@ -1,13 +1,14 @@
 // A hub's part in a fleet shared by several hubs through the engine (docs/scaling.md): devices'
 // fixes are forwarded into their partitions; the partitions this hub owns are read into its group
 // commit under their fencing tokens; committed events and fixes reach every hub, and so do
-// account changes. The owner of that flow: hub.ts only plugs it in.
+// account changes and what MQTT clients publish. The owner of that flow: hub.ts only plugs it in.
 
 import { randomBytes } from "node:crypto";
 import type { Fix, GeofenceEvent } from "@locus/protocol";
 import type { BrokerAccounts } from "../identity/broker-accounts.ts";
 import type { PartitionClaim, Store } from "../store/store.ts";
 import { AccountNotices } from "./account-notices.ts";
+import { DeviceRelay } from "./device-relay.ts";
 import { EngineLink, type EngineSettings } from "./engine-link.ts";
 import { FixForwarder } from "./fix-forwarder.ts";
 import { PartitionLeases } from "./leases.ts";
@@ -23,6 +24,8 @@ export interface ClusterOptions {
   onEvent: (payload: string, event: GeofenceEvent) => void;
   /** Committed fixes from every hub. */
   onFixes: (fixes: Fix[]) => void;
+  /** What another hub's MQTT client published, for this hub's broker (device-relay.ts). */
+  onDeviceMessage: (topic: string, payload: Uint8Array, retain: boolean) => void;
   /** Fixes stored on the engine for their partition's owner (duplicate: it had them). */
   onForwarded?: (fixes: number, duplicate: boolean) => void;
   onTaken?: (partition: number, token: number) => void;
@@ -37,6 +40,8 @@ export interface ClusterOptions {
 export class Cluster {
   readonly member: string;
   readonly forwarder: FixForwarder;
+  /** MQTT across hubs: this hub's broker's bridge. */
+  readonly devices: DeviceRelay;
   readonly #link: EngineLink;
   readonly #relay: ClusterRelay;
   readonly #leases: PartitionLeases;
@@ -53,6 +58,12 @@ export class Cluster {
       member: this.member,
       forget: o.forgetLogins,
       onError: (err) => o.onError(err, "account notices"),
+    });
+    this.devices = new DeviceRelay({
+      nc: link.nc,
+      member: this.member,
+      deliver: o.onDeviceMessage,
+      onError: (err) => o.onError(err, "mqtt across hubs"),
     });
     this.forwarder = new FixForwarder({
       js: link.js,
@@ -158,6 +169,7 @@ export class Cluster {
   async close(): Promise<void> {
     await this.#leases.stop();
     await this.#accounts.stop();
+    this.devices.stop();
     await this.#relay.stop();
     await this.#link.close();
   }
