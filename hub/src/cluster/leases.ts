@@ -1,20 +1,20 @@
 // Which partitions this hub owns (docs/scaling.md, "Ownership"). Two replicated key-value buckets
 // on the engine: members, where each hub puts its heartbeat key every quarter of the lease time
-// (the bucket's TTL drops keys not written for a lease time), and partitions, one key per
-// partition naming its owner, written only when ownership changes. Both are watched, so the loop
-// reads nothing from the engine: it knows who is alive (a heartbeat seen within a lease time) and
-// who owns what. Each heartbeat lists the partitions its hub holds. A partition is free when its
-// key is absent or deleted, when its owner is no longer alive, or when two of the owner's
-// heartbeats since the key was written do not list it (the owner let it go without clearing the
-// key); it is taken with create (only when absent) or with an update against the revision of the
-// entry seen, so two hubs should never both take it. The fencing token is not the revision:
-// the owner claims the partition in PostgreSQL (PostgresStore.claimPartition), which numbers the
-// claims, so two hubs holding a partition at once (the bucket's revisions were once handed out
-// twice after an engine node died) cannot both commit. Each hub takes at most its fair share (partitions over live
+// (the bucket's TTL drops keys not written for a lease time), and partitions, one key per partition
+// naming its owner, written only when ownership changes. Both are watched, so the loop reads
+// nothing from the engine: it knows who is alive (a new heartbeat seen within a lease time) and who
+// owns what. Each heartbeat lists the partitions its hub holds. A partition is free when its key is
+// absent or deleted, when its owner is no longer alive, or when two of the owner's heartbeats since
+// the key was written do not list it (the owner let it go without clearing the key); it is taken
+// with create (only when absent) or with an update against the revision of the entry seen, so two
+// hubs should never both take it. The fencing token is not the revision: the owner claims the
+// partition in PostgreSQL (PostgresStore.claimPartition), which numbers the claims, so two hubs
+// holding a partition at once (the bucket's revisions were once handed out twice after an engine
+// node died) cannot both commit. Each hub takes at most its fair share (partitions over live
 // members) and gives back what is beyond it, so a hub that joins gets work and a hub that dies
 // leaves its partitions to the others once its heartbeat is a lease time old. A hub whose own
-// heartbeat cannot be written for half a lease time drops every partition: the others may take
-// them from then on.
+// heartbeat cannot be written for half a lease time drops every partition: the others may take them
+// from then on.
 
 import type { KV, KvEntry, QueuedIterator } from "nats";
 import { partitionOf } from "./partition.ts";
