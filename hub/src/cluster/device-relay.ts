@@ -119,11 +119,12 @@ export class DeviceRelay {
         if (origin === this.#o.member) return;
         // Two of this hub's filters (`a/+` and `a/#`) may both match a topic, and the engine
         // sends a copy for each; the broker delivers a message to each subscriber once however
-        // many of its filters match, so the copies after the first are dropped here. An origin's
-        // messages arrive in the order it sent them, the copies of one together.
+        // many of its filters match, so the copies after the first are dropped here. The copies
+        // of one message arrive together (the engine queues them to this connection at once);
+        // only a repeat of the last number is dropped, so messages that arrive out of order
+        // (the origin moved to another engine node) are still delivered.
         const number = Number(m.headers?.get(NUMBER));
-        const last = this.#lastFrom.get(origin);
-        if (last !== undefined && number <= last) return;
+        if (this.#lastFrom.get(origin) === number) return;
         if (this.#lastFrom.size >= MAX_ORIGINS) this.#lastFrom.clear();
         this.#lastFrom.set(origin, number);
         const topic = m.subject
