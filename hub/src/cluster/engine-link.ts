@@ -135,6 +135,7 @@ export class EngineLink {
     notice: (message: string) => void,
   ): Promise<EngineLink> {
     const jsm = await nc.jetstreamManager({ timeout: 10_000 });
+    const maxAge = settings.retentionHours * 3600 * 1e9;
     const fixes = await ensureStream(jsm, {
       name: FIXES_STREAM,
       subjects: ["locus.p.>"],
@@ -143,7 +144,7 @@ export class EngineLink {
       // acknowledged or purged here (a purge by subject on nats-server 2.9.10 lost unread
       // messages when nodes restarted).
       retention: RetentionPolicy.Limits,
-      max_age: settings.retentionHours * 3600 * 1e9,
+      max_age: maxAge,
       // Every hub must cut the fleet alike; the stream records how (compared below).
       description: partitionsDescription(settings.partitions),
       storage: StorageType.File,
@@ -152,9 +153,8 @@ export class EngineLink {
     });
     // The age is the one setting a hub may change on a running engine: the last hub started
     // with another value sets it (a rolling restart of every hub changes it).
-    const wantedAge = settings.retentionHours * 3600 * 1e9;
-    if (fixes.max_age !== wantedAge) {
-      await jsm.streams.update(FIXES_STREAM, { ...fixes, max_age: wantedAge });
+    if (fixes.max_age !== maxAge) {
+      await jsm.streams.update(FIXES_STREAM, { ...fixes, max_age: maxAge });
       notice(
         `the engine keeps fixes ${settings.retentionHours} h from now on, not ` +
           `${fixes.max_age / 3600e9} h (LOCUS_ENGINE_RETENTION_HOURS)`,
